@@ -1,0 +1,1 @@
+"""Kaimen's bundled plugins, each a package registered under ``kaimen.plugins``."""

@@ -1,0 +1,1 @@
+"""Administration pages of schools and bureaus: profiles, users, features, audit log."""

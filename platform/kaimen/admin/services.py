@@ -1,0 +1,96 @@
+"""Rules for creating and disabling users: who may grant which role where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from .. import audit, orgs
+from ..auth.access import user_can
+from ..auth.models import BUREAU_ROLES, SCHOOL_ROLES, RoleGrant, User, find_user
+from ..extensions import db
+
+
+class UserError(ValueError):
+    """A user change that the rules refuse, with a message for the form."""
+
+
+def grantable(actor: Any, org: orgs.Organisation) -> list[tuple[str, orgs.Organisation]]:
+    """Return the (role, organisation) pairs ``actor`` may grant from ``org``'s admin page."""
+    if org.is_bureau and user_can(actor, "bureau.users", org):
+        pairs = [(role, org) for role in BUREAU_ROLES]
+        for school in orgs.schools_under(org):
+            pairs += [(role, school) for role in SCHOOL_ROLES]
+        return pairs
+    if org.is_school and user_can(actor, "bureau.users", org.bureau()):
+        return [(role, org) for role in SCHOOL_ROLES]
+    if org.is_school and user_can(actor, "school.users", org):
+        return [("teacher", org)]
+    return []
+
+
+def users_of(org: orgs.Organisation) -> list[User]:
+    """Return the users holding a grant on ``org`` (and, for a bureau, on its schools)."""
+    ids = [org.id] + ([s.id for s in orgs.schools_under(org)] if org.is_bureau else [])
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.id.in_(sa.select(RoleGrant.user_id).where(RoleGrant.org_id.in_(ids))))
+            .order_by(User.username)
+        )
+    )
+
+
+def create_user(
+    actor: Any,
+    admin_org: orgs.Organisation,
+    *,
+    username: str,
+    display_name: str,
+    email: str | None,
+    password: str,
+    role: str,
+    org: orgs.Organisation,
+    unit_id: int | None = None,
+) -> User:
+    """Create a user with one grant, if ``actor`` may grant it; audited."""
+    if (role, org) not in grantable(actor, admin_org):
+        raise UserError(_("You cannot give that role there."))
+    if find_user(username) is not None:
+        raise UserError(_("That username is taken."))
+    if role == "unit_staff":
+        if unit_id is None or db.session.get(orgs.Unit, unit_id) is None:
+            raise UserError(_("Choose the unit this person works in."))
+        if db.session.get(orgs.Unit, unit_id).bureau_id != org.id:
+            raise UserError(_("Choose the unit this person works in."))
+    else:
+        unit_id = None
+    user = User(username=username.strip().lower(), display_name=display_name.strip(),
+                email=(email or "").strip() or None)
+    user.set_password(password)
+    user.grants.append(RoleGrant(org_id=org.id, role=role, unit_id=unit_id))
+    db.session.add(user)
+    audit.record("user.created", user, school=org if org.is_school else None,
+                 bureau=org.bureau(), data={"role": role, "org": org.slug})
+    return user
+
+
+def can_toggle(actor: Any, admin_org: orgs.Organisation, user: User) -> bool:
+    """Tell whether ``actor`` may disable or enable ``user`` from ``admin_org``'s page."""
+    if user.id == actor.id or not user.grants:
+        return False
+    allowed = set(grantable(actor, admin_org))
+    return all((grant.role, grant.org) in allowed for grant in user.grants)
+
+
+def set_active(actor: Any, admin_org: orgs.Organisation, user: User, active: bool) -> None:
+    """Disable or enable ``user``; disabling ends every live session. Audited."""
+    if not can_toggle(actor, admin_org, user):
+        raise UserError(_("You cannot change that account."))
+    user.active = active
+    if not active:
+        user.session_version += 1
+    audit.record("user.enabled" if active else "user.disabled", user,
+                 school=admin_org if admin_org.is_school else None, bureau=admin_org.bureau())

@@ -1,0 +1,111 @@
+"""Permissions and the one decorator family that guards every view.
+
+Every view carries exactly one access marker: ``public``, ``login_required``
+or ``require(permission)``. A test walks ``app.url_map`` and fails on a view
+with none or with two. Views check permissions, never role names.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..orgs import Organisation
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACCESS_ATTRIBUTE = "kaimen_access"
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A named right, granted by default to some roles."""
+
+    name: str
+    label: Any
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, name: str, label: Any, roles: Iterable[str]) -> Permission:
+        return cls(name, label, frozenset(roles))
+
+
+CORE_PERMISSIONS = [
+    Permission.of("school.manage", _l("Edit the school's profile"), ["school_admin", "bureau_admin"]),
+    Permission.of("school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]),
+    Permission.of(
+        "bureau.view",
+        _l("See the bureau's umbrella view"),
+        ["bureau_admin", "supervisor", "leader", "unit_staff"],
+    ),
+    Permission.of("bureau.users", _l("Manage users of the bureau and its schools"), ["bureau_admin"]),
+    Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
+    Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
+    Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
+]
+
+
+def registry() -> dict[str, Permission]:
+    """Return the permissions of the running app: the core's and every plugin's."""
+    return current_app.extensions["kaimen"].permissions
+
+
+def user_can(user: Any, permission: str, org: Organisation | None) -> bool:
+    """Tell whether ``user`` holds ``permission`` on ``org``."""
+    if org is None or not getattr(user, "is_authenticated", False):
+        return False
+    roles = registry()[permission].roles
+    return bool(user.roles_on(org) & roles)
+
+
+def _mark(view: F, marker: object) -> F:
+    # functools.wraps shares __dict__, so a second decorator appends to the same list
+    markers = view.__dict__.setdefault(ACCESS_ATTRIBUTE, [])
+    markers.append(marker)
+    return view
+
+
+def public(view: F) -> F:
+    """Mark a view as open to everyone, parents and the public included."""
+    return _mark(view, "public")
+
+
+def login_required(view: F) -> F:
+    """Let any logged-in user in; send everyone else to the login page."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return _mark(guarded, "login")  # type: ignore[return-value]
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Let in users who hold ``permission`` on the organisation named by the URL."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            org = g.get("org")
+            if not current_user.is_authenticated:
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not user_can(current_user, permission, org):
+                # Staff of the organisation learn they lack a right; strangers learn nothing.
+                abort(403 if org is not None and current_user.roles_on(org) else 404)
+            return view(*args, **kwargs)
+
+        return _mark(guarded, ("permission", permission))  # type: ignore[return-value]
+
+    return decorator
+
+
+def access_markers(view: Callable[..., Any]) -> list[object]:
+    """Return the access markers of a view, for the access test."""
+    return list(getattr(view, ACCESS_ATTRIBUTE, []))

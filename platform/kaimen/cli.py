@@ -1,0 +1,198 @@
+"""The ``flask --app kaimen kaimen …`` commands."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import Flask
+from flask.cli import AppGroup
+
+from . import audit, notify, orgs, plugins, provisioning, tenancy
+from .extensions import db
+
+kaimen = AppGroup("kaimen", help="Kaimen administration: tenants, users, plugins, audit, mail.")
+
+
+def transactional(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command in the system scope and one transaction: all of it or nothing."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with tenancy.system_scope():
+            try:
+                result = command(*args, **kwargs)
+            except BaseException:
+                db.session.rollback()
+                raise
+            db.session.commit()
+            return result
+
+    return run
+
+
+@kaimen.group()
+def tenants() -> None:
+    """Provision bureaus and schools from tenant files."""
+
+
+@tenants.command("load")
+@click.argument("path", type=click.Path(dir_okay=False))
+@transactional
+def tenants_load(path: str) -> None:
+    """Create or update what a tenants TOML file describes (idempotent)."""
+    try:
+        report = provisioning.load(path)
+    except provisioning.TenantFileError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{path}: {report.created} created, {report.updated} updated")
+    generated = {u: p for u, p in report.passwords.items() if p}
+    if generated:
+        click.echo("New accounts and their passwords (shown once):")
+        for username, password in sorted(generated.items()):
+            click.echo(f"  {username:24} {password}")
+
+
+@kaimen.group()
+def demo() -> None:
+    """Demo data for the plugins."""
+
+
+@demo.command("load")
+@transactional
+def demo_load() -> None:
+    """Ask every plugin to fill the schools with demo data (skips what already has it)."""
+    from .auth.models import User
+
+    users = {u.username: u for u in db.session.scalars(sa.select(User))}
+    bureaus = db.session.scalars(sa.select(orgs.Organisation).filter_by(kind=orgs.BUREAU)).all()
+    for bureau in bureaus:
+        schools = [s for s in bureau.children if s.is_school]
+        if schools or bureau.parent_id is None:
+            plugins.state().manager.hook.kaimen_demo_data(bureau=bureau, schools=schools, users=users)
+    click.echo(f"demo data loaded for {len(bureaus)} bureaus")
+
+
+@kaimen.group("plugins")
+def plugins_group() -> None:
+    """List plugins and switch them per school."""
+
+
+@plugins_group.command("list")
+def plugins_list() -> None:
+    """List the installed plugins."""
+    for name, module in sorted(plugins.state().plugins.items()):
+        click.echo(f"{name:16} {module.__name__}")
+
+
+def _switch(school_slug: str, name: str, enabled: bool) -> None:
+    school = orgs.find(school_slug, orgs.SCHOOL)
+    if school is None:
+        raise click.ClickException(f"no school {school_slug!r}")
+    try:
+        changed = plugins.set_enabled(school, name, enabled)
+    except KeyError:
+        raise click.ClickException(f"no plugin {name!r} is installed") from None
+    if changed:
+        audit.record("plugin.enabled" if enabled else "plugin.disabled", school, school=school,
+                     data={"plugin": name})
+    click.echo(f"{name} {'enabled' if enabled else 'disabled'} for {school.slug}")
+
+
+@plugins_group.command("enable")
+@click.argument("school")
+@click.argument("name")
+@transactional
+def plugins_enable(school: str, name: str) -> None:
+    """Switch plugin NAME on for SCHOOL."""
+    _switch(school, name, True)
+
+
+@plugins_group.command("disable")
+@click.argument("school")
+@click.argument("name")
+@transactional
+def plugins_disable(school: str, name: str) -> None:
+    """Switch plugin NAME off for SCHOOL."""
+    _switch(school, name, False)
+
+
+@kaimen.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Recompute every chain; exit non-zero naming the first bad event of each."""
+    breaches = audit.verify()
+    for breach in breaches:
+        click.echo(f"BROKEN: {breach}", err=True)
+    if breaches:
+        sys.exit(1)
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent))
+    click.echo(f"audit log intact: {count} events")
+
+
+@kaimen.command("notify")
+@click.option("--limit", default=500, show_default=True, help="Most messages to send in this run.")
+def notify_command(limit: int) -> None:
+    """Deliver the outbox: mail and text messages waiting to be sent."""
+    report = notify.deliver(limit)
+    click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
+    if report.stuck:
+        click.echo(f"{report.stuck} messages were being sent when a worker stopped; "
+                   "check them before resending", err=True)
+
+
+@kaimen.group("users")
+def users_group() -> None:
+    """Create users from the command line."""
+
+
+@users_group.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="The person's full name.")
+@click.option("--role", required=True, type=click.Choice(sorted(
+    ("school_admin", "teacher", "bureau_admin", "supervisor", "leader", "unit_staff"))))
+@click.option("--org", "org_slug", required=True, help="Slug of the school or bureau.")
+@click.option("--unit", "unit_slug", default=None, help="Unit slug, for unit_staff.")
+@click.option("--email", default=None)
+@transactional
+def users_create(username: str, display_name: str, role: str, org_slug: str,
+                 unit_slug: str | None, email: str | None) -> None:
+    """Create a user with one grant; the password is asked for."""
+    from .auth.models import SCHOOL_ROLES, RoleGrant, User, find_user
+
+    kind = orgs.SCHOOL if role in SCHOOL_ROLES else orgs.BUREAU
+    org = orgs.find(org_slug, kind)
+    if org is None:
+        raise click.ClickException(f"no {kind} {org_slug!r}")
+    if find_user(username) is not None:
+        raise click.ClickException(f"user {username!r} exists")
+    unit_id = None
+    if role == "unit_staff":
+        unit = db.session.scalar(sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=unit_slug or ""))
+        if unit is None:
+            raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
+        unit_id = unit.id
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    if len(password) < 10:
+        raise click.ClickException("the password needs at least 10 characters")
+    user = User(username=username.lower(), display_name=display_name, email=email)
+    user.set_password(password)
+    user.grants.append(RoleGrant(role=role, org_id=org.id, unit_id=unit_id))
+    db.session.add(user)
+    audit.record("user.created", user, bureau=org.bureau(), school=org if org.is_school else None,
+                 data={"role": role, "org": org.slug})
+    click.echo(f"created {username}")
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["kaimen"].manager.hook.kaimen_cli(group=kaimen)
+    app.cli.add_command(kaimen)

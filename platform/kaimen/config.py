@@ -1,0 +1,68 @@
+"""Settings: defaults overridden by ``KAIMEN_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_SECRET_KEY = "kaimen-development-only-secret"  # noqa: S105 - refused outside debug/testing
+
+
+class ConfigError(RuntimeError):
+    """Raised when the settings would make the app unsafe or unusable."""
+
+
+def _boolean(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# name -> (default, parser). Every setting can be set as KAIMEN_<NAME>.
+SETTINGS: dict[str, tuple[Any, Any]] = {
+    "SECRET_KEY": (DEFAULT_SECRET_KEY, str),
+    "DATABASE_URL": (None, str),
+    "BASE_URL": ("http://127.0.0.1:5000", str),
+    "DEBUG": (False, _boolean),
+    "TESTING": (False, _boolean),
+    "DEFAULT_LOCALE": ("zh_Hans", str),
+    "DEFAULT_TIMEZONE": ("Asia/Shanghai", str),
+    "REDIS_URL": (None, str),
+    "PROXY_COUNT": (0, int),
+    "MAX_UPLOAD_MB": (30, int),
+    "RATELIMIT_ENABLED": (True, _boolean),
+    "LOGIN_MAX_FAILURES": (5, int),
+    "LOGIN_LOCK_MINUTES": (15, int),
+    "LOGIN_IP_LIMIT": ("30 per 15 minutes", str),
+    "MAIL_BACKEND": ("console", str),
+    "MAIL_SENDER": ("kaimen@localhost", str),
+    "SMTP_HOST": ("127.0.0.1", str),
+    "SMTP_PORT": (25, int),
+    "SMTP_USERNAME": (None, str),
+    "SMTP_PASSWORD": (None, str),
+    "SMTP_STARTTLS": (False, _boolean),
+    "SMS_BACKEND": (None, str),
+    "NOTIFY_MAX_ATTEMPTS": (5, int),
+    "PLUGINS_DISABLED": ("", str),
+}
+
+
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
+    """Return the settings: defaults, then ``KAIMEN_*`` variables, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (default, parse) in SETTINGS.items():
+        raw = environ.get(f"KAIMEN_{name}")
+        settings[name] = parse(raw) if raw not in (None, "") else default
+    settings.update(overrides or {})
+    return settings
+
+
+def check_secret(settings: Mapping[str, Any]) -> None:
+    """Refuse the development secret key outside debug and testing."""
+    if settings.get("DEBUG") or settings.get("TESTING"):
+        return
+    if settings.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+        raise ConfigError(
+            "KAIMEN_SECRET_KEY is not set: refusing to start with the development secret key. "
+            "Set KAIMEN_SECRET_KEY to a long random value (or KAIMEN_DEBUG=1 for development)."
+        )

@@ -1,0 +1,91 @@
+"""The hooks a Kaimen plugin may implement, each a documented contract.
+
+A plugin is a module registered under the entry-point group ``kaimen.plugins``.
+It implements any of these hooks with ``@kaimen.hookimpl``. Hooks that take a
+school are only called for schools where the plugin is enabled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("kaimen")
+hookimpl = pluggy.HookimplMarker("kaimen")
+
+
+@hookspec
+def kaimen_permissions() -> list[Any]:
+    """Return the plugin's permissions as ``kaimen.Permission`` objects.
+
+    Each names the roles that hold it by default, for example
+    ``Permission.of("complaints.handle", _l("Handle complaints"), ["school_admin"])``.
+    Bureau roles reach every school below their bureau.
+    """
+
+
+@hookspec
+def kaimen_navigation(org: Any, user: Any) -> list[Any]:
+    """Return ``NavItem`` entries for the navigation bar while ``org`` is shown.
+
+    ``org`` is the school or bureau of the current page; ``user`` is the current
+    user (anonymous for parents). Return only entries the user may open.
+    """
+
+
+@hookspec
+def kaimen_school_panels(school: Any) -> list[Any]:
+    """Return ``Panel`` objects shown on the school's public page, ``/s/<school>/``.
+
+    Panels are public: show nothing that identifies a person.
+    """
+
+
+@hookspec
+def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> Any:
+    """Return a ``MetricTable`` for the bureau's umbrella view, or None.
+
+    ``schools`` are the schools below ``bureau`` where this plugin is enabled.
+    Answer for all of them with a fixed number of queries (one per figure),
+    never one query per school.
+    """
+
+
+@hookspec
+def kaimen_cli(group: Any) -> None:
+    """Add Click commands to the ``flask kaimen`` command group."""
+
+
+@hookspec
+def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
+    """Create demo rows for ``schools`` of ``bureau`` in the caller's transaction.
+
+    ``users`` maps usernames to the demo users loaded from the tenants file.
+    It runs in the system scope; stamp ``school_id`` explicitly. It must be
+    safe to run twice: do nothing for a school that already has demo rows.
+    """
+
+
+@hookspec(firstresult=True)
+def kaimen_track_receipt(receipt: Any) -> Any:
+    """Answer ``/track`` for a receipt this plugin issued, or return None.
+
+    ``receipt`` is a ``kaimen.receipts.Receipt``; check ``receipt.plugin``.
+    Return a Flask response (usually a rendered page or a redirect).
+    """
+
+
+@hookspec(firstresult=True)
+def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
+    """Return a URL where a parent reports a problem about ``reference``, or None.
+
+    ``reference`` is an opaque string such as ``"pledge:12"``; ``title`` is what
+    the report is about, to prefill the form. Lets one plugin send parents to
+    another's form (a broken pledge to the complaint box) without an import.
+    """
+
+
+@hookspec
+def kaimen_report_counts(school: Any, references: list[str]) -> dict[str, tuple[int, int]]:
+    """Return ``{reference: (reports, substantiated)}`` for reports filed via report links."""

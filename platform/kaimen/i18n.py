@@ -1,0 +1,45 @@
+"""Locale and time-zone selection for Flask-Babel."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_login import current_user
+
+LOCALES = ("zh_Hans", "en")
+LOCALE_COOKIE = "kaimen_locale"
+LOCALE_NAMES = {"zh_Hans": "中文", "en": "English"}
+
+
+def _from_language_tag(tag: str) -> str | None:
+    tag = tag.lower().replace("_", "-")
+    if tag.startswith("zh"):
+        return "zh_Hans"
+    if tag.startswith("en"):
+        return "en"
+    return None
+
+
+def select_locale() -> str:
+    """Pick the locale: explicit choice, then the user's, then the browser's, then the bureau's."""
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in LOCALES:
+        return chosen
+    if current_user and getattr(current_user, "is_authenticated", False):
+        if current_user.locale in LOCALES:
+            return current_user.locale
+    for tag, _quality in request.accept_languages:
+        locale = _from_language_tag(tag)
+        if locale is not None:
+            return locale
+    org = g.get("org")
+    if org is not None and org.bureau().default_locale in LOCALES:
+        return org.bureau().default_locale
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    """Show times in the time zone of the bureau the page belongs to."""
+    org = g.get("org")
+    if org is not None:
+        return org.bureau().timezone
+    return current_app.config["DEFAULT_TIMEZONE"]

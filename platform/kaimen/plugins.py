@@ -1,0 +1,198 @@
+"""Plugin discovery, registration and per-school enablement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from markupsafe import Markup
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import hookspecs
+from .extensions import db
+from .orgs import Organisation
+
+ENTRY_POINT_GROUP = "kaimen.plugins"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A link in the navigation bar."""
+
+    label: Any
+    url: str
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block on the school's public page."""
+
+    title: Any
+    html: Markup
+    order: int = 50
+
+
+@dataclass
+class MetricTable:
+    """A plugin's figures for the umbrella view: one row per school, plus a total."""
+
+    title: Any
+    columns: list[Any]
+    rows: dict[int, list[Any]] = field(default_factory=dict)  # school id -> cells
+    total: list[Any] | None = None
+    url: str | None = None
+    order: int = 50
+
+
+class PluginSetting(db.Model):
+    """A school's switch for one plugin; no row means enabled."""
+
+    __tablename__ = "plugin_setting"
+    __table_args__ = (sa.UniqueConstraint("org_id", "plugin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    plugin: Mapped[str] = mapped_column(sa.String(64))
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+@dataclass
+class KaimenState:
+    """What the core keeps per app: the plugin manager, plugins and permissions."""
+
+    manager: pluggy.PluginManager
+    plugins: dict[str, ModuleType]
+    permissions: dict[str, Any]
+
+
+def discover(disabled: Iterable[str] = ()) -> list[ModuleType]:
+    """Load every plugin module registered under ``kaimen.plugins``, in name order."""
+    skip = {name.strip() for name in disabled if name.strip()}
+    modules = []
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry.name in skip:
+            continue
+        module = entry.load()
+        if getattr(module, "NAME", None) != entry.name:
+            raise RuntimeError(f"plugin {entry.value} must set NAME = {entry.name!r}")
+        modules.append(module)
+    return modules
+
+
+def make_manager(modules: Iterable[ModuleType]) -> pluggy.PluginManager:
+    """Return a plugin manager with the core's hook specs and each plugin's."""
+    manager = pluggy.PluginManager("kaimen")
+    manager.add_hookspecs(hookspecs)
+    for module in modules:
+        extra_specs = getattr(module, "HOOKSPECS", None)
+        if extra_specs is not None:
+            manager.add_hookspecs(extra_specs)
+    for module in modules:
+        manager.register(module, name=module.NAME)
+    manager.check_pending()
+    return manager
+
+
+def register_blueprints(app: Flask, modules: Iterable[ModuleType]) -> None:
+    """Mount each plugin's school and bureau blueprints under their stable prefixes."""
+    for module in modules:
+        school_bp = getattr(module, "school_blueprint", None)
+        if school_bp is not None:
+            app.register_blueprint(school_bp, url_prefix=f"/s/<school>/{module.NAME}")
+        bureau_bp = getattr(module, "bureau_blueprint", None)
+        if bureau_bp is not None:
+            app.register_blueprint(bureau_bp, url_prefix=f"/b/<bureau>/{module.NAME}")
+
+
+def state() -> KaimenState:
+    return current_app.extensions["kaimen"]
+
+
+def plugin_of_blueprint(blueprint: str | None) -> str | None:
+    """Return the name of the plugin that owns a blueprint, or None for the core."""
+    if blueprint is None:
+        return None
+    for name, module in state().plugins.items():
+        for attr in ("school_blueprint", "bureau_blueprint"):
+            bp = getattr(module, attr, None)
+            if bp is not None and bp.name == blueprint.split(".")[0]:
+                return name
+    return None
+
+
+def disabled_for(school: Organisation) -> set[str]:
+    """Return the names of plugins switched off for ``school``."""
+    cache = g.setdefault("kaimen_disabled_plugins", {})
+    if school.id not in cache:
+        cache[school.id] = set(
+            db.session.scalars(
+                sa.select(PluginSetting.plugin).where(
+                    PluginSetting.org_id == school.id, PluginSetting.enabled.is_(False)
+                )
+            )
+        )
+    return cache[school.id]
+
+
+def is_enabled(name: str, school: Organisation) -> bool:
+    return name in state().plugins and name not in disabled_for(school)
+
+
+def hook_for(school: Organisation | None, hook_name: str) -> Any:
+    """Return a caller of ``hook_name`` that skips plugins disabled for ``school``."""
+    manager = state().manager
+    if school is None or not school.is_school:
+        return getattr(manager.hook, hook_name)
+    removed = [state().plugins[name] for name in disabled_for(school) if name in state().plugins]
+    return manager.subset_hook_caller(hook_name, remove_plugins=removed)
+
+
+def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[MetricTable]:
+    """Ask each plugin for its figures over the schools where it is enabled."""
+    disabled = _disabled_by_school([s.id for s in schools])
+    tables = []
+    for impl in state().manager.hook.kaimen_bureau_metrics.get_hookimpls():
+        enabled = [s for s in schools if impl.plugin_name not in disabled.get(s.id, ())]
+        if not enabled:
+            continue
+        table = impl.function(bureau=bureau, schools=enabled)
+        if table is not None:
+            tables.append(table)
+    return sorted(tables, key=lambda t: t.order)
+
+
+def _disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
+    rows = db.session.execute(
+        sa.select(PluginSetting.org_id, PluginSetting.plugin).where(
+            PluginSetting.org_id.in_(school_ids), PluginSetting.enabled.is_(False)
+        )
+    )
+    disabled: dict[int, set[str]] = {}
+    for org_id, plugin in rows:
+        disabled.setdefault(org_id, set()).add(plugin)
+    return disabled
+
+
+def set_enabled(school: Organisation, name: str, enabled: bool) -> bool:
+    """Switch plugin ``name`` on or off for ``school``; return whether anything changed."""
+    if name not in state().plugins:
+        raise KeyError(name)
+    setting = db.session.scalar(
+        sa.select(PluginSetting).where(PluginSetting.org_id == school.id, PluginSetting.plugin == name)
+    )
+    current = setting.enabled if setting is not None else True
+    if current == enabled:
+        return False
+    if setting is None:
+        db.session.add(PluginSetting(org_id=school.id, plugin=name, enabled=enabled))
+    else:
+        setting.enabled = enabled
+    g.pop("kaimen_disabled_plugins", None)
+    return True

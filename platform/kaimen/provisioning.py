@@ -1,0 +1,244 @@
+"""Provision bureaus, units, schools, users and features from a tenants TOML file.
+
+``load`` runs in the caller's transaction and is idempotent: a second load of
+the same file changes nothing, an edited file updates what changed. Any error
+raises ``TenantFileError`` naming the file and the field, before the caller
+commits, so nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+
+from . import audit, orgs, plugins
+from .auth.models import BUREAU_ROLES, SCHOOL_ROLES, RoleGrant, User
+from .extensions import db
+from .i18n import LOCALES
+
+ORG_FIELDS = {"slug", "name", "name_en", "address", "phone", "hotline", "email"}
+BUREAU_FIELDS = ORG_FIELDS | {"parent", "timezone", "default_locale"}
+SCHOOL_FIELDS = ORG_FIELDS | {"bureau", "disabled_plugins"}
+UNIT_FIELDS = {"bureau", "slug", "name", "name_en", "kind"}
+USER_FIELDS = {"username", "display_name", "email", "phone", "grants"}
+GRANT_FIELDS = {"role", "org", "unit"}
+SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+class TenantFileError(ValueError):
+    """A tenants file that cannot be loaded, with the place of the mistake."""
+
+
+@dataclass
+class LoadReport:
+    created: int = 0
+    updated: int = 0
+    passwords: dict[str, str] = field(default_factory=dict)  # new users only
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+class _Loader:
+    def __init__(self, path: Path, document: dict) -> None:
+        self.path, self.document = path, document
+        self.report = LoadReport()
+        self.orgs: dict[str, orgs.Organisation] = {}
+        self.units: dict[tuple[str, str], orgs.Unit] = {}
+
+    def fail(self, where: str, message: str) -> TenantFileError:
+        return TenantFileError(f"{self.path}: {where}: {message}")
+
+    def entries(self, key: str, allowed: set[str], required: set[str]) -> list[tuple[str, dict]]:
+        items = self.document.get(key, [])
+        if not isinstance(items, list):
+            raise self.fail(key, "must be an array of tables ([[" + key + "]])")
+        checked = []
+        for index, item in enumerate(items):
+            where = f"{key}[{index}]"
+            if not isinstance(item, dict):
+                raise self.fail(where, "must be a table")
+            unknown = sorted(set(item) - allowed)
+            if unknown:
+                raise self.fail(f"{where}.{unknown[0]}", "unknown field")
+            for name in sorted(required):
+                if not isinstance(item.get(name), str) or not item[name].strip():
+                    raise self.fail(f"{where}.{name}", "is required and must be a non-empty string")
+            for name, value in item.items():
+                if name not in {"grants", "disabled_plugins"} and not isinstance(value, str):
+                    raise self.fail(f"{where}.{name}", "must be a string")
+            if "slug" in item and not set(item["slug"]) <= SLUG_CHARS:
+                raise self.fail(f"{where}.slug", "use only lower-case letters, digits and dashes")
+            checked.append((where, item))
+        return checked
+
+    def assign(self, obj: Any, values: dict[str, Any]) -> bool:
+        changed = False
+        for name, value in values.items():
+            if getattr(obj, name) != value:
+                setattr(obj, name, value)
+                changed = True
+        return changed
+
+    def upsert(self, model: Any, lookup: dict[str, Any], values: dict[str, Any]) -> Any:
+        obj = db.session.scalar(sa.select(model).filter_by(**lookup))
+        if obj is None:
+            obj = model(**lookup, **values)
+            db.session.add(obj)
+            self.report.created += 1
+        elif self.assign(obj, values):
+            self.report.updated += 1
+        return obj
+
+    def org(self, where: str, slug: str, kind: str) -> orgs.Organisation:
+        found = self.orgs.get(slug) or orgs.find(slug, kind)
+        if found is None or found.kind != kind:
+            raise self.fail(where, f"no {kind} {slug!r} in this file or the database")
+        return found
+
+    def contact(self, item: dict) -> dict[str, Any]:
+        return {name: item.get(name) or None for name in ORG_FIELDS - {"slug", "name"}} | {
+            "name": item["name"].strip()
+        }
+
+    def load_bureaus(self) -> None:
+        for where, item in self.entries("bureau", BUREAU_FIELDS, {"slug", "name"}):
+            timezone = item.get("timezone", "Asia/Shanghai")
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise self.fail(f"{where}.timezone", f"unknown time zone {timezone!r}") from None
+            locale = item.get("default_locale", "zh_Hans")
+            if locale not in LOCALES:
+                raise self.fail(f"{where}.default_locale", f"must be one of {', '.join(LOCALES)}")
+            parent = self.org(f"{where}.parent", item["parent"], orgs.BUREAU) if "parent" in item else None
+            values = self.contact(item) | {
+                "kind": orgs.BUREAU, "timezone": timezone, "default_locale": locale,
+                "parent_id": parent.id if parent else None,
+            }
+            self.orgs[item["slug"]] = self.upsert(orgs.Organisation, {"slug": item["slug"]}, values)
+            db.session.flush()
+
+    def load_units(self) -> None:
+        for where, item in self.entries("unit", UNIT_FIELDS, {"bureau", "slug", "name", "kind"}):
+            if item["kind"] not in (orgs.DEPARTMENT, orgs.SUBORDINATE):
+                raise self.fail(f"{where}.kind", "must be 'department' or 'subordinate'")
+            bureau = self.org(f"{where}.bureau", item["bureau"], orgs.BUREAU)
+            unit = self.upsert(
+                orgs.Unit, {"bureau_id": bureau.id, "slug": item["slug"]},
+                {"name": item["name"], "name_en": item.get("name_en"), "kind": item["kind"]},
+            )
+            self.units[(bureau.slug, item["slug"])] = unit
+        db.session.flush()
+
+    def load_schools(self) -> None:
+        installed = set(plugins.state().plugins)
+        for where, item in self.entries("school", SCHOOL_FIELDS, {"slug", "name", "bureau"}):
+            bureau = self.org(f"{where}.bureau", item["bureau"], orgs.BUREAU)
+            values = self.contact(item) | {"kind": orgs.SCHOOL, "parent_id": bureau.id}
+            school = self.upsert(orgs.Organisation, {"slug": item["slug"]}, values)
+            db.session.flush()
+            self.orgs[item["slug"]] = school
+            disabled = item.get("disabled_plugins", [])
+            if not isinstance(disabled, list) or not all(isinstance(n, str) for n in disabled):
+                raise self.fail(f"{where}.disabled_plugins", "must be an array of plugin names")
+            for name in disabled:
+                if name not in installed:
+                    raise self.fail(f"{where}.disabled_plugins", f"no plugin {name!r} is installed")
+            for name in sorted(installed):
+                if plugins.set_enabled(school, name, name not in disabled):
+                    self.report.updated += 1
+
+    def grants_of(self, where: str, item: dict) -> set[tuple[str, int, int | None]]:
+        grants = item.get("grants", [])
+        if not isinstance(grants, list) or not grants:
+            raise self.fail(f"{where}.grants", "give at least one grant: {role = ..., org = ...}")
+        wanted = set()
+        for index, grant in enumerate(grants):
+            gwhere = f"{where}.grants[{index}]"
+            if not isinstance(grant, dict) or set(grant) - GRANT_FIELDS or "role" not in grant or "org" not in grant:
+                raise self.fail(gwhere, "must be {role = \"...\", org = \"...\"} (and unit for unit_staff)")
+            role = grant["role"]
+            if role in SCHOOL_ROLES:
+                org = self.org(f"{gwhere}.org", grant["org"], orgs.SCHOOL)
+            elif role in BUREAU_ROLES:
+                org = self.org(f"{gwhere}.org", grant["org"], orgs.BUREAU)
+            else:
+                raise self.fail(f"{gwhere}.role", f"unknown role {role!r}")
+            unit_id = None
+            if role == "unit_staff":
+                unit = self.units.get((org.slug, grant.get("unit", "")))
+                if unit is None:
+                    unit = db.session.scalar(sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=grant.get("unit", "")))
+                if unit is None:
+                    raise self.fail(f"{gwhere}.unit", "unit_staff needs the slug of a unit of that bureau")
+                unit_id = unit.id
+            elif "unit" in grant:
+                raise self.fail(f"{gwhere}.unit", "only unit_staff grants name a unit")
+            wanted.add((role, org.id, unit_id))
+        return wanted
+
+    def load_users(self, demo_password: str | None) -> None:
+        for where, item in self.entries("user", USER_FIELDS, {"username", "display_name"}):
+            username = item["username"].strip().lower()
+            wanted = self.grants_of(where, item)
+            user = db.session.scalar(sa.select(User).where(User.username == username))
+            values = {"display_name": item["display_name"], "email": item.get("email"), "phone": item.get("phone")}
+            if user is None:
+                user = User(username=username, **values)
+                password = demo_password or secrets.token_urlsafe(12)
+                user.set_password(password)
+                db.session.add(user)
+                self.report.created += 1
+                self.report.passwords[username] = "" if demo_password else password
+            elif self.assign(user, values):
+                self.report.updated += 1
+            current = {(g.role, g.org_id, g.unit_id): g for g in user.grants}
+            for key in set(current) - wanted:
+                user.grants.remove(current[key])
+                self.report.updated += 1
+            for role, org_id, unit_id in sorted(wanted - set(current), key=str):
+                user.grants.append(RoleGrant(role=role, org_id=org_id, unit_id=unit_id))
+                self.report.updated += 1
+        db.session.flush()
+
+
+def parse(path: Path) -> dict:
+    """Read a tenants file; raise ``TenantFileError`` naming the line of a syntax error."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TenantFileError(f"{path}: cannot be read: {error.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise TenantFileError(f"{path}: not valid TOML: {error}") from None
+
+
+def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
+    """Create or update everything ``path`` describes, in the caller's transaction."""
+    path = Path(path)
+    document = parse(path)
+    unknown = sorted(set(document) - {"bureau", "unit", "school", "user"})
+    if unknown:
+        raise TenantFileError(f"{path}: {unknown[0]}: unknown section")
+    if demo_password is None:
+        demo_password = os.environ.get("KAIMEN_DEMO_PASSWORD") or None
+    loader = _Loader(path, document)
+    loader.load_bureaus()
+    loader.load_units()
+    loader.load_schools()
+    loader.load_users(demo_password)
+    if loader.report.changed:
+        for org in loader.orgs.values():
+            if org.is_bureau:
+                audit.record("tenants.loaded", org, bureau=org,
+                             data={"file": path.name, "created": loader.report.created,
+                                   "updated": loader.report.updated})
+    return loader.report

@@ -1,0 +1,125 @@
+"""Tenant isolation: one scope per request, applied to every ORM statement.
+
+The scope is the set of school ids the current request may touch. It is set
+once per request (from the URL and the user's grants, see ``kaimen.web``) or
+once per CLI command (``system_scope``), and applied to every ORM SELECT,
+UPDATE and DELETE of a ``TenantOwned`` model through ``do_orm_execute`` and
+``with_loader_criteria``. No scope set means an error, never unfiltered rows.
+
+Crossing the scope is explicit and greppable: ``all_schools(statement)``.
+Raw SQL (``text()``, Core statements) bypasses all of this, so tenant data is
+never read with raw SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column
+from sqlalchemy.orm import with_loader_criteria
+
+ALL_SCHOOLS_OPTION = "kaimen_all_schools"
+_UNSET = object()
+_EVERY_SCHOOL = None  # the system scope: CLI commands, provisioning, demo data
+
+S = TypeVar("S", bound=sa.sql.Executable)
+
+
+class ScopeError(RuntimeError):
+    """Raised when tenant data is touched without a scope, or outside it."""
+
+
+class TenantOwned:
+    """Mixin for every model that belongs to one school."""
+
+    @declared_attr
+    def school_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return mapped_column(
+            sa.ForeignKey("organisation.id"), index=True, nullable=False, default=_stamp_school_id
+        )
+
+
+def set_scope(school_ids: Iterable[int]) -> None:
+    """Set the schools this request may touch (an empty set touches none)."""
+    g.kaimen_scope = frozenset(school_ids)
+
+
+@contextmanager
+def system_scope() -> Iterator[None]:
+    """Let a CLI command or provisioning step touch every school."""
+    previous = g.get("kaimen_scope", _UNSET)
+    g.kaimen_scope = _EVERY_SCHOOL
+    try:
+        yield
+    finally:
+        if previous is _UNSET:
+            g.pop("kaimen_scope", None)
+        else:
+            g.kaimen_scope = previous
+
+
+def current_scope() -> frozenset[int] | None:
+    """Return the school ids in scope, or None for the system scope; raise when unset."""
+    scope = g.get("kaimen_scope", _UNSET) if has_app_context() else _UNSET
+    if scope is _UNSET:
+        raise ScopeError("tenant data touched with no scope set")
+    return scope  # type: ignore[return-value]
+
+
+def all_schools(statement: S) -> S:
+    """Mark ``statement`` as deliberately crossing the request's scope."""
+    return statement.execution_options(**{ALL_SCHOOLS_OPTION: True})
+
+
+def _stamp_school_id() -> int:
+    scope = current_scope()
+    if scope is None or len(scope) != 1:
+        raise ScopeError("a new tenant-owned row needs an explicit school_id outside one school")
+    (school_id,) = scope
+    return school_id
+
+
+def _touches_tenant_data(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _apply_scope(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria were propagated from the statement that loaded the parent
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(ALL_SCHOOLS_OPTION) or not _touches_tenant_data(state):
+        return
+    scope = current_scope()
+    if scope is _EVERY_SCHOOL:
+        return
+    school_ids = sorted(scope)
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantOwned,
+            lambda cls: cls.school_id.in_(school_ids),
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _check_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse to write a tenant-owned row into a school outside the scope."""
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantOwned):
+            continue
+        scope = current_scope()
+        if scope is _EVERY_SCHOOL:
+            return
+        school_id = obj.school_id  # type: ignore[attr-defined]
+        if school_id is None:
+            school_id = obj.school_id = _stamp_school_id()  # type: ignore[attr-defined]
+        if school_id not in scope:
+            raise ScopeError(f"{type(obj).__name__} of school {school_id} is outside the scope")

@@ -1,0 +1,1 @@
+"""The core's pages and the per-request plumbing: organisation, scope, headers."""

@@ -1,0 +1,74 @@
+"""Per-request plumbing: load the URL's organisation, set the scope, add headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, g, request
+from flask_login import current_user
+
+from .. import orgs, plugins, tenancy
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Turn ``<school>`` or ``<bureau>`` in the URL into ``g.org``; 404 when unknown."""
+    if not values:
+        return
+    for key, kind in (("school", orgs.SCHOOL), ("bureau", orgs.BUREAU)):
+        if key in values:
+            org = orgs.find(values.pop(key), kind)
+            if org is None:
+                abort(404)
+            g.org = org
+            setattr(g, key, org)
+
+
+def _fill_org(endpoint: str, values: dict[str, Any]) -> None:
+    """Let ``url_for`` omit the current school or bureau."""
+    from flask import current_app
+
+    for key in ("school", "bureau"):
+        if key not in values and key in g and current_app.url_map.is_endpoint_expecting(
+            endpoint, key
+        ):
+            values[key] = g.get(key).slug
+
+
+def _set_scope() -> None:
+    """Scope the request to the URL's school, or to a bureau's schools for its own staff."""
+    school, bureau = g.get("school"), g.get("bureau")
+    if school is not None:
+        tenancy.set_scope({school.id})
+    elif bureau is not None and current_user.is_authenticated and current_user.roles_on(bureau):
+        tenancy.set_scope(s.id for s in orgs.schools_under(bureau))
+    else:
+        tenancy.set_scope(())
+
+
+def _enforce_enablement() -> None:
+    """Answer 404 for a plugin's pages in a school where it is switched off."""
+    school = g.get("school")
+    name = plugins.plugin_of_blueprint(request.blueprint)
+    if school is not None and name is not None and not plugins.is_enabled(name, school):
+        abort(404)
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.url_value_preprocessor(_load_org)
+    app.url_defaults(_fill_org)
+    app.before_request(_set_scope)
+    app.before_request(_enforce_enablement)
+    app.after_request(_security_headers)

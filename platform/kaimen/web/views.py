@@ -1,0 +1,107 @@
+"""Public pages: the directory, a school's page, the umbrella view, tracking, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, g, jsonify, make_response, redirect, render_template
+from flask import request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
+
+from .. import orgs, plugins
+from ..auth.access import public, require
+from ..extensions import db, limiter
+from ..i18n import LOCALE_COOKIE, LOCALES
+from ..receipts import lookup
+from ..safety import safe_next
+
+bp = Blueprint("core", __name__)
+
+
+class TrackForm(FlaskForm):
+    code = StringField(
+        _l("Receipt code"),
+        validators=[DataRequired(message=_l("Enter the receipt code.")), Length(max=40)],
+    )
+
+
+@bp.get("/")
+@public
+def directory() -> str:
+    """List the bureaus and their schools."""
+    bureaus = db.session.scalars(
+        sa.select(orgs.Organisation)
+        .where(orgs.Organisation.kind == orgs.BUREAU)
+        .order_by(orgs.Organisation.parent_id.is_not(None), orgs.Organisation.slug)
+    ).all()
+    return render_template("kaimen/directory.html", bureaus=bureaus)
+
+
+@bp.get("/s/<school>/")
+@public
+def school_home() -> str:
+    """Show a school's public page, built from the plugins' panels."""
+    school = g.school
+    panels = [p for group in plugins.hook_for(school, "kaimen_school_panels")(school=school)
+              for p in (group or [])]
+    return render_template(
+        "kaimen/school.html", school=school, panels=sorted(panels, key=lambda p: p.order)
+    )
+
+
+@bp.get("/b/<bureau>/")
+@require("bureau.view")
+def bureau_home() -> str:
+    """Show the umbrella view of a bureau's schools."""
+    bureau = g.bureau
+    schools = orgs.schools_under(bureau)
+    tables = plugins.bureau_metrics(bureau, schools) if schools else []
+    return render_template("kaimen/bureau.html", bureau=bureau, schools=schools, tables=tables)
+
+
+@bp.route("/track", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def track() -> Any:
+    """Take a receipt code and hand it to the plugin that issued it."""
+    form = TrackForm()
+    if form.validate_on_submit():
+        receipt = lookup(form.code.data or "")
+        if receipt is not None:
+            response = plugins.state().manager.hook.kaimen_track_receipt(receipt=receipt)
+            if response is not None:
+                return response
+        form.code.errors = [_("No submission matches this receipt code. Check it and try again.")]
+    return render_template("kaimen/track.html", form=form)
+
+
+@bp.get("/healthz")
+@public
+@limiter.exempt
+def healthz() -> Any:
+    """Report liveness and whether the database answers."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        current_app.logger.error("health check failed: %s", exc)
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+@bp.get("/lang/<locale>")
+@public
+def set_language(locale: str) -> Any:
+    """Remember the visitor's choice of language in a cookie."""
+    if locale not in LOCALES:
+        flash(_("That language is not available."), "error")
+        locale = ""
+    response = make_response(redirect(safe_next(request.args.get("next")) or url_for(".directory")))
+    if locale:
+        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+    return response
