@@ -193,6 +193,18 @@ def users_create(username: str, display_name: str, role: str, org_slug: str,
     click.echo(f"created {username}")
 
 
+@users_group.command("list")
+def users_list() -> None:
+    """List every account with its roles."""
+    from .auth.models import User
+
+    for user in db.session.scalars(sa.select(User).order_by(User.username)):
+        roles = ", ".join(f"{g.role}@{g.org.slug}" + (f"/{g.unit.slug}" if g.unit else "")
+                          for g in user.grants)
+        state = "" if user.active else " (disabled)"
+        click.echo(f"  {user.username:18} {user.display_name:8} {roles}{state}")
+
+
 def init_app(app: Flask) -> None:
     app.extensions["kaimen"].manager.hook.kaimen_cli(group=kaimen)
     app.cli.add_command(kaimen)

@@ -1,0 +1,50 @@
+# Kaimen: `make run` serves the demo county, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+FLASK := $(BIN)/flask --app kaimen
+export KAIMEN_DEMO_PASSWORD ?= kaimen-demo-2026
+
+.PHONY: install run demo test lint bench translations clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrate, load the demo county and its demo data, print the logins, serve on :5000.
+demo: install
+	KAIMEN_DEBUG=1 $(FLASK) db upgrade
+	KAIMEN_DEBUG=1 $(FLASK) kaimen tenants load tenants/jiayu.toml
+	KAIMEN_DEBUG=1 $(FLASK) kaimen demo load
+	@echo
+	@echo "Demo logins (password for every account: $(KAIMEN_DEMO_PASSWORD)):"
+	@KAIMEN_DEBUG=1 $(FLASK) kaimen users list
+	@echo
+
+run: demo
+	KAIMEN_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/ruff check platform blueprints tests
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check platform blueprints tests
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python tests/benchmarks/run.py
+
+translations: install
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext \
+		-o translations/messages.pot platform blueprints
+	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
+	$(BIN)/pybabel compile -d translations
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
