@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -80,14 +82,29 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDa
 
 def make_app(url: str, **settings: Any) -> Any:
     """Create a test app on ``url`` with test settings."""
-    return create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "DATABASE_URL": url,
-        "WTF_CSRF_ENABLED": False,
-        "BASE_URL": "https://kaimen.example.org",
-        **settings,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": False,
+            "BASE_URL": "https://kaimen.example.org",
+            **settings,
+        }
+    )
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context, ``g`` and session.
+
+    Flask reuses an app context that is already pushed (as the ``ctx`` fixture
+    does), which would share ``g`` and the ORM session between the test and
+    the request, and between requests; running each request in an empty
+    ``contextvars.Context`` gives it a fresh one, as in production.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -98,6 +115,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def session_app(backend: str, fresh_database: FreshDatabase) -> Iterator[Any]:
     app = make_app(fresh_database.url(backend))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         db.create_all()
     yield app
@@ -114,7 +132,9 @@ def app(session_app: Any) -> Iterator[Any]:
     original = db.session
     # Flask-SQLAlchemy's own Session ignores a bind, so use SQLAlchemy's, scoped the same way.
     db.session = scoped_session(
-        sessionmaker(bind=connection, join_transaction_mode="create_savepoint"),
+        sessionmaker(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ),
         scopefunc=_app_ctx_id,
     )
     limiter.reset()
@@ -155,15 +175,25 @@ class Factory:
     """Create organisations and users inside the test's transaction."""
 
     def bureau(self, slug: str, parent: Organisation | None = None, **values: Any) -> Organisation:
-        org = Organisation(kind=BUREAU, slug=slug, name=values.pop("name", f"{slug}教育局"),
-                           parent_id=parent.id if parent else None, **values)
+        org = Organisation(
+            kind=BUREAU,
+            slug=slug,
+            name=values.pop("name", f"{slug}教育局"),
+            parent_id=parent.id if parent else None,
+            **values,
+        )
         db.session.add(org)
         db.session.flush()
         return org
 
     def school(self, slug: str, bureau: Organisation, **values: Any) -> Organisation:
-        org = Organisation(kind=SCHOOL, slug=slug, name=values.pop("name", f"{slug}学校"),
-                           parent_id=bureau.id, **values)
+        org = Organisation(
+            kind=SCHOOL,
+            slug=slug,
+            name=values.pop("name", f"{slug}学校"),
+            parent_id=bureau.id,
+            **values,
+        )
         db.session.add(org)
         db.session.flush()
         return org
@@ -174,12 +204,24 @@ class Factory:
         db.session.flush()
         return unit
 
-    def user(self, username: str, role: str | None = None, org: Organisation | None = None,
-             unit: Unit | None = None, **values: Any) -> User:
-        user = User(username=username, display_name=values.pop("display_name", username.title()),
-                    password_hash=password_hash(), **values)
+    def user(
+        self,
+        username: str,
+        role: str | None = None,
+        org: Organisation | None = None,
+        unit: Unit | None = None,
+        **values: Any,
+    ) -> User:
+        user = User(
+            username=username,
+            display_name=values.pop("display_name", username.title()),
+            password_hash=password_hash(),
+            **values,
+        )
         if role is not None and org is not None:
-            user.grants.append(RoleGrant(role=role, org_id=org.id, unit_id=unit.id if unit else None))
+            user.grants.append(
+                RoleGrant(role=role, org_id=org.id, unit_id=unit.id if unit else None)
+            )
         db.session.add(user)
         db.session.flush()
         return user
@@ -211,6 +253,7 @@ class County:
             "a.leader": make.user("a.leader", "leader", self.a),
             "a.unit": make.user("a.unit", "unit_staff", self.a, unit=self.unit),
             "b.supervisor": make.user("b.supervisor", "supervisor", self.b),
+            "b.admin": make.user("b.admin", "bureau_admin", self.b),
             "city.supervisor": make.user("city.supervisor", "supervisor", self.city),
         }
         db.session.commit()

@@ -15,8 +15,8 @@ from . import config, plugins
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
-from .pagination import page_url
 from .i18n import LOCALE_NAMES, select_locale, select_timezone
+from .pagination import page_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,8 +94,9 @@ def _sqlite_begin(connection: Any) -> None:
 
 def configure_db(app: Flask) -> None:
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+    )
     from . import audit, notify, orgs, receipts  # noqa: F401 - register the core's models
     from .auth import models  # noqa: F401
 
@@ -147,6 +148,8 @@ def register_core(app: Flask) -> None:
     context.init_app(app)
     errors.init_app(app)
     app.context_processor(_template_globals)
+    # Macros imported without context (``pager``) see only the environment's globals.
+    app.jinja_env.globals["page_url"] = page_url
 
 
 def _navigation() -> list[plugins.NavItem]:

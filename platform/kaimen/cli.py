@@ -74,7 +74,9 @@ def demo_load() -> None:
     for bureau in bureaus:
         schools = [s for s in bureau.children if s.is_school]
         if schools or bureau.parent_id is None:
-            plugins.state().manager.hook.kaimen_demo_data(bureau=bureau, schools=schools, users=users)
+            plugins.state().manager.hook.kaimen_demo_data(
+                bureau=bureau, schools=schools, users=users
+            )
     click.echo(f"demo data loaded for {len(bureaus)} bureaus")
 
 
@@ -99,8 +101,12 @@ def _switch(school_slug: str, name: str, enabled: bool) -> None:
     except KeyError:
         raise click.ClickException(f"no plugin {name!r} is installed") from None
     if changed:
-        audit.record("plugin.enabled" if enabled else "plugin.disabled", school, school=school,
-                     data={"plugin": name})
+        audit.record(
+            "plugin.enabled" if enabled else "plugin.disabled",
+            school,
+            school=school,
+            data={"plugin": name},
+        )
     click.echo(f"{name} {'enabled' if enabled else 'disabled'} for {school.slug}")
 
 
@@ -146,8 +152,11 @@ def notify_command(limit: int) -> None:
     report = notify.deliver(limit)
     click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}")
     if report.stuck:
-        click.echo(f"{report.stuck} messages were being sent when a worker stopped; "
-                   "check them before resending", err=True)
+        click.echo(
+            f"{report.stuck} messages were being sent when a worker stopped; "
+            "check them before resending",
+            err=True,
+        )
 
 
 @kaimen.group("users")
@@ -158,14 +167,25 @@ def users_group() -> None:
 @users_group.command("create")
 @click.argument("username")
 @click.option("--name", "display_name", required=True, help="The person's full name.")
-@click.option("--role", required=True, type=click.Choice(sorted(
-    ("school_admin", "teacher", "bureau_admin", "supervisor", "leader", "unit_staff"))))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(
+        sorted(("school_admin", "teacher", "bureau_admin", "supervisor", "leader", "unit_staff"))
+    ),
+)
 @click.option("--org", "org_slug", required=True, help="Slug of the school or bureau.")
 @click.option("--unit", "unit_slug", default=None, help="Unit slug, for unit_staff.")
 @click.option("--email", default=None)
 @transactional
-def users_create(username: str, display_name: str, role: str, org_slug: str,
-                 unit_slug: str | None, email: str | None) -> None:
+def users_create(
+    username: str,
+    display_name: str,
+    role: str,
+    org_slug: str,
+    unit_slug: str | None,
+    email: str | None,
+) -> None:
     """Create a user with one grant; the password is asked for."""
     from .auth.models import SCHOOL_ROLES, RoleGrant, User, find_user
 
@@ -177,7 +197,9 @@ def users_create(username: str, display_name: str, role: str, org_slug: str,
         raise click.ClickException(f"user {username!r} exists")
     unit_id = None
     if role == "unit_staff":
-        unit = db.session.scalar(sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=unit_slug or ""))
+        unit = db.session.scalar(
+            sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=unit_slug or "")
+        )
         if unit is None:
             raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
         unit_id = unit.id
@@ -188,8 +210,13 @@ def users_create(username: str, display_name: str, role: str, org_slug: str,
     user.set_password(password)
     user.grants.append(RoleGrant(role=role, org_id=org.id, unit_id=unit_id))
     db.session.add(user)
-    audit.record("user.created", user, bureau=org.bureau(), school=org if org.is_school else None,
-                 data={"role": role, "org": org.slug})
+    audit.record(
+        "user.created",
+        user,
+        bureau=org.bureau(),
+        school=org if org.is_school else None,
+        data={"role": role, "org": org.slug},
+    )
     click.echo(f"created {username}")
 
 
@@ -199,8 +226,9 @@ def users_list() -> None:
     from .auth.models import User
 
     for user in db.session.scalars(sa.select(User).order_by(User.username)):
-        roles = ", ".join(f"{g.role}@{g.org.slug}" + (f"/{g.unit.slug}" if g.unit else "")
-                          for g in user.grants)
+        roles = ", ".join(
+            f"{g.role}@{g.org.slug}" + (f"/{g.unit.slug}" if g.unit else "") for g in user.grants
+        )
         state = "" if user.active else " (disabled)"
         click.echo(f"  {user.username:18} {user.display_name:8} {roles}{state}")
 

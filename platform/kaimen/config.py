@@ -46,7 +46,9 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict:
+def load(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict:
     """Return the settings: defaults, then ``KAIMEN_*`` variables, then ``overrides``."""
     environ = os.environ if environ is None else environ
     settings: dict[str, Any] = {}

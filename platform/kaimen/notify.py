@@ -182,12 +182,15 @@ def deliver(limit: int = 500) -> DeliveryReport:
             message.status, message.sent_at = SENT, utcnow()
             report.sent += 1
         db.session.commit()
-    report.stuck = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(
-            Notification.status == SENDING,
-            Notification.next_attempt_at < utcnow() - timedelta(minutes=10),
+    report.stuck = (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(
+                Notification.status == SENDING,
+                Notification.next_attempt_at < utcnow() - timedelta(minutes=10),
+            )
         )
-    ) or 0
+        or 0
+    )
     return report

@@ -185,7 +185,9 @@ def set_enabled(school: Organisation, name: str, enabled: bool) -> bool:
     if name not in state().plugins:
         raise KeyError(name)
     setting = db.session.scalar(
-        sa.select(PluginSetting).where(PluginSetting.org_id == school.id, PluginSetting.plugin == name)
+        sa.select(PluginSetting).where(
+            PluginSetting.org_id == school.id, PluginSetting.plugin == name
+        )
     )
     current = setting.enabled if setting is not None else True
     if current == enabled:

@@ -119,9 +119,15 @@ class _Loader:
             locale = item.get("default_locale", "zh_Hans")
             if locale not in LOCALES:
                 raise self.fail(f"{where}.default_locale", f"must be one of {', '.join(LOCALES)}")
-            parent = self.org(f"{where}.parent", item["parent"], orgs.BUREAU) if "parent" in item else None
+            parent = (
+                self.org(f"{where}.parent", item["parent"], orgs.BUREAU)
+                if "parent" in item
+                else None
+            )
             values = self.contact(item) | {
-                "kind": orgs.BUREAU, "timezone": timezone, "default_locale": locale,
+                "kind": orgs.BUREAU,
+                "timezone": timezone,
+                "default_locale": locale,
                 "parent_id": parent.id if parent else None,
             }
             self.orgs[item["slug"]] = self.upsert(orgs.Organisation, {"slug": item["slug"]}, values)
@@ -133,7 +139,8 @@ class _Loader:
                 raise self.fail(f"{where}.kind", "must be 'department' or 'subordinate'")
             bureau = self.org(f"{where}.bureau", item["bureau"], orgs.BUREAU)
             unit = self.upsert(
-                orgs.Unit, {"bureau_id": bureau.id, "slug": item["slug"]},
+                orgs.Unit,
+                {"bureau_id": bureau.id, "slug": item["slug"]},
                 {"name": item["name"], "name_en": item.get("name_en"), "kind": item["kind"]},
             )
             self.units[(bureau.slug, item["slug"])] = unit
@@ -164,8 +171,15 @@ class _Loader:
         wanted = set()
         for index, grant in enumerate(grants):
             gwhere = f"{where}.grants[{index}]"
-            if not isinstance(grant, dict) or set(grant) - GRANT_FIELDS or "role" not in grant or "org" not in grant:
-                raise self.fail(gwhere, "must be {role = \"...\", org = \"...\"} (and unit for unit_staff)")
+            if (
+                not isinstance(grant, dict)
+                or set(grant) - GRANT_FIELDS
+                or "role" not in grant
+                or "org" not in grant
+            ):
+                raise self.fail(
+                    gwhere, 'must be {role = "...", org = "..."} (and unit for unit_staff)'
+                )
             role = grant["role"]
             if role in SCHOOL_ROLES:
                 org = self.org(f"{gwhere}.org", grant["org"], orgs.SCHOOL)
@@ -177,9 +191,13 @@ class _Loader:
             if role == "unit_staff":
                 unit = self.units.get((org.slug, grant.get("unit", "")))
                 if unit is None:
-                    unit = db.session.scalar(sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=grant.get("unit", "")))
+                    unit = db.session.scalar(
+                        sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=grant.get("unit", ""))
+                    )
                 if unit is None:
-                    raise self.fail(f"{gwhere}.unit", "unit_staff needs the slug of a unit of that bureau")
+                    raise self.fail(
+                        f"{gwhere}.unit", "unit_staff needs the slug of a unit of that bureau"
+                    )
                 unit_id = unit.id
             elif "unit" in grant:
                 raise self.fail(f"{gwhere}.unit", "only unit_staff grants name a unit")
@@ -191,7 +209,11 @@ class _Loader:
             username = item["username"].strip().lower()
             wanted = self.grants_of(where, item)
             user = db.session.scalar(sa.select(User).where(User.username == username))
-            values = {"display_name": item["display_name"], "email": item.get("email"), "phone": item.get("phone")}
+            values = {
+                "display_name": item["display_name"],
+                "email": item.get("email"),
+                "phone": item.get("phone"),
+            }
             if user is None:
                 user = User(username=username, **values)
                 password = demo_password or secrets.token_urlsafe(12)
@@ -238,7 +260,14 @@ def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
     if loader.report.changed:
         for org in loader.orgs.values():
             if org.is_bureau:
-                audit.record("tenants.loaded", org, bureau=org,
-                             data={"file": path.name, "created": loader.report.created,
-                                   "updated": loader.report.updated})
+                audit.record(
+                    "tenants.loaded",
+                    org,
+                    bureau=org,
+                    data={
+                        "file": path.name,
+                        "created": loader.report.created,
+                        "updated": loader.report.updated,
+                    },
+                )
     return loader.report

@@ -46,5 +46,6 @@ def bureau_log() -> Any:
     if until := _date(request.args.get("until")):
         query = query.where(AuditEvent.created_at < until + timedelta(days=1))
     page = paginate(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()), per_page=50)
-    return render_template("kaimen/admin/audit.html", bureau=bureau, schools=schools,
-                           page=page, args=request.args)
+    return render_template(
+        "kaimen/admin/audit.html", bureau=bureau, schools=schools, page=page, args=request.args
+    )

@@ -13,18 +13,31 @@ PHONE_PATTERN = r"^[0-9+() -]{3,40}$"
 
 
 class ProfileForm(FlaskForm):
-    name = StringField(_l("Name in Chinese"), validators=[DataRequired(message=_l("Enter the name.")), Length(max=200)])
+    name = StringField(
+        _l("Name in Chinese"),
+        validators=[DataRequired(message=_l("Enter the name.")), Length(max=200)],
+    )
     name_en = StringField(_l("Name in English"), validators=[Optional(), Length(max=200)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
     phone = StringField(
         _l("Telephone"),
-        validators=[Optional(), Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -."))],
+        validators=[
+            Optional(),
+            Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -.")),
+        ],
     )
     hotline = StringField(
         _l("Hotline for opinions"),
-        validators=[Optional(), Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -."))],
+        validators=[
+            Optional(),
+            Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -.")),
+        ],
     )
     email = StringField(
         _l("E-mail"),
-        validators=[Optional(), Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")), Length(max=200)],
+        validators=[
+            Optional(),
+            Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")),
+            Length(max=200),
+        ],
     )

@@ -67,13 +67,21 @@ def create_user(
             raise UserError(_("Choose the unit this person works in."))
     else:
         unit_id = None
-    user = User(username=username.strip().lower(), display_name=display_name.strip(),
-                email=(email or "").strip() or None)
+    user = User(
+        username=username.strip().lower(),
+        display_name=display_name.strip(),
+        email=(email or "").strip() or None,
+    )
     user.set_password(password)
     user.grants.append(RoleGrant(org_id=org.id, role=role, unit_id=unit_id))
     db.session.add(user)
-    audit.record("user.created", user, school=org if org.is_school else None,
-                 bureau=org.bureau(), data={"role": role, "org": org.slug})
+    audit.record(
+        "user.created",
+        user,
+        school=org if org.is_school else None,
+        bureau=org.bureau(),
+        data={"role": role, "org": org.slug},
+    )
     return user
 
 
@@ -92,5 +100,9 @@ def set_active(actor: Any, admin_org: orgs.Organisation, user: User, active: boo
     user.active = active
     if not active:
         user.session_version += 1
-    audit.record("user.enabled" if active else "user.disabled", user,
-                 school=admin_org if admin_org.is_school else None, bureau=admin_org.bureau())
+    audit.record(
+        "user.enabled" if active else "user.disabled",
+        user,
+        school=admin_org if admin_org.is_school else None,
+        bureau=admin_org.bureau(),
+    )

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from .. import audit, orgs, plugins
 from ..auth.access import require
-from ..auth.forms import NewUserForm
+from ..auth.forms import NewUserForm, SelectChoice
 from ..auth.models import User
 from ..auth.roles import ROLE_LABELS
 from ..extensions import db
@@ -25,13 +25,21 @@ PROFILE_FIELDS = ("name", "name_en", "address", "phone", "hotline", "email")
 def _edit_profile(org: orgs.Organisation, endpoint: str) -> Any:
     form = ProfileForm(obj=org)
     if form.validate_on_submit():
-        changed = {f: getattr(form, f).data for f in PROFILE_FIELDS
-                   if (getattr(form, f).data or None) != getattr(org, f)}
+        changed = {
+            f: getattr(form, f).data
+            for f in PROFILE_FIELDS
+            if (getattr(form, f).data or None) != getattr(org, f)
+        }
         for field, value in changed.items():
             setattr(org, field, (value or "").strip() or None if field != "name" else value.strip())
         if changed:
-            audit.record("org.profile_changed", org, school=org if org.is_school else None,
-                         bureau=org.bureau(), data={"fields": sorted(changed)})
+            audit.record(
+                "org.profile_changed",
+                org,
+                school=org if org.is_school else None,
+                bureau=org.bureau(),
+                data={"fields": sorted(changed)},
+            )
         db.session.commit()
         flash(_("The profile was saved."), "info")
         return redirect(url_for(endpoint))
@@ -55,13 +63,17 @@ def bureau_profile() -> Any:
 def _user_form(org: orgs.Organisation) -> NewUserForm:
     form = NewUserForm()
     pairs = services.grantable(current_user, org)
-    form.role.choices = sorted({(role, str(ROLE_LABELS[role])) for role, _org in pairs})
+    form.role.choices = [
+        SelectChoice(role, label)
+        for role, label in sorted({(role, str(ROLE_LABELS[role])) for role, _org in pairs})
+    ]
     targets = {target.id: target for _role, target in pairs}
-    form.org.choices = [(str(t.id), t.name) for t in targets.values()]
+    form.org.choices = [SelectChoice(str(t.id), t.name) for t in targets.values()]
     bureau = org.bureau()
-    units = db.session.scalars(sa.select(orgs.Unit).where(orgs.Unit.bureau_id == bureau.id)
-                               .order_by(orgs.Unit.slug)).all()
-    form.unit.choices = [("", "—")] + [(str(u.id), u.name) for u in units]
+    units = db.session.scalars(
+        sa.select(orgs.Unit).where(orgs.Unit.bureau_id == bureau.id).order_by(orgs.Unit.slug)
+    ).all()
+    form.unit.choices = [SelectChoice("", "—")] + [SelectChoice(str(u.id), u.name) for u in units]
     return form
 
 
@@ -71,10 +83,15 @@ def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
         target = db.session.get(orgs.Organisation, int(form.org.data))
         try:
             services.create_user(
-                current_user, org,
-                username=form.username.data, display_name=form.display_name.data,
-                email=form.email.data, password=form.password.data, role=form.role.data,
-                org=target, unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
+                current_user,
+                org,
+                username=form.username.data,
+                display_name=form.display_name.data,
+                email=form.email.data,
+                password=form.password.data,
+                role=form.role.data,
+                org=target,
+                unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
             )
         except services.UserError as error:
             db.session.rollback()
@@ -85,13 +102,23 @@ def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
             return redirect(url_for(endpoint))
     users = services.users_of(org)
     toggleable = {u.id for u in users if services.can_toggle(current_user, org, u)}
-    return render_template("kaimen/admin/users.html", org=org, form=form, users=users,
-                           toggleable=toggleable, toggle_endpoint=endpoint.replace("users", "user_active"))
+    return render_template(
+        "kaimen/admin/users.html",
+        org=org,
+        form=form,
+        users=users,
+        toggleable=toggleable,
+        toggle_endpoint=endpoint.replace("users", "user_active"),
+    )
 
 
 def _toggle_user(org: orgs.Organisation, user_id: int, endpoint: str) -> Any:
     user = db.session.get(User, user_id)
-    if user is None or user not in services.users_of(org) or not services.can_toggle(current_user, org, user):
+    if (
+        user is None
+        or user not in services.users_of(org)
+        or not services.can_toggle(current_user, org, user)
+    ):
         abort(404)
     services.set_active(current_user, org, user, request.form.get("active") == "1")
     db.session.commit()
@@ -139,12 +166,22 @@ def bureau_plugins() -> Any:
             for name in names:
                 wanted = request.form.get(f"{school.id}:{name}") == "on"
                 if plugins.set_enabled(school, name, wanted):
-                    audit.record("plugin.enabled" if wanted else "plugin.disabled", school,
-                                 school=school, data={"plugin": name})
+                    audit.record(
+                        "plugin.enabled" if wanted else "plugin.disabled",
+                        school,
+                        school=school,
+                        data={"plugin": name},
+                    )
         db.session.commit()
         flash(_("The features were saved."), "info")
         return redirect(url_for(".bureau_plugins"))
     enabled = {(s.id, n) for s in schools for n in names if plugins.is_enabled(n, s)}
     modules = plugins.state().plugins
-    return render_template("kaimen/admin/plugins.html", bureau=bureau, schools=schools,
-                           names=names, modules=modules, enabled=enabled)
+    return render_template(
+        "kaimen/admin/plugins.html",
+        bureau=bureau,
+        schools=schools,
+        names=names,
+        modules=modules,
+        enabled=enabled,
+    )

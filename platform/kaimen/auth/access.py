@@ -36,14 +36,20 @@ class Permission:
 
 
 CORE_PERMISSIONS = [
-    Permission.of("school.manage", _l("Edit the school's profile"), ["school_admin", "bureau_admin"]),
-    Permission.of("school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]),
+    Permission.of(
+        "school.manage", _l("Edit the school's profile"), ["school_admin", "bureau_admin"]
+    ),
+    Permission.of(
+        "school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]
+    ),
     Permission.of(
         "bureau.view",
         _l("See the bureau's umbrella view"),
         ["bureau_admin", "supervisor", "leader", "unit_staff"],
     ),
-    Permission.of("bureau.users", _l("Manage users of the bureau and its schools"), ["bureau_admin"]),
+    Permission.of(
+        "bureau.users", _l("Manage users of the bureau and its schools"), ["bureau_admin"]
+    ),
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),

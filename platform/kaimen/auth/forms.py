@@ -7,23 +7,44 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+try:
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3 takes (value, label) tuples
+
+    def SelectChoice(value: str, label: object) -> tuple[str, object]:  # type: ignore[no-redef]
+        return (value, label)
+
+
 MIN_PASSWORD = 10
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(message=_l("Enter your username.")), Length(max=64)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password.")), Length(max=256)])
+    username = StringField(
+        _l("Username"),
+        validators=[DataRequired(message=_l("Enter your username.")), Length(max=64)],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(message=_l("Enter your password.")), Length(max=256)],
+    )
     next = HiddenField()
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Enter your current password."))])
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(message=_l("Enter your current password."))],
+    )
     new = PasswordField(
         _l("New password"),
         validators=[
             DataRequired(message=_l("Enter a new password.")),
-            Length(min=MIN_PASSWORD, max=256, message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD)),
+            Length(
+                min=MIN_PASSWORD,
+                max=256,
+                message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
+            ),
         ],
     )
     confirm = PasswordField(
@@ -33,7 +54,14 @@ class PasswordForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=[("", _l("As the browser says")), ("zh_Hans", "中文"), ("en", "English")])
+    locale = SelectField(
+        _l("Language"),
+        choices=[
+            SelectChoice("", _l("As the browser says")),
+            SelectChoice("zh_Hans", "中文"),
+            SelectChoice("en", "English"),
+        ],
+    )
 
 
 class NewUserForm(FlaskForm):
@@ -42,11 +70,24 @@ class NewUserForm(FlaskForm):
         validators=[
             DataRequired(message=_l("Enter a username.")),
             Length(min=3, max=64, message=_l("A username has 3 to 64 characters.")),
-            Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Use only letters, digits, dots, dashes and underscores.")),
+            Regexp(
+                r"^[A-Za-z0-9._-]+$",
+                message=_l("Use only letters, digits, dots, dashes and underscores."),
+            ),
         ],
     )
-    display_name = StringField(_l("Full name"), validators=[DataRequired(message=_l("Enter the person's name.")), Length(max=120)])
-    email = EmailField(_l("E-mail"), validators=[Optional(), Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")), Length(max=200)])
+    display_name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(message=_l("Enter the person's name.")), Length(max=120)],
+    )
+    email = EmailField(
+        _l("E-mail"),
+        validators=[
+            Optional(),
+            Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")),
+            Length(max=200),
+        ],
+    )
     role = SelectField(_l("Role"), choices=[])
     org = SelectField(_l("Where"), choices=[])
     unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
@@ -54,6 +95,10 @@ class NewUserForm(FlaskForm):
         _l("Initial password"),
         validators=[
             DataRequired(message=_l("Enter an initial password.")),
-            Length(min=MIN_PASSWORD, max=256, message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD)),
+            Length(
+                min=MIN_PASSWORD,
+                max=256,
+                message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
+            ),
         ],
     )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -40,8 +49,13 @@ def login() -> Any:
     if form.validate_on_submit():
         username = (form.username.data or "").strip().lower()
         if throttle.is_locked(username):
-            flash(_("Too many failed attempts. Wait %(minutes)d minutes and try again.",
-                    minutes=current_app.config["LOGIN_LOCK_MINUTES"]), "error")
+            flash(
+                _(
+                    "Too many failed attempts. Wait %(minutes)d minutes and try again.",
+                    minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+                ),
+                "error",
+            )
             return render_template("kaimen/login.html", form=form), 429
         user = find_user(username)
         if user is None or not user.active or not user.check_password(form.password.data or ""):
@@ -101,4 +115,6 @@ def account() -> Any:
         response = redirect(url_for(".account"))
         response.delete_cookie("kaimen_locale")
         return response
-    return render_template("kaimen/account.html", password_form=password_form, preferences=preferences)
+    return render_template(
+        "kaimen/account.html", password_form=password_form, preferences=preferences
+    )

@@ -33,8 +33,10 @@ def _fill_org(endpoint: str, values: dict[str, Any]) -> None:
     from flask import current_app
 
     for key in ("school", "bureau"):
-        if key not in values and key in g and current_app.url_map.is_endpoint_expecting(
-            endpoint, key
+        if (
+            key not in values
+            and key in g
+            and current_app.url_map.is_endpoint_expecting(endpoint, key)
         ):
             values[key] = g.get(key).slug
 

@@ -20,19 +20,29 @@ MESSAGES = {
         _l("Too large"),
         _l("What you sent is larger than allowed. Send smaller files, or fewer at once."),
     ),
-    429: (_l("Too many requests"), _l("Too many attempts in a short time. Wait a while and try again.")),
-    500: (_l("Something went wrong"), _l("An error occurred on our side. Nothing was saved; try again later.")),
+    429: (
+        _l("Too many requests"),
+        _l("Too many attempts in a short time. Wait a while and try again."),
+    ),
+    500: (
+        _l("Something went wrong"),
+        _l("An error occurred on our side. Nothing was saved; try again later."),
+    ),
 }
 
 
 def render_error(code: int, detail: Any = None) -> tuple[str, int]:
     title, message = MESSAGES.get(code, MESSAGES[500])
-    return render_template("kaimen/error.html", code=code, title=title, message=detail or message), code
+    return render_template(
+        "kaimen/error.html", code=code, title=title, message=detail or message
+    ), code
 
 
 def _http_error(error: HTTPException) -> Any:
     if isinstance(error, CSRFError):
-        return render_error(400, _l("This form has expired. Go back, reload the page and try again."))
+        return render_error(
+            400, _l("This form has expired. Go back, reload the page and try again.")
+        )
     return render_error(error.code or 500)
 
 

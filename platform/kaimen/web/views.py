@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, g, jsonify, make_response, redirect, render_template
-from flask import request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -47,8 +57,11 @@ def directory() -> str:
 def school_home() -> str:
     """Show a school's public page, built from the plugins' panels."""
     school = g.school
-    panels = [p for group in plugins.hook_for(school, "kaimen_school_panels")(school=school)
-              for p in (group or [])]
+    panels = [
+        p
+        for group in plugins.hook_for(school, "kaimen_school_panels")(school=school)
+        for p in (group or [])
+    ]
     return render_template(
         "kaimen/school.html", school=school, panels=sorted(panels, key=lambda p: p.order)
     )
@@ -102,6 +115,12 @@ def set_language(locale: str) -> Any:
         locale = ""
     response = make_response(redirect(safe_next(request.args.get("next")) or url_for(".directory")))
     if locale:
-        response.set_cookie(LOCALE_COOKIE, locale, max_age=365 * 24 * 3600, samesite="Lax",
-                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True)
+        response.set_cookie(
+            LOCALE_COOKIE,
+            locale,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=True,
+        )
     return response
