@@ -20,14 +20,14 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from .extensions import Model, db
 from .orgs import Organisation
 from .timeutil import utcnow
 
 GENESIS = "0" * 64
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One state change: who did what to which object, in which school, and when."""
 
     __tablename__ = "audit_event"
@@ -68,7 +68,7 @@ class AuditEvent(db.Model):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The end of one bureau's chain: locked by every append."""
 
     __tablename__ = "audit_head"
@@ -82,7 +82,7 @@ def _lock_head(bureau_id: int) -> AuditHead:
     query = (
         sa.select(AuditHead)
         .where(AuditHead.bureau_id == bureau_id)
-        .with_for_update(read=True) if False else sa.select(AuditHead).where(AuditHead.bureau_id == bureau_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     )
     head = db.session.scalar(query)

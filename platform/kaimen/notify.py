@@ -22,14 +22,14 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
+from .extensions import Model, db
 from .timeutil import utcnow
 
 EMAIL, SMS = "email", "sms"
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
 
-class Notification(db.Model):
+class Notification(Model):
     """One message waiting in, or delivered from, the outbox."""
 
     __tablename__ = "notification"

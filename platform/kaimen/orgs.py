@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from .extensions import Model, db
 from .timeutil import utcnow
 
 BUREAU = "bureau"
@@ -16,7 +16,7 @@ DEPARTMENT = "department"  # 股室
 SUBORDINATE = "subordinate"  # 二级单位
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """A bureau or a school: the unit of tenancy and of role grants."""
 
     __tablename__ = "organisation"
@@ -74,7 +74,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.kind} {self.slug}>"
 
 
-class Unit(db.Model):
+class Unit(Model):
     """A bureau department (股室) or subordinate unit (二级单位)."""
 
     __tablename__ = "unit"

@@ -20,5 +20,5 @@ def paginate(statement: Any, per_page: int = PER_PAGE) -> Pagination:
 
 def page_url(number: int) -> str:
     """Return the current page's URL with its filters and ``page=number``."""
-    args = request.args.to_dict() | {"page": number}
+    args: dict[str, Any] = request.args.to_dict() | {"page": number}
     return url_for(request.endpoint or "core.directory", **(request.view_args or {}), **args)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import hookspecs
-from .extensions import db
+from .extensions import Model, db
 from .orgs import Organisation
 
 ENTRY_POINT_GROUP = "kaimen.plugins"
@@ -51,7 +51,7 @@ class MetricTable:
     order: int = 50
 
 
-class PluginSetting(db.Model):
+class PluginSetting(Model):
     """A school's switch for one plugin; no row means enabled."""
 
     __tablename__ = "plugin_setting"
@@ -157,12 +157,12 @@ def hook_for(school: Organisation | None, hook_name: str) -> Any:
 def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[MetricTable]:
     """Ask each plugin for its figures over the schools where it is enabled."""
     disabled = _disabled_by_school([s.id for s in schools])
-    tables = []
+    tables: list[MetricTable] = []
     for impl in state().manager.hook.kaimen_bureau_metrics.get_hookimpls():
         enabled = [s for s in schools if impl.plugin_name not in disabled.get(s.id, ())]
         if not enabled:
             continue
-        table = impl.function(bureau=bureau, schools=enabled)
+        table = cast(MetricTable | None, impl.function(bureau=bureau, schools=enabled))
         if table is not None:
             tables.append(table)
     return sorted(tables, key=lambda t: t.order)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .extensions import db
+from .extensions import Model, db
 from .timeutil import utcnow
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -25,7 +25,7 @@ GROUPS, GROUP_SIZE = 5, 4
 _READING_MISTAKES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
 
-class Receipt(db.Model):
+class Receipt(Model):
     """The keyed hash of a receipt code and what it leads to."""
 
     __tablename__ = "receipt"

@@ -14,7 +14,11 @@ from ..extensions import db
 
 
 class UserError(ValueError):
-    """A user change that the rules refuse, with a message for the form."""
+    """A user change that the rules refuse, with a message for one field of the form."""
+
+    def __init__(self, message: str, field: str = "username") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def grantable(actor: Any, org: orgs.Organisation) -> list[tuple[str, orgs.Organisation]]:
@@ -57,14 +61,13 @@ def create_user(
 ) -> User:
     """Create a user with one grant, if ``actor`` may grant it; audited."""
     if (role, org) not in grantable(actor, admin_org):
-        raise UserError(_("You cannot give that role there."))
+        raise UserError(_("You cannot give that role there."), field="role")
     if find_user(username) is not None:
         raise UserError(_("That username is taken."))
     if role == "unit_staff":
-        if unit_id is None or db.session.get(orgs.Unit, unit_id) is None:
-            raise UserError(_("Choose the unit this person works in."))
-        if db.session.get(orgs.Unit, unit_id).bureau_id != org.id:
-            raise UserError(_("Choose the unit this person works in."))
+        unit = db.session.get(orgs.Unit, unit_id) if unit_id is not None else None
+        if unit is None or unit.bureau_id != org.id:
+            raise UserError(_("Choose the unit this person works in."), field="unit")
     else:
         unit_id = None
     user = User(

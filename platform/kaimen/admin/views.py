@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from .. import audit, orgs, plugins
 from ..auth.access import require
-from ..auth.forms import NewUserForm, SelectChoice
+from ..auth.forms import MIN_PASSWORD, NewUserForm, SelectChoice
 from ..auth.models import User
 from ..auth.roles import ROLE_LABELS
 from ..extensions import db
@@ -80,8 +80,10 @@ def _user_form(org: orgs.Organisation) -> NewUserForm:
 def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
     form = _user_form(org)
     if form.validate_on_submit():
-        target = db.session.get(orgs.Organisation, int(form.org.data))
+        target = db.session.get(orgs.Organisation, int(form.org.data or 0))
         try:
+            if target is None:
+                raise services.UserError(_("You cannot give that role there."), field="org")
             services.create_user(
                 current_user,
                 org,
@@ -95,7 +97,7 @@ def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
             )
         except services.UserError as error:
             db.session.rollback()
-            form.username.errors = [str(error)]
+            getattr(form, error.field).errors = [str(error)]
         else:
             db.session.commit()
             flash(_("The account %(username)s was created.", username=form.username.data), "info")
@@ -109,6 +111,7 @@ def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
         users=users,
         toggleable=toggleable,
         toggle_endpoint=endpoint.replace("users", "user_active"),
+        min_password=MIN_PASSWORD,
     )
 
 

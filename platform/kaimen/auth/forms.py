@@ -89,7 +89,7 @@ class NewUserForm(FlaskForm):
         ],
     )
     role = SelectField(_l("Role"), choices=[])
-    org = SelectField(_l("Where"), choices=[])
+    org = SelectField(_l("School or bureau"), choices=[])
     unit = SelectField(_l("Unit"), choices=[], validate_choice=False)
     password = PasswordField(
         _l("Initial password"),

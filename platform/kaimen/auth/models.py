@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..extensions import db
+from ..extensions import Model, db
 from ..orgs import Organisation, Unit
 from ..timeutil import utcnow
 
@@ -18,7 +18,7 @@ BUREAU_ROLES = ("bureau_admin", "supervisor", "leader", "unit_staff")
 ROLES = SCHOOL_ROLES + BUREAU_ROLES
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A member of staff who logs in; parents and the public have no account."""
 
     __tablename__ = "user_account"
@@ -70,7 +70,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class RoleGrant(db.Model):
+class RoleGrant(Model):
     """One role of one user on one organisation (a unit too, for ``unit_staff``)."""
 
     __tablename__ = "role_grant"
@@ -87,7 +87,7 @@ class RoleGrant(db.Model):
     unit: Mapped[Unit | None] = relationship()
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed logins per username, known or not, so both get the same answer."""
 
     __tablename__ = "login_throttle"

@@ -15,6 +15,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
@@ -50,9 +51,10 @@ def login() -> Any:
         username = (form.username.data or "").strip().lower()
         if throttle.is_locked(username):
             flash(
-                _(
-                    "Too many failed attempts. Wait %(minutes)d minutes and try again.",
-                    minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+                ngettext(
+                    "Too many failed attempts. Wait %(num)d minute and try again.",
+                    "Too many failed attempts. Wait %(num)d minutes and try again.",
+                    current_app.config["LOGIN_LOCK_MINUTES"],
                 ),
                 "error",
             )
@@ -105,7 +107,8 @@ def account() -> Any:
                     audit.record("account.password_changed", current_user, bureau=bureau)
                 db.session.commit()
                 session.clear()
-                login_user(current_user)  # this session goes on; every other one ends
+                # this session goes on; every other one ends (log in the user, not the proxy)
+                login_user(current_user._get_current_object())
                 flash(_("Your password was changed. Other sessions have been logged out."), "info")
                 return redirect(url_for(".account"))
     elif request.method == "POST" and preferences.validate_on_submit():

@@ -13,9 +13,9 @@ from ..extensions import db
 
 MESSAGES = {
     400: (_l("Bad request"), _l("The request could not be understood. Go back and try again.")),
-    403: (_l("Not allowed"), _l("Your account does not have the right to open this page.")),
+    403: (_l("No access"), _l("Your account does not have the right to open this page.")),
     404: (_l("Page not found"), _l("There is no such page. Check the address.")),
-    405: (_l("Not allowed"), _l("This page cannot be used that way.")),
+    405: (_l("Not possible"), _l("This page cannot be used that way.")),
     413: (
         _l("Too large"),
         _l("What you sent is larger than allowed. Send smaller files, or fewer at once."),
