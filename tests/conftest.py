@@ -54,7 +54,9 @@ class FreshDatabase:
         base = postgres_url()
         if base is None:
             if os.environ.get("KAIMEN_REQUIRE_ALL_BACKENDS"):
-                pytest.fail("KAIMEN_REQUIRE_ALL_BACKENDS is set but KAIMEN_TEST_DATABASE_URL is not")
+                pytest.fail(
+                    "KAIMEN_REQUIRE_ALL_BACKENDS is set: KAIMEN_TEST_DATABASE_URL is missing"
+                )
             pytest.skip(PG_SKIP)
         name = f"kaimen_test_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")

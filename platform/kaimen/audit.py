@@ -114,7 +114,7 @@ def record(
     if actor is None and current_user and getattr(current_user, "is_authenticated", False):
         actor = current_user
     if obj is not None and getattr(obj, "id", None) is None:
-        db.session.flush([obj])
+        db.session.flush()  # Session.flush(objects) is deprecated in SQLAlchemy 2.1
     head = _lock_head(bureau.id)
     event = AuditEvent(
         bureau_id=bureau.id,

@@ -147,16 +147,23 @@ def _claim_next() -> Notification | None:
     if message is not None:
         message.status = SENDING
         message.attempts += 1
+        message.next_attempt_at = utcnow()  # while sending: when it was claimed (see ``stuck``)
     db.session.commit()
     return message
 
 
 def _send(message: Notification) -> None:
-    if message.channel == EMAIL:
-        mail_backend().send(message.recipient, message.subject, message.body)
+    channel, recipient, subject, body = (
+        message.channel,
+        message.recipient,
+        message.subject,
+        message.body,
+    )
+    db.session.commit()  # end the read that loaded them: hold no lock while a server answers
+    if channel == EMAIL:
+        mail_backend().send(recipient, subject, body)
     else:
-        text = f"{message.subject}\n{message.body}" if message.subject else message.body
-        sms_gateway().send(message.recipient, text)
+        sms_gateway().send(recipient, f"{subject}\n{body}" if subject else body)
 
 
 def deliver(limit: int = 500) -> DeliveryReport:

@@ -14,8 +14,14 @@ PER_PAGE = 25
 
 def paginate(statement: Any, per_page: int = PER_PAGE) -> Pagination:
     """Return the page of ``statement`` named by ``?page=``, clamped to the pages there are."""
-    page = request.args.get("page", 1, type=int) or 1
-    return db.paginate(statement, page=max(page, 1), per_page=per_page, error_out=False)
+    requested = request.args.get("page", 1, type=int) or 1
+    # Bound the number so its OFFSET fits the database's integers; past the end means the last page.
+    page = min(max(requested, 1), 2**31 // per_page)
+    result = db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    last = max(result.pages, 1)
+    if page > last:
+        result = db.paginate(statement, page=last, per_page=per_page, error_out=False)
+    return result
 
 
 def page_url(number: int) -> str:

@@ -214,6 +214,7 @@ class _Loader:
                 "email": item.get("email"),
                 "phone": item.get("phone"),
             }
+            is_new = user is None
             if user is None:
                 user = User(username=username, **values)
                 password = demo_password or secrets.token_urlsafe(12)
@@ -229,7 +230,7 @@ class _Loader:
                 self.report.updated += 1
             for role, org_id, unit_id in sorted(wanted - set(current), key=str):
                 user.grants.append(RoleGrant(role=role, org_id=org_id, unit_id=unit_id))
-                self.report.updated += 1
+                self.report.updated += 0 if is_new else 1  # a new user's grants are part of it
         db.session.flush()
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql import util as sql_util
 
 ALL_SCHOOLS_OPTION = "kaimen_all_schools"
 _UNSET = object()
@@ -90,8 +91,31 @@ def _stamp_school_id() -> int:
     return school_id
 
 
+def _tenant_tables() -> set[sa.Table]:
+    tables: set[sa.Table] = set()
+    pending = list(TenantOwned.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        table = getattr(cls, "__table__", None)
+        if isinstance(table, sa.Table):
+            tables.add(table)
+    return tables
+
+
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers)
+    if any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers):
+        return True
+    # ``select(func.count()).select_from(Model)`` names the model only in its FROM clause.
+    statement = state.statement
+    if not isinstance(statement, sa.Select):
+        return False
+    tenant = _tenant_tables()
+    return any(
+        table in tenant
+        for from_ in statement.get_final_froms()
+        for table in sql_util.find_tables(from_, include_joins=True, include_aliases=True)
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -8,10 +8,11 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from .. import audit, orgs, plugins
 from ..auth.access import require
-from ..auth.forms import MIN_PASSWORD, NewUserForm, SelectChoice
+from ..auth.forms import MIN_PASSWORD, NewUserForm
 from ..auth.models import User
 from ..auth.roles import ROLE_LABELS
 from ..extensions import db

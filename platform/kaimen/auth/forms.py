@@ -5,15 +5,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
-
-try:
-    from wtforms.fields.choices import SelectChoice
-except ImportError:  # WTForms < 3.3 takes (value, label) tuples
-
-    def SelectChoice(value: str, label: object) -> tuple[str, object]:  # type: ignore[no-redef]
-        return (value, label)
-
 
 MIN_PASSWORD = 10
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

@@ -1,0 +1,306 @@
+"""Load-test Kaimen next to a bare Flask app under the same gunicorn settings (``make bench``).
+
+Builds a throw-away SQLite database with the demo county, serves it with gunicorn on
+127.0.0.1, loads each scenario with wrk and writes ``results/latest.json`` and a Markdown
+table (also into README.md between ``<!-- bench:start -->`` and ``<!-- bench:end -->``).
+Throughput is given as a ratio to the bare app, since absolute numbers depend on the machine.
+
+Add a scenario by appending to ``SCENARIOS`` (and a server to ``SERVERS`` if it needs one).
+``BENCH_DURATION`` sets how long wrk loads each scenario (default ``10s``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BIN = Path(sys.executable).parent
+RESULTS = HERE / "results" / "latest.json"
+README = ROOT / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+GUNICORN = ["--workers", "2", "--threads", "1", "--worker-class", "sync",
+            "--log-level", "warning", "--graceful-timeout", "5"]
+WRK_THREADS, WRK_CONNECTIONS = 2, 16
+DURATION = os.environ.get("BENCH_DURATION", "10s")
+WARMUP = "2s"
+BASELINE = "bare"
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    target: str  # what gunicorn serves
+    kaimen: bool  # needs the demo database and a secret key
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    server: str  # a key of SERVERS
+    path: str
+    status: int = 200  # what the page must answer before it is loaded
+
+
+SERVERS = {
+    "kaimen": Server("kaimen", "kaimen:create_app()", kaimen=True),
+    "bare": Server("bare", "bare_app:app", kaimen=False),
+}
+
+SCENARIOS = [
+    Scenario("public school page", "kaimen", "/s/shiyan-xiaoxue/"),
+    Scenario("health check", "kaimen", "/healthz"),
+    Scenario("bare Flask hello", "bare", "/"),
+]
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run; the message says why."""
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def seconds(duration: str) -> float:
+    """Turn a wrk duration (``10``, ``10s``, ``2m``, ``1h``) into seconds."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smh]?)", duration.strip())
+    if not match:
+        raise BenchError(f"BENCH_DURATION={duration!r}: use a number of seconds such as 10s or 1m")
+    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+
+
+def build_database(workdir: Path, env: dict[str, str]) -> None:
+    """Migrate a fresh SQLite database and load the demo county and its demo data."""
+    flask = [str(BIN / "flask"), "--app", "kaimen"]
+    steps = [["db", "upgrade"], ["kaimen", "tenants", "load", "tenants/jiayu.toml"],
+             ["kaimen", "demo", "load"]]
+    for step in steps:
+        done = subprocess.run([*flask, *step], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        if done.returncode != 0:
+            raise BenchError(f"flask {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers; the scenario checks the status
+        except OSError:
+            time.sleep(0.2)
+    raise BenchError(f"gunicorn did not answer {url} within {limit:.0f}s:\n{log.read_text()}")
+
+
+@contextmanager
+def serve(server: Server, env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """Run gunicorn for ``server`` on a free loopback port; stop it whatever happens."""
+    port = free_port()
+    log = workdir / f"gunicorn-{server.name}.log"
+    command = [str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
+               "--pythonpath", str(HERE), server.target]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(process, base + "/", log)
+        yield base
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()  # gunicorn's master stops its workers on SIGTERM
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: only gunicorn and workers
+        process.wait(timeout=5)
+
+
+def check_status(url: str, expected: int) -> None:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    if status != expected:
+        raise BenchError(f"{url} answered {status}, expected {expected}")
+
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Read requests/sec, the --latency percentiles and report.lua's JSON line."""
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    marker = re.search(r"^BENCH_JSON (.+)$", output, re.M)
+    if rate is None or marker is None:
+        raise BenchError(f"cannot read wrk's output:\n{output}")
+    latency = {
+        f"p{pct}": round(float(value) * UNITS_MS[unit], 3)
+        for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
+    }
+    if set(latency) != {"p50", "p75", "p90", "p99"}:
+        raise BenchError(f"wrk printed no latency distribution:\n{output}")
+    report = json.loads(marker[1])
+    latency["p95"] = round(report["latency_us"]["p95"] / 1000, 3)
+    return {"requests_per_s": float(rate[1]), "latency_ms": dict(sorted(latency.items())),
+            "requests": report["requests"], "errors": report["errors"], "lua": report}
+
+
+def run_wrk(url: str, duration: str) -> dict[str, Any]:
+    command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}", "--latency",
+               "-s", str(HERE / "report.lua"), url]
+    done = subprocess.run(command, capture_output=True, text=True, check=False,
+                          timeout=seconds(duration) + 60)
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return parse_wrk(done.stdout)
+
+
+def environments(workdir: Path) -> dict[str, dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KAIMEN_")}
+    database = f"sqlite:///{workdir / 'bench.db'}"
+    setup = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_DEBUG": "1",
+                    "KAIMEN_DEMO_PASSWORD": os.environ.get("KAIMEN_DEMO_PASSWORD")
+                    or secrets.token_urlsafe(12)}
+    kaimen = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_SECRET_KEY": secrets.token_hex(32)}
+    return {"setup": setup, "kaimen": kaimen, "bare": base}
+
+
+def run_all(workdir: Path, duration: str) -> list[dict[str, Any]]:
+    envs = environments(workdir)
+    say("Building the demo database…")
+    build_database(workdir, envs["setup"])
+    results = []
+    for name, server in SERVERS.items():
+        scenarios = [s for s in SCENARIOS if s.server == name]
+        if not scenarios:
+            continue
+        with serve(server, envs["kaimen" if server.kaimen else "bare"], workdir) as base:
+            for scenario in scenarios:
+                url = base + scenario.path
+                check_status(url, scenario.status)
+                say(f"Loading {scenario.name} ({scenario.path}) for {duration}…")
+                run_wrk(url, WARMUP)  # let every worker import, compile templates and connect
+                results.append({"scenario": scenario.name, "server": name,
+                                "path": scenario.path} | run_wrk(url, duration))
+    baseline = next((r["requests_per_s"] for r in results if r["server"] == BASELINE), None)
+    for result in results:
+        ratio = result["requests_per_s"] / baseline if baseline else None
+        result["ratio_to_bare"] = None if ratio is None else round(ratio, 3)
+    return results
+
+
+def context(duration: str) -> dict[str, Any]:
+    gunicorn = subprocess.run([str(BIN / "gunicorn"), "--version"], capture_output=True,
+                              text=True, check=False).stdout
+    version = re.search(r"[\d.]+\d", gunicorn)
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "gunicorn": f"gunicorn {version[0] if version else '?'}",
+        "gunicorn_settings": " ".join(GUNICORN[:6]),
+        "wrk": (wrk.stdout + wrk.stderr).split(" [")[0].strip(),
+        "wrk_settings": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{duration} --latency",
+        "database": "SQLite",
+    }
+
+
+def table(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
+    lines = [
+        f"{about['date']} · {about['cores']} cores · Python {about['python']} · "
+        f"{about['gunicorn']} `{about['gunicorn_settings']}` · wrk `{about['wrk_settings']}` · "
+        f"{about['database']}; wrk runs on the same machine.",
+        "",
+        "| scenario | req/s | p50 ms | p95 ms | p99 ms | ratio to bare |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ms = r["latency_ms"]
+        ratio = "–" if r["ratio_to_bare"] is None else f"{r['ratio_to_bare']:.2f}"
+        lines.append(f"| {r['scenario']} (`{r['path']}`) | {r['requests_per_s']:.0f} | "
+                     f"{ms['p50']:.1f} | {ms['p95']:.1f} | {ms['p99']:.1f} | {ratio} |")
+    failed = [r for r in results if sum(r["errors"].values())]
+    for r in failed:
+        lines.append(f"\n**{r['scenario']}: errors during the run: {r['errors']}**")
+    return "\n".join(lines)
+
+
+def update_readme(text: str) -> bool:
+    if not README.exists():
+        return False
+    content = README.read_text(encoding="utf-8")
+    start, end = content.find(START), content.find(END)
+    if start < 0 or end < start:
+        return False
+    README.write_text(content[: start + len(START)] + "\n" + text + "\n" + content[end:],
+                      encoding="utf-8")
+    return True
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        say("wrk not found: install it (apt-get install wrk) to run the benchmark.")
+        return 2
+    duration = DURATION
+    try:
+        seconds(duration)
+        with tempfile.TemporaryDirectory(prefix="kaimen-bench-") as tmp:
+            results = run_all(Path(tmp), duration)
+    except BenchError as error:
+        say(f"Benchmark failed: {error}")
+        return 1
+    about = context(duration)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"context": about, "results": results}, indent=2,
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
+    text = table(results, about)
+    say()
+    say(text)
+    say()
+    say(f"Results written to {RESULTS.relative_to(ROOT)}"
+        + ("; README.md updated." if update_readme(text) else "."))
+    return 1 if any(sum(r["errors"].values()) for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

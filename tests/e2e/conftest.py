@@ -1,0 +1,131 @@
+"""A live Kaimen server with the demo county, and headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import make_app
+from werkzeug.serving import make_server
+
+from kaimen import provisioning, tenancy
+from kaimen.extensions import db
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_PASSWORD = "e2e-demo-password-2026"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+CHROMIUM_SKIP = (
+    "Chromium not found: browser tests skipped. "
+    "Install Debian's chromium (apt-get install chromium) or set KAIMEN_CHROMIUM"
+)
+PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN",
+         "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+# Recorded in the page before any of its scripts run; CSP violations are also console errors.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+def chromium_path() -> str | None:
+    candidate = os.environ.get("KAIMEN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    return candidate if candidate and os.access(candidate, os.X_OK) else None
+
+
+@pytest.fixture(scope="module")
+def live_server(fresh_database: Any) -> Iterator[str]:
+    """Serve a CSRF-protected app on a fresh SQLite database with the demo county loaded."""
+    app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        db.create_all()
+        with tenancy.system_scope():
+            provisioning.load(ROOT / "tenants" / "jiayu.toml", demo_password=DEMO_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="kaimen-live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip(CHROMIUM_SKIP)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS,
+                                              headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Visit:
+    """A page in its own browser context, with the console errors it logged."""
+
+    page: Any
+    base_url: str
+    console_errors: list[str] = field(default_factory=list)
+    expected_failures: set[str] = field(default_factory=set)
+
+    def goto(self, path: str, status: int = 200) -> Any:
+        url = self.base_url + path
+        if status >= 400:
+            self.expected_failures.add(url)
+        response = self.page.goto(url)
+        assert response is not None, path
+        assert response.status == status, (path, response.status)
+        return response
+
+    def record(self, message: Any) -> None:
+        if message.type != "error":
+            return
+        location = (message.location or {}).get("url", "")
+        if message.text.startswith("Failed to load resource") and (
+            location in self.expected_failures or location == self.base_url + "/favicon.ico"
+        ):
+            return  # a 4xx page the journey asked for, or the browser's own favicon probe
+        self.console_errors.append(f"{message.text} ({location})")
+
+    def problems(self) -> list[str]:
+        """Console errors, uncaught errors and CSP violations seen so far."""
+        violations = self.page.evaluate("window.__cspViolations || []")
+        return self.console_errors + [f"CSP violation: {v}" for v in violations]
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[Visit]:
+    """A fresh phone-sized (390×844) Chinese-speaking browser."""
+    context = browser.new_context(base_url=live_server, **PHONE)
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    visit = Visit(page=page, base_url=live_server)
+    page.on("console", visit.record)
+    page.on("pageerror", lambda error: visit.console_errors.append(f"page error: {error}"))
+    try:
+        yield visit
+    finally:
+        context.close()
