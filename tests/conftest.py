@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import uuid
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -78,8 +80,29 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDa
     factory.drop_all()
 
 
+class RequestClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    Flask reuses an app context that is already pushed, so without this a request
+    made while ``ctx`` is active would share the test's ``g`` (the logged-in user,
+    the tenant scope) and its database session (whose identity map lets
+    ``Session.get`` skip the scope filter) with the setup code and other clients.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if self.preserve_context:
+            return super().open(*args, **kwargs)
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_app(url: str, **settings: Any) -> Any:
     """Create a test app on ``url`` with test settings."""
+    app = _create_test_app(url, **settings)
+    app.test_client_class = RequestClient
+    return app
+
+
+def _create_test_app(url: str, **settings: Any) -> Any:
     return create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
