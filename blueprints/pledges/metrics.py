@@ -92,6 +92,6 @@ def pledge_metrics(bureau: Any, schools: list[Any]) -> MetricTable:
     table.total = [sum(c for c, _y in published.values()), f"{boards} / {len(schools)}",
                    f"{sum(signers.values())} / {sum(teachers.get(i, 0) for i in ids)}"]
     if reports is not None:
-        table.total.append("{} ({})".format(sum(r[0] for r in reports.values()),
-                                            sum(r[1] for r in reports.values())))
+        reported, substantiated = (sum(r[i] for r in reports.values()) for i in (0, 1))
+        table.total.append(f"{reported} ({substantiated})")
     return table

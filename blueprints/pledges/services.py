@@ -80,7 +80,9 @@ def _snapshot(pledge: AnyPledge, editor: Any) -> None:
 def _clean(content: dict[str, Any]) -> dict[str, str]:
     values = {field: (content.get(field) or "").strip() for field in CONTENT_FIELDS}
     if not all(values.values()):
-        raise PledgeError(_l("Fill in the title, the text, who answers for it and the school year."))
+        raise PledgeError(
+            _l("Fill in the title, the text, who answers for it and the school year.")
+        )
     if not is_school_year(values["school_year"]):
         raise PledgeError(_l("Write the school year as two consecutive years, e.g. 2026-2027."))
     return values
