@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from kaimen import orgs, public, require
 from kaimen.extensions import db
@@ -79,7 +80,9 @@ def manage() -> str:
 def new() -> Any:
     """Publish a new pledge of the bureau or of one of its departments."""
     form = BureauPledgeForm()
-    form.unit.choices = [("", _("The bureau itself"))] + [(str(u.id), u.name) for u in _units()]
+    form.unit.choices = [SelectChoice("", _("The bureau itself"))] + [
+        SelectChoice(str(u.id), u.name) for u in _units()
+    ]
     if request.method == "GET":
         form.school_year.data = services.current_school_year()
     if form.validate_on_submit():

@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField, ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from .models import ANSWERABLE_MAX, ETHICS, REASON_MAX, SERVICE, TEXT_MAX, TITLE_MAX, UPDATE_MAX
@@ -51,7 +52,8 @@ class SchoolPledgeForm(PledgeForm):
 
     kind = SelectField(
         _l("Kind"),
-        choices=[(SERVICE, _l("Service pledge")), (ETHICS, _l("Teacher ethics pledge"))],
+        choices=[SelectChoice(SERVICE, _l("Service pledge")),
+                 SelectChoice(ETHICS, _l("Teacher ethics pledge"))],
         default=SERVICE,
     )
 
@@ -67,7 +69,8 @@ class StatusForm(FlaskForm):
 
     status = SelectField(
         _l("New status"),
-        choices=[("fulfilled", _l("Fulfilled")), ("withdrawn", _l("Withdrawn"))],
+        choices=[SelectChoice("fulfilled", _l("Fulfilled")),
+                 SelectChoice("withdrawn", _l("Withdrawn"))],
     )
     reason = TextAreaField(
         _l("Public reason (required to withdraw)"), validators=[_too_long(REASON_MAX)]

@@ -93,6 +93,7 @@ def publish_school_pledge(school: Organisation, kind: str, actor: Any, **content
     pledge = Pledge(school_id=school.id, school=school, kind=kind, status=ACTIVE, **_clean(content))
     db.session.add(pledge)
     _snapshot(pledge, actor)
+    db.session.flush()  # the audit event names the pledge by its id
     _audit("pledge.published", pledge, actor, {"kind": kind, "title": pledge.title})
     return pledge
 
@@ -105,6 +106,7 @@ def publish_bureau_pledge(
                           **_clean(content))
     db.session.add(pledge)
     _snapshot(pledge, actor)
+    db.session.flush()  # the audit event names the pledge by its id
     _audit("pledge.published", pledge, actor, {"unit_id": unit_id, "title": pledge.title})
     return pledge
 
