@@ -36,7 +36,7 @@ def _signers(ids: list[int], year: str) -> dict[int, int]:
         .where(Pledge.school_id.in_(ids), Pledge.kind == ETHICS, Pledge.school_year == year)
         .group_by(Pledge.school_id)
     ))
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 def _teachers(ids: list[int]) -> dict[int, int]:
@@ -47,7 +47,7 @@ def _teachers(ids: list[int]) -> dict[int, int]:
         .where(RoleGrant.org_id.in_(ids), RoleGrant.role == "teacher", User.active.is_(True))
         .group_by(RoleGrant.org_id)
     )
-    return dict(rows.tuples().all())
+    return {key: value for key, value in rows}
 
 
 def _reports(schools: list[Any]) -> dict[int, tuple[int, int]] | None:
