@@ -2,6 +2,7 @@
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy import event
 
 from blueprints.pledges import metrics, services
@@ -87,7 +88,7 @@ def test_schools_without_a_board_this_year_are_listed(county, as_user, publish):
 
 
 def _table(app, county, schools):
-    with app.test_request_context("/b/county-a/"), tenancy.system_scope():
+    with app.test_request_context("/b/county-a/"), force_locale("en"), tenancy.system_scope():
         return metrics.pledge_metrics(county.a, schools)
 
 
