@@ -41,7 +41,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/run.py
 
 translations: install
-	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext -k ngettext \
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext \
 		-o translations/messages.pot platform blueprints
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 	$(BIN)/pybabel compile -d translations

@@ -84,20 +84,6 @@ def fresh_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshDa
     factory.drop_all()
 
 
-def make_app(url: str, **settings: Any) -> Any:
-    """Create a test app on ``url`` with test settings."""
-    return create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "DATABASE_URL": url,
-            "WTF_CSRF_ENABLED": False,
-            "BASE_URL": "https://kaimen.example.org",
-            **settings,
-        }
-    )
-
-
 class IsolatedClient(FlaskClient):
     """A test client whose every request gets its own app context, ``g`` and session.
 
@@ -108,7 +94,25 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        if self.preserve_context:  # ``with client:`` asks to keep the request's context
+            return super().open(*args, **kwargs)
         return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+def make_app(url: str, **settings: Any) -> Any:
+    """Create a test app on ``url`` with test settings."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": False,
+            "BASE_URL": "https://kaimen.example.org",
+            **settings,
+        }
+    )
+    app.test_client_class = IsolatedClient
+    return app
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -119,7 +123,6 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def session_app(backend: str, fresh_database: FreshDatabase) -> Iterator[Any]:
     app = make_app(fresh_database.url(backend))
-    app.test_client_class = IsolatedClient
     with app.app_context():
         db.create_all()
     yield app

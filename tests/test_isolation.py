@@ -166,3 +166,9 @@ def test_harness_covers_plugin_routes(app, world):
     endpoints = {endpoint for endpoint, *_ in cases}
     assert {"noticeboard.show", "noticeboard.edit", "noticeboard.delete"} <= endpoints
     assert {"admin.school_users", "admin.bureau_user_active", "core.bureau_home"} <= endpoints
+
+
+def test_harness_covers_every_plugin(app, world):
+    cases, _ = targets(app, world)
+    covered = {endpoint.split(".")[0].removesuffix("_bureau") for endpoint, *_ in cases}
+    assert set(app.extensions["kaimen"].plugins) <= covered
