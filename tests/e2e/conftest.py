@@ -104,10 +104,8 @@ class Visit:
         if message.type != "error":
             return
         location = (message.location or {}).get("url", "")
-        if message.text.startswith("Failed to load resource") and (
-            location in self.expected_failures or location == self.base_url + "/favicon.ico"
-        ):
-            return  # a 4xx page the journey asked for, or the browser's own favicon probe
+        if message.text.startswith("Failed to load resource") and location in self.expected_failures:
+            return  # a 4xx page the journey asked for
         self.console_errors.append(f"{message.text} ({location})")
 
     def problems(self) -> list[str]:
