@@ -104,7 +104,8 @@ class Visit:
         if message.type != "error":
             return
         location = (message.location or {}).get("url", "")
-        if message.text.startswith("Failed to load resource") and location in self.expected_failures:
+        failed_load = message.text.startswith("Failed to load resource")
+        if failed_load and location in self.expected_failures:
             return  # a 4xx page the journey asked for
         self.console_errors.append(f"{message.text} ({location})")
 
