@@ -57,21 +57,21 @@ def batch() -> Any:
     if request.method == "GET":
         form.received_on.data = _today()
     if form.validate_on_submit():
-        filled = [row for row in form.rows if row.subject.data or row.description.data]
+        filled = [row for row in form.rows if row.subject.data or row.text.data]
         for row in filled:
             if not row.subject.data:
                 row.subject.errors = [_("Give it a short subject.")]
-            if not row.description.data:
-                row.description.errors = [_("Describe the matter.")]
+            if not row.text.data:
+                row.text.errors = [_("Describe the matter.")]
         if form.received_on.data > _today():
             form.received_on.errors = [_("The date cannot be in the future.")]
         elif not filled:
             flash(_("Fill in at least one form."), "error")
-        elif not any(row.subject.errors or row.description.errors for row in filled):
+        elif not any(row.subject.errors or row.text.errors for row in filled):
             for row in filled:
                 services.file_case(g.school, services.Submission(
                     kind=row.kind.data, category=row.category.data, subject=row.subject.data,
-                    description=row.description.data, channel=form.channel.data,
+                    description=row.text.data, channel=form.channel.data,
                     received_on=form.received_on.data), actor=current_user)
             db.session.commit()
             flash(_("%(count)d opinions were entered.", count=len(filled)), "info")

@@ -141,7 +141,7 @@ class BatchRow(Form):
     kind = SelectField(_l("Kind"), choices=_choices(KINDS), default="complaint")
     category = SelectField(_l("Area"), choices=_choices(CATEGORIES), default="other")
     subject = StringField(_l("Subject"), filters=[clean], validators=[Length(max=120)])
-    description = TextAreaField(_l("Content"), filters=[clean], validators=[Length(max=5000)])
+    text = TextAreaField(_l("Content"), filters=[clean], validators=[Length(max=5000)])
 
 
 class BatchForm(FlaskForm):

@@ -60,7 +60,7 @@ class WorkflowError(Exception):
     """A step the rules refuse, with a message for the person who tried it."""
 
     def __init__(self, message: Any) -> None:
-        super().__init__(str(message))
+        super().__init__(message)
         self.message = message
 
 
@@ -250,7 +250,7 @@ def record_findings(case: Complaint, finding: str, facts: str, action: str, corr
         raise WorkflowError(_l("Choose a finding from the list."))
     case.finding, case.verified_facts = finding, facts.strip() or None
     case.action_taken, case.correction = action.strip() or None, correction.strip() or None
-    _event(case, "findings", body=str(FINDINGS[finding]), actor=actor)
+    _event(case, "findings", body=finding, actor=actor)
     _audit("findings", case, actor, finding=finding)
 
 
@@ -351,7 +351,7 @@ def mark_reward(case: Complaint, actor: Any) -> None:
     if case.reward_status is not None:
         raise WorkflowError(_l("The reward is already recorded."))
     case.reward_status = "eligible"
-    _event(case, "reward", body=str(_l("Reward due")), actor=actor)
+    _event(case, "reward", actor=actor)
     _audit("reward_marked", case, actor)
 
 
@@ -360,7 +360,7 @@ def record_reward_payment(case: Complaint, amount: str, paid_on: date, actor: An
     if case.reward_status != "eligible":
         raise WorkflowError(_l("Mark the case for the reward first."))
     case.reward_status, case.reward_amount, case.reward_paid_on = "paid", amount.strip(), paid_on
-    _event(case, "reward", body=f"{_l('Reward paid')}: {case.reward_amount}", actor=actor)
+    _event(case, "reward", body=case.reward_amount, actor=actor)
     _audit("reward_paid", case, actor, amount=case.reward_amount)
 
 

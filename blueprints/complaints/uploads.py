@@ -16,7 +16,7 @@ class UploadError(ValueError):
     """An upload refused, with a message for the sender."""
 
     def __init__(self, message: Any) -> None:
-        super().__init__(str(message))
+        super().__init__(message)
         self.message = message
 
 
