@@ -20,7 +20,7 @@ from .forms import HolidayForm, SettingsForm
 from .models import Complaint, Holiday
 from .views import NAME, no_store, render
 
-bp = Blueprint(f"{NAME}_bureau", __name__, template_folder="templates")
+bp = Blueprint(f"{NAME}_bureau", __name__, template_folder="templates", static_folder="static")
 
 
 @bp.after_request

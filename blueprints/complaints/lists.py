@@ -30,16 +30,21 @@ def _date_arg(name: str) -> date | None:
         return None
 
 
-def filtered(bureau: Any, *, leadership: bool, school_ids: list[int] | None = None) -> Any:
-    """Return the SELECT of cases matching the request's filters, newest first."""
+def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
+    """Return the SELECT of cases matching the request's filters, newest first.
+
+    The schools and the leadership rule are also written into the WHERE clause:
+    the pagination helper counts through a subquery, which the session-level
+    criteria (tenancy and leadership) do not reach.
+    """
     args = request.args
     statement = sa.select(Complaint).options(
         selectinload(Complaint.owner), selectinload(Complaint.school)
-    )
+    ).where(Complaint.school_id.in_(school_ids))
     if leadership:
         statement = with_leadership(statement)
-    if school_ids is not None:
-        statement = statement.where(Complaint.school_id.in_(school_ids))
+    else:
+        statement = statement.where(Complaint.about_leadership.is_(False))
     for name, column, allowed in (("status", Complaint.status, STATUSES),
                                   ("category", Complaint.category, CATEGORIES),
                                   ("channel", Complaint.channel, CHANNELS),

@@ -81,7 +81,8 @@ def _today() -> Any:
 @require("complaints.view")
 def cases() -> Any:
     """List the school's opinions with filters; overdue ones are flagged."""
-    statement = lists.filtered(g.school.bureau(), leadership=sees_leadership())
+    statement = lists.filtered(g.school.bureau(), leadership=sees_leadership(),
+                               school_ids=[g.school.id])
     page = paginate(statement)
     values = lists.filter_values()
     return no_store(render("complaints/cases.html", page=page, values=values,
@@ -93,7 +94,8 @@ def cases() -> Any:
 @require("complaints.view")
 def export(fmt: str) -> Any:
     """Download the filtered list as CSV or Excel."""
-    statement = lists.filtered(g.school.bureau(), leadership=sees_leadership())
+    statement = lists.filtered(g.school.bureau(), leadership=sees_leadership(),
+                               school_ids=[g.school.id])
     return lists.export(statement, fmt, f"opinions-{g.school.slug}", with_school=False,
                         leadership_column=sees_leadership(), today=_today())
 

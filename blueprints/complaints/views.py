@@ -7,7 +7,17 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, g, make_response, render_template, request
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -55,10 +65,15 @@ def _no_store(response: Any) -> Any:
 
 def render(template: str, **context: Any) -> str:
     """Render a template of the box with its vocabularies at hand."""
+    school = context.get("school") or g.get("school")
+    if school is not None:
+        css = url_for("complaints.static", school=school.slug, filename="complaints.css")
+    else:
+        css = url_for("complaints_bureau.static", bureau=g.bureau.slug, filename="complaints.css")
     return render_template(
         template, statuses=STATUSES, kinds=KINDS, categories=CATEGORIES, channels=CHANNELS,
         actions=ACTIONS, findings=FINDINGS, reasons=REJECTION_REASONS, rewards=REWARD_STATUSES,
-        is_overdue=services.is_overdue, **context,
+        is_overdue=services.is_overdue, complaints_css=css, **context,
     )
 
 
