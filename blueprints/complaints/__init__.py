@@ -84,6 +84,13 @@ def kaimen_report_counts(school: Any, references: list[str]) -> dict[str, tuple[
 
 
 @hookimpl
+def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
+    from .demo import load
+
+    load(bureau, schools, users)
+
+
+@hookimpl
 def kaimen_cli(group: Any) -> None:
     from .commands import register
 

@@ -86,7 +86,7 @@ fields = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=fields)
 def test_fuzzed_public_form_never_fails(app, county, data):
@@ -96,7 +96,7 @@ def test_fuzzed_public_form_never_fails(app, county, data):
     assert response.status_code in (200, 400, 429)
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=40, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(action=st.sampled_from(["information", "feedback", "", "x"]), body=text,
        verdict=st.sampled_from(["yes", "no", "", "maybe"]), mangle=st.booleans())
