@@ -82,12 +82,12 @@ def answered(case: Any) -> None:
     """Send the answer to a named complainant who left a contact."""
     if case.anonymous:
         return
-    base = current_app.config["BASE_URL"].rstrip("/")
+    track_url = current_app.config["BASE_URL"].rstrip("/") + "/track"
     with force_locale(_locale(case.school)):
         subject = _("%(school)s has answered your opinion", school=case.school.name)
         body = _("Your opinion \"%(subject)s\" has been answered:\n\n%(answer)s\n\n"
                  "Follow it up and tell us whether you are satisfied with your receipt code at "
-                 "%(url)s", subject=case.subject, answer=case.answer, url=f"{base}/track")
+                 "%(url)s", subject=case.subject, answer=case.answer, url=track_url)
     contact = type("Contact", (), {"email": case.contact_email, "phone": case.contact_phone})
     _send(contact, subject, body, case.school)
 

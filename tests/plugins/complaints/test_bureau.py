@@ -6,6 +6,7 @@ import csv
 import email
 import email.policy
 import io
+import re
 import socket
 from datetime import date, timedelta
 
@@ -57,8 +58,8 @@ def test_leadership_report_not_counted_for_the_school(leadership_case, county, a
         client.get("/s/a1/complaints/cases/export.csv").get_data().decode("utf-8-sig"))))
     assert len(csv_rows) == 2  # the header and the one ordinary opinion
     file_case(county.a2, subject="另一所学校的意见")
-    page = client.get("/s/a1/complaints/cases", headers={"Accept-Language": "en"})
-    assert "1 opinion ·" in page.get_data(as_text=True)
+    page = client.get("/s/a1/complaints/cases")
+    assert re.search(r"(共 1 条意见|1 opinion) ·", page.get_data(as_text=True))
     school_home = client.get("/s/a1/").get_data(as_text=True)
     assert "<dd>1</dd>" in school_home
 

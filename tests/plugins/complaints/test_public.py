@@ -46,3 +46,15 @@ def test_named_submission_requires_contact(app, client, county, submit):
     assert "李四" in response.get_data(as_text=True)  # the input is kept
     with app.app_context():
         assert all_cases() == []
+
+
+def test_honeypot_and_rate_limit(app, client, county):
+    trapped = client.post("/s/a1/complaints/", data=opinion(token=form_token(client),
+                                                            website="http://spam.example"))
+    assert trapped.status_code == 400
+    app.config["COMPLAINTS_CLIENT_LIMIT"] = "2 per minute"
+    codes = [client.post("/s/a1/complaints/", data=opinion(token=form_token(client)),
+                         headers={"Accept-Language": "zh-CN"}).status_code for _ in range(3)]
+    assert codes == [200, 429, 429] or codes == [200, 200, 429]
+    with app.app_context():
+        assert len(all_cases()) == codes.count(200)
