@@ -187,7 +187,7 @@ def _mentions_complaints(state: ORMExecuteState) -> bool:
     if any(mapper.class_ is Complaint for mapper in state.all_mappers):
         return True
     return any(isinstance(element, sa.TableClause) and element.name == Complaint.__tablename__
-               for element in visitors.iterate(state.statement))
+               for element in visitors.iterate(state.statement))  # type: ignore[arg-type]
 
 
 @event.listens_for(Session, "do_orm_execute")

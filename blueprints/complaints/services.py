@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -156,7 +157,7 @@ def digest(submission: Submission, uploads: list[Upload]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def file_case(school: Organisation, submission: Submission, uploads: list[Upload] = (), *,
+def file_case(school: Organisation, submission: Submission, uploads: Sequence[Upload] = (), *,
               actor: Any = None, token: str | None = None) -> tuple[Complaint, str]:
     """Open a case with due dates, store its files, issue its receipt; return both."""
     if submission.kind not in KINDS or submission.category not in CATEGORIES:

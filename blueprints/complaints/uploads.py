@@ -37,7 +37,7 @@ def sniff(head: bytes) -> str | None:
 
 def read_uploads(files: list[Any]) -> list[Upload]:
     """Read and check the files of a form; raise ``UploadError`` naming the first bad one."""
-    chosen = [f for f in files if f is not None and getattr(f, "filename", "")]
+    chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     if len(chosen) > MAX_FILES:
         raise UploadError(_l("Send at most %(count)d files.", count=MAX_FILES))
     uploads = []

@@ -140,10 +140,10 @@ def _file(school: Any, form: OpinionForm, uploads: list[Any]) -> Any:
     except IntegrityError:
         # The same form arrived twice at once: show the receipt of the one that won.
         db.session.rollback()
-        case = services.find_by_token(school, token)
-        if case is None:
+        earlier = services.find_by_token(school, token)
+        if earlier is None:
             raise
-        code = services.unseal(case, token)
+        return _receipt(earlier, services.unseal(earlier, token))
     return _receipt(case, code)
 
 

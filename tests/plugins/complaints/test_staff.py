@@ -200,3 +200,16 @@ def test_too_many_files_store_nothing(ctx, county, client):
     response = client.post("/s/a1/complaints/", data=data, content_type="multipart/form-data")
     assert "receipt-code" not in response.get_data(as_text=True)
     assert all_cases() == []
+
+
+def test_another_schools_case_answers_404_and_changes_nothing(ctx, county, as_user):
+    case, _code = file_case(county.a2, subject="二校的意见")
+    client = as_user("a1.admin")
+    base = f"/s/a1/complaints/cases/{case.id}"
+    assert client.get(base).status_code == 404
+    assert client.post(f"{base}/accept", data={"owner": county.users["a1.admin"].id}
+                       ).status_code == 404
+    assert client.post(f"{base}/note", data={"text": "越权"}).status_code == 404
+    (stored,) = all_cases()
+    assert stored.status == "received"
+    assert [e.action for e in stored.events] == ["submitted"]
