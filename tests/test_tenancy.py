@@ -139,3 +139,15 @@ def test_other_school_object_answers_404(client, notices):
         b1_notice = db.session.scalar(sa.select(Notice.id).where(Notice.school_id == notices.b1.id))
     assert client.get(f"/s/b1/noticeboard/{b1_notice}").status_code == 200
     assert client.get(f"/s/a1/noticeboard/{b1_notice}").status_code == 404
+
+
+def test_counts_and_pages_stay_in_scope(app, notices):
+    from kaimen.pagination import paginate
+
+    with app.test_request_context("/?page=1"):
+        tenancy.set_scope({notices.a2.id})
+        count = db.session.scalar(sa.select(sa.func.count()).select_from(Notice))
+        page = paginate(sa.select(Notice).order_by(Notice.id))
+        assert count == 1
+        assert page.total == 1
+        assert [n.title for n in page.items] == ["notice of a2"]

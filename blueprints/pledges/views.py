@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -157,6 +158,9 @@ def poster() -> str:
     box_url = services.plugins.hook_for(school, "kaimen_report_link")(
         school=school, reference=f"pledge-board:{school.id}", title=_("Pledge board")
     )
+    if box_url and not urlsplit(box_url).netloc:
+        # Printed on paper: a path alone leads nowhere, so give the full public address.
+        box_url = services.public_url(current_app.config["BASE_URL"], box_url)
     return render_template(
         "pledges/poster.html", school=school, size=size, pledges=this_year or pledges,
         year=year, box_url=box_url, page_url=_poster_url(),

@@ -1,7 +1,7 @@
 """pledges: school and bureau pledges, versions, updates, signatures
 
 Revision ID: 0003_pledges
-Revises: 0001_core
+Revises: 0002_complaints
 Create Date: 2026-11-27 17:58:14.562062
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0003_pledges'
-down_revision = '0001_core'
+down_revision = '0002_complaints'
 branch_labels = None
 depends_on = None
 

@@ -90,7 +90,8 @@ def test_school_page_shows_contact_details_and_panels(client, county, ctx):
 
 
 def test_school_page_without_panels_shows_the_empty_state(client, county, ctx):
-    plugins.set_enabled(county.a1, "noticeboard", False)
+    for name in plugins.state().plugins:
+        plugins.set_enabled(county.a1, name, False)
     db.session.commit()
     page = client.get("/s/a1/", headers=EN).get_data(as_text=True)
     assert "This school has not published anything yet." in page

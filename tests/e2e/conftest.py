@@ -19,6 +19,9 @@ from kaimen.extensions import db
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_PASSWORD = "e2e-demo-password-2026"
+# The public address the app is configured with; posters and QR codes must use it, never
+# the address the browser happened to reach the live server at.
+PUBLIC_BASE_URL = "https://kaimen.example.org"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -29,6 +32,7 @@ CHROMIUM_SKIP = (
 )
 PHONE = {"viewport": {"width": 390, "height": 844}, "locale": "zh-CN",
          "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "zh-CN"}
 # Recorded in the page before any of its scripts run; CSP violations are also console errors.
 CSP_LISTENER = """
 window.__cspViolations = [];
@@ -46,7 +50,8 @@ def chromium_path() -> str | None:
 @pytest.fixture(scope="module")
 def live_server(fresh_database: Any) -> Iterator[str]:
     """Serve a CSRF-protected app on a fresh SQLite database with the demo county loaded."""
-    app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True)
+    app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True,
+                   BASE_URL=PUBLIC_BASE_URL)
     with app.app_context():
         db.create_all()
         with tenancy.system_scope():
@@ -91,6 +96,10 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
     expected_failures: set[str] = field(default_factory=set)
 
+    def expect_failure(self, path: str) -> None:
+        """Tell the recorder that a 4xx answer from ``path`` is part of the journey."""
+        self.expected_failures.add(self.base_url + path)
+
     def goto(self, path: str, status: int = 200) -> Any:
         url = self.base_url + path
         if status >= 400:
@@ -115,16 +124,50 @@ class Visit:
         return self.console_errors + [f"CSP violation: {v}" for v in violations]
 
 
-@pytest.fixture
-def phone(browser: Any, live_server: str) -> Iterator[Visit]:
-    """A fresh phone-sized (390×844) Chinese-speaking browser."""
-    context = browser.new_context(base_url=live_server, **PHONE)
+def open_visit(browser: Any, live_server: str, options: dict[str, Any]) -> tuple[Any, Visit]:
+    """Open a fresh browser context and page that record console errors and CSP violations."""
+    context = browser.new_context(base_url=live_server, **options)
     context.add_init_script(CSP_LISTENER)
     page = context.new_page()
     visit = Visit(page=page, base_url=live_server)
     page.on("console", visit.record)
     page.on("pageerror", lambda error: visit.console_errors.append(f"page error: {error}"))
+    return context, visit
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[Visit]:
+    """A fresh phone-sized (390×844) Chinese-speaking browser."""
+    context, visit = open_visit(browser, live_server, PHONE)
     try:
         yield visit
     finally:
         context.close()
+
+
+@pytest.fixture
+def browse(browser: Any, live_server: str) -> Iterator[Any]:
+    """Open as many separate browsers (contexts) as a journey has people: ``browse(PHONE)``."""
+    contexts: list[Any] = []
+
+    def open_one(options: dict[str, Any] = DESKTOP) -> Visit:
+        context, visit = open_visit(browser, live_server, options)
+        contexts.append(context)
+        return visit
+
+    try:
+        yield open_one
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def login(visit: Visit, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Log ``username`` in through the login form and wait for the home page."""
+    page = visit.page
+    visit.goto("/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+    assert page.locator("header form[action='/logout'] button").is_visible(), username

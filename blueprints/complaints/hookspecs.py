@@ -1,0 +1,20 @@
+"""The complaint box's own hooks, for plugins that build on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kaimen.hookspecs import hookspec
+
+
+@hookspec
+def kaimen_complaint_overdue_recipients(school: Any, complaint: Any) -> list[Any]:
+    """Return extra people to tell that ``complaint`` of ``school`` is overdue.
+
+    Each is an object with ``email`` and/or ``phone`` attributes (a ``User`` will
+    do); e-mail is used when present, else a text message. The school's admins
+    and the bureau's supervisors are told anyway. A plugin that links bureau
+    leaders or units to schools answers with the people linked to ``school``.
+    For a report about the school's own leadership (``complaint.about_leadership``)
+    return nobody who works at that school.
+    """

@@ -1,0 +1,127 @@
+"""Case lists: filters from the query string, and the export of what they select."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import request
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from kaimen.export import table_response
+from kaimen.extensions import db
+
+from . import deadlines
+from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, STATUSES
+from .models import Complaint, with_leadership
+from .services import is_overdue, overdue_clause
+
+FILTERS = ("status", "category", "channel", "kind", "owner", "overdue", "flagged", "school",
+           "since", "until", "q")
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
+    """Return the SELECT of cases matching the request's filters, newest first.
+
+    The schools and the leadership rule are also written into the WHERE clause:
+    the pagination helper counts through a subquery, which the session-level
+    criteria (tenancy and leadership) do not reach.
+    """
+    args = request.args
+    statement = sa.select(Complaint).options(
+        selectinload(Complaint.owner), selectinload(Complaint.school)
+    ).where(Complaint.school_id.in_(school_ids))
+    if leadership:
+        statement = with_leadership(statement)
+    else:
+        statement = statement.where(Complaint.about_leadership.is_(False))
+    for name, column, allowed in (("status", Complaint.status, STATUSES),
+                                  ("category", Complaint.category, CATEGORIES),
+                                  ("channel", Complaint.channel, CHANNELS),
+                                  ("kind", Complaint.kind, KINDS)):
+        if args.get(name) in allowed:
+            statement = statement.where(column == args[name])
+    if args.get("owner", "").isdigit():
+        statement = statement.where(Complaint.owner_id == int(args["owner"]))
+    if args.get("school", "").isdigit():
+        statement = statement.where(Complaint.school_id == int(args["school"]))
+    if args.get("overdue") == "1":
+        statement = statement.where(overdue_clause(deadlines.local_date(bureau)))
+    if args.get("flagged") == "1":
+        statement = statement.where(Complaint.flagged_for_bureau.is_(True))
+    if leadership and args.get("leadership") == "1":
+        statement = statement.where(Complaint.about_leadership.is_(True))
+    return _dates_and_text(statement).order_by(Complaint.created_at.desc(), Complaint.id.desc())
+
+
+def _dates_and_text(statement: Any) -> Any:
+    since, until = _date_arg("since"), _date_arg("until")
+    if since:
+        statement = statement.where(Complaint.received_on >= since)
+    if until:
+        statement = statement.where(Complaint.received_on <= until)
+    text = request.args.get("q", "").strip()[:100]
+    if text:
+        number = text.lstrip("#")
+        condition = sa.or_(Complaint.subject.icontains(text, autoescape=True),
+                           Complaint.description.icontains(text, autoescape=True))
+        if number.isdigit() and len(number) < 10:
+            condition = sa.or_(condition, Complaint.id == int(number))
+        statement = statement.where(condition)
+    return statement
+
+
+def filter_values() -> dict[str, str]:
+    """Return the filters of the request, for the form and the export links."""
+    return {name: request.args.get(name, "") for name in FILTERS + ("leadership",)}
+
+
+def query_string(values: dict[str, str]) -> str:
+    """Return ``?…`` with the filters that are set, for the export links."""
+    chosen = {name: value for name, value in values.items() if value}
+    return f"?{urlencode(chosen)}" if chosen else ""
+
+
+def export(statement: Any, fmt: str, filename: str, *, with_school: bool,
+           leadership_column: bool, today: date) -> Any:
+    """Return the selected cases as CSV or XLSX; anonymous complainants stay anonymous."""
+    headers = [_("No."), _("Received on"), _("Channel"), _("Kind"), _("Area"), _("Subject"),
+               _("Content"), _("Complainant"), _("State"), _("Person in charge"),
+               _("Acknowledgement due"), _("Answer due"), _("Overdue"), _("Finding"),
+               _("Action taken"), _("Answer"), _("Satisfied")]
+    if with_school:
+        headers.insert(1, _("School"))
+    if leadership_column:
+        headers.append(_("About the leadership"))
+    def rows() -> Any:
+        for case in db.session.scalars(statement):
+            row = [case.id, case.received_on, str(CHANNELS[case.channel]), str(KINDS[case.kind]),
+                   str(CATEGORIES[case.category]), case.subject, case.description,
+                   _("Anonymous") if case.anonymous else case.contact_name,
+                   str(STATUSES[case.status]), case.owner.display_name if case.owner else "",
+                   case.ack_due, case.answer_due, _("Yes") if is_overdue(case, today) else "",
+                   str(FINDINGS[case.finding]) if case.finding else "", case.action_taken,
+                   case.answer, _yes_no(case.satisfied)]
+            if with_school:
+                row.insert(1, case.school.name)
+            if leadership_column:
+                row.append(_("Yes") if case.about_leadership else "")
+            yield row
+
+    return table_response(filename, headers, rows(), fmt)
+
+
+def _yes_no(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return _("Yes") if value else _("No")

@@ -1,0 +1,146 @@
+"""Figures: the school's public panel, the bureau's umbrella table, report counts.
+
+Each figure is one grouped query over all the schools asked about, never one
+query per school. Reports about a school's leadership are left out of what the
+school or the public sees, and counted for the bureau.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import format_decimal, format_percent
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from kaimen import MetricTable, Panel
+from kaimen.extensions import db
+from kaimen.tenancy import all_schools
+
+from . import deadlines
+from .choices import OPEN_STATUSES, SUBSTANTIATED
+from .models import Complaint, with_leadership
+from .services import overdue_clause
+
+
+def _count_if(condition: Any) -> Any:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _rate(part: int, whole: int) -> str:
+    return format_percent(part / whole, "#0%") if whole else "—"
+
+
+def _figures(today: Any) -> list[Any]:
+    return [
+        sa.func.count(Complaint.id),
+        _count_if(Complaint.status.in_(OPEN_STATUSES)),
+        _count_if(overdue_clause(today)),
+        _count_if(Complaint.answered_at.is_not(None)),
+        _count_if(Complaint.answered_on_time.is_(True)),
+        _count_if(Complaint.satisfied.is_(True)),
+        sa.func.count(Complaint.satisfied),
+    ]
+
+
+def school_panel(school: Any) -> Panel:
+    """Return the public panel: the box's link and the school's aggregate figures only."""
+    today = deadlines.local_date(school.bureau())
+    received, _open, _overdue, answered, on_time, satisfied, judged = db.session.execute(
+        sa.select(*_figures(today)).where(Complaint.school_id == school.id)
+    ).one()
+    html = Markup(
+        '<p>{intro}</p><p><a class="button" href="{url}">{send}</a></p>'
+        '<dl class="figures"><div><dt>{l1}</dt><dd>{v1}</dd></div>'
+        "<div><dt>{l2}</dt><dd>{v2}</dd></div><div><dt>{l3}</dt><dd>{v3}</dd></div></dl>"
+    ).format(
+        intro=_l("Send the school an opinion, a suggestion or a report. You may stay anonymous "
+                 "and follow it up with a receipt code."),
+        url=url_for("complaints.new", school=school.slug), send=_l("Open the opinion box"),
+        l1=_l("Opinions received"), v1=format_decimal(received),
+        l2=_l("Answered on time"), v2=_rate(on_time, answered),
+        l3=_l("Satisfaction"), v3=_rate(satisfied, judged),
+    )
+    return Panel(_l("Opinion box"), html, order=20)
+
+
+def _median(histogram: dict[int, int]) -> float | None:
+    total = sum(histogram.values())
+    if not total:
+        return None
+    middle, seen, values = (total - 1) / 2, 0, []
+    for value in sorted(histogram):
+        count = histogram[value]
+        for position in (int(middle), int(middle + 0.5)):
+            if seen <= position < seen + count:
+                values.append(value)
+        seen += count
+    return sum(values[:2]) / len(values[:2])
+
+
+def bureau_table(bureau: Any, schools: list[Any]) -> MetricTable:
+    """Return the umbrella table for ``schools``, leadership reports included."""
+    ids = [s.id for s in schools]
+    today = deadlines.local_date(bureau)
+    rows = db.session.execute(all_schools(with_leadership(
+        sa.select(Complaint.school_id, *_figures(today))
+        .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id)
+    ))).all()
+    histogram_rows = db.session.execute(all_schools(with_leadership(
+        sa.select(Complaint.school_id, Complaint.days_to_answer, sa.func.count())
+        .where(Complaint.school_id.in_(ids), Complaint.days_to_answer.is_not(None))
+        .group_by(Complaint.school_id, Complaint.days_to_answer)
+    ))).all()
+    histograms: dict[int, dict[int, int]] = {}
+    overall: dict[int, int] = {}
+    for school_id, days, count in histogram_rows:
+        histograms.setdefault(school_id, {})[days] = count
+        overall[days] = overall.get(days, 0) + count
+    table = MetricTable(
+        title=_l("Opinion box"),
+        columns=[_l("Received"), _l("Open"), _l("Overdue"), _l("Median days to answer"),
+                 _l("Answered on time"), _l("Satisfaction")],
+        url=url_for("complaints_bureau.cases", bureau=bureau.slug), order=20,
+    )
+    totals = [0] * 7
+    by_school = {row[0]: [int(v) for v in row[1:]] for row in rows}
+    for school in schools:
+        figures = by_school.get(school.id, [0] * 7)
+        totals = [a + b for a, b in zip(totals, figures, strict=True)]
+        table.rows[school.id] = _cells(figures, _median(histograms.get(school.id, {})))
+    table.total = _cells(totals, _median(overall))
+    return table
+
+
+def _cells(figures: list[int], median: float | None) -> list[Any]:
+    received, open_, overdue, answered, on_time, satisfied, judged = figures
+    return [received, open_, overdue, "—" if median is None else format_decimal(median),
+            _rate(on_time, answered), _rate(satisfied, judged)]
+
+
+def breakdown(schools: list[Any], column: Any) -> dict[int, dict[str, int]]:
+    """Return ``{school id: {value: count}}`` of ``column`` (channel or category)."""
+    ids = [s.id for s in schools]
+    rows = db.session.execute(all_schools(with_leadership(
+        sa.select(Complaint.school_id, column, sa.func.count())
+        .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id, column)
+    ))).all()
+    result: dict[int, dict[str, int]] = {}
+    for school_id, value, count in rows:
+        result.setdefault(school_id, {})[value] = count
+    return result
+
+
+def report_counts(school: Any, references: list[str]) -> dict[str, tuple[int, int]]:
+    """Return ``{reference: (reports, substantiated)}`` for reports filed through links."""
+    if not references:
+        return {}
+    rows = db.session.execute(all_schools(
+        sa.select(Complaint.reference, sa.func.count(),
+                  _count_if(Complaint.finding.in_(SUBSTANTIATED)))
+        .where(Complaint.school_id == school.id, Complaint.reference.in_(references))
+        .group_by(Complaint.reference)
+    )).all()
+    return {reference: (int(count), int(proven)) for reference, count, proven in rows}

@@ -1,0 +1,56 @@
+"""Checking uploaded files by their content, never by their name or declared type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from .services import Upload
+
+MAX_FILES = 5
+MAX_BYTES = 5 * 1024 * 1024
+
+
+class UploadError(ValueError):
+    """An upload refused, with a message for the sender."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def sniff(head: bytes) -> str | None:
+    """Return the MIME type of a JPEG, PNG, GIF, WebP or PDF by its first bytes, else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def read_uploads(files: list[Any]) -> list[Upload]:
+    """Read and check the files of a form; raise ``UploadError`` naming the first bad one."""
+    chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if len(chosen) > MAX_FILES:
+        raise UploadError(_l("Send at most %(count)d files.", count=MAX_FILES))
+    uploads = []
+    for storage in chosen:
+        content = storage.stream.read(MAX_BYTES + 1)
+        name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+        if len(content) > MAX_BYTES:
+            raise UploadError(_l("%(name)s is larger than 5 MB.", name=name))
+        if not content:
+            raise UploadError(_l("%(name)s is empty.", name=name))
+        content_type = sniff(content[:16])
+        if content_type is None:
+            raise UploadError(_l(
+                "%(name)s is not a photo (JPEG, PNG, GIF, WebP) or a PDF document.", name=name))
+        uploads.append(Upload(filename=name, content_type=content_type, content=content))
+    return uploads

@@ -1,0 +1,60 @@
+"""Parents and the public: the form, the receipt, double submission, tracking."""
+
+from __future__ import annotations
+
+from .helpers import all_cases, form_token, opinion, receipt_code
+
+
+def test_form_answers_with_token_and_no_store(client, county):
+    response = client.get("/s/a1/complaints/")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert 'name="token"' in response.get_data(as_text=True)
+
+
+def test_anonymous_submission_gives_receipt_and_keeps_nothing_personal(app, client, county, submit):
+    response = submit(contact_name="张三", contact_phone="13800000000")
+    assert response.status_code == 200
+    code = receipt_code(response)
+    assert response.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        (case,) = all_cases()
+        assert case.anonymous
+        assert case.contact_name is None
+        assert case.contact_phone is None
+        assert case.status == "received"
+        assert case.channel == "online"
+        assert case.ack_due > case.received_on
+        assert case.answer_due > case.ack_due
+    page = client.post("/track", data={"code": code}).get_data(as_text=True)
+    assert "班级收取资料费" in page
+
+
+def test_retry_with_same_token_returns_same_receipt(app, client, county):
+    token = form_token(client)
+    first = client.post("/s/a1/complaints/", data=opinion(token=token))
+    second = client.post("/s/a1/complaints/", data=opinion(token=token))
+    assert receipt_code(first) == receipt_code(second)
+    with app.app_context():
+        assert len(all_cases()) == 1
+
+
+def test_named_submission_requires_contact(app, client, county, submit):
+    response = submit(identity="named", contact_name="李四")
+    assert response.status_code == 200
+    assert "receipt-code" not in response.get_data(as_text=True)
+    assert "李四" in response.get_data(as_text=True)  # the input is kept
+    with app.app_context():
+        assert all_cases() == []
+
+
+def test_honeypot_and_rate_limit(app, client, county):
+    trapped = client.post("/s/a1/complaints/", data=opinion(token=form_token(client),
+                                                            website="http://spam.example"))
+    assert trapped.status_code == 400
+    app.config["COMPLAINTS_CLIENT_LIMIT"] = "2 per minute"
+    codes = [client.post("/s/a1/complaints/", data=opinion(token=form_token(client)),
+                         headers={"Accept-Language": "zh-CN"}).status_code for _ in range(3)]
+    assert codes == [200, 429, 429] or codes == [200, 200, 429]
+    with app.app_context():
+        assert len(all_cases()) == codes.count(200)
