@@ -31,6 +31,7 @@ run: demo
 
 test: install
 	$(BIN)/ruff check platform blueprints tests
+	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -79,8 +79,8 @@ def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
 
 
 @hookimpl
-def kaimen_report_counts(school: Any, references: list[str]) -> dict[str, tuple[int, int]]:
-    return metrics.report_counts(school, references)
+def kaimen_report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+    return metrics.report_counts(schools, references)
 
 
 @hookimpl

@@ -46,7 +46,8 @@ def cases() -> Any:
                   bureau=g.bureau)
 
 
-@bp.get("/export.<any(csv, xlsx):fmt>")
+@bp.get("/export.csv", defaults={"fmt": "csv"})
+@bp.get("/export.xlsx", defaults={"fmt": "xlsx"})
 @require("complaints.oversee")
 def export(fmt: str) -> Any:
     """Download the bureau's filtered list as CSV or Excel."""

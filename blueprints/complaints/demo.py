@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import struct
+import zlib
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +14,14 @@ from kaimen.extensions import db
 from kaimen.timeutil import utcnow
 
 from . import deadlines
-from .models import Complaint, ComplaintEvent, with_leadership
+from .models import (
+    AnswerTemplate,
+    Attachment,
+    Complaint,
+    ComplaintEvent,
+    Holiday,
+    with_leadership,
+)
 
 # (channel, kind, category, days ago, final state, subject, description)
 CASES = [
@@ -58,6 +68,22 @@ FINDINGS = {
     "fees": ("partly", "伙食费上涨属实，系食材成本上涨，但未按规定公示。",
              "补充公示成本核算明细，召开家长代表座谈会说明情况。", "对总务处负责人进行批评教育。"),
 }
+
+TEMPLATES = [
+    ("受理告知", "您好！您反映的问题学校已收悉并登记受理，我们将在规定时限内调查核实，"
+                 "处理结果将通过回执码告知您。感谢您对学校工作的关心和监督。"),
+    ("核实属实，已整改", "您好！经学校调查核实，您反映的情况基本属实。学校已责成相关部门"
+                         "立即整改，并对有关责任人进行了批评教育。欢迎您继续监督，"
+                         "如仍有问题，可凭回执码补充反映。"),
+    ("不属于学校职责范围", "您好！经了解，您反映的事项不属于学校的管理职责范围。"
+                           "建议您向有关主管部门反映，感谢您的理解与支持。"),
+]
+
+# Statutory holidays on fixed dates: (month, day, name).
+HOLIDAYS = [(1, 1, "元旦"), (5, 1, "劳动节"), (5, 2, "劳动节"),
+            (10, 1, "国庆节"), (10, 2, "国庆节"), (10, 3, "国庆节")]
+
+PHOTO_NAME = "校门口车辆拥堵.png"
 
 LEADERSHIP = ("online", "complaint", "office", 9, "received", "反映校长违规报销接待费用",
               "有教师反映校长多次以学校名义报销私人宴请费用，请教育局调查。")
@@ -159,9 +185,15 @@ def _progress(case: Complaint, state: str, owner: Any, supervisor: Any) -> None:
 
 
 def load(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
-    """Give each school without opinions a realistic set; the first also a leadership report."""
+    """Give each school without opinions a realistic set; the first also a leadership report.
+
+    The bureau gets this year's holidays, and each school answer templates and a photo
+    attached to a case; each of these is skipped where it already exists.
+    """
+    load_holidays(bureau)
     supervisor = _supervisor(users, bureau)
     for index, school in enumerate(schools):
+        load_templates(school)
         exists = db.session.scalar(with_leadership(
             sa.select(Complaint.id).where(Complaint.school_id == school.id).limit(1)))
         if exists is not None:
@@ -176,3 +208,61 @@ def load(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
             db.session.add(case)
         if index == 0:
             db.session.add(_case(school, LEADERSHIP, leadership=True))
+    for school in schools:
+        load_photo(school)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def demo_photo(width: int = 64, height: int = 40) -> bytes:
+    """Return a small valid PNG: a grey road under a blue sky, with a yellow line."""
+    rows = []
+    for y in range(height):
+        if y < height // 3:
+            pixel = bytes((135, 190, 235))
+        elif y == height * 2 // 3:
+            pixel = bytes((240, 200, 40))
+        else:
+            pixel = bytes((110, 110, 115))
+        rows.append(b"\x00" + pixel * width)  # filter type 0 (none) for each row
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + _png_chunk(b"IEND", b""))
+
+
+def load_holidays(bureau: Any) -> None:
+    """Add this year's fixed-date statutory holidays the bureau does not list yet."""
+    year = deadlines.local_date(bureau).year
+    listed = set(db.session.scalars(sa.select(Holiday.day).where(Holiday.bureau_id == bureau.id)))
+    for month, day, name in HOLIDAYS:
+        if date(year, month, day) not in listed:
+            db.session.add(Holiday(bureau_id=bureau.id, day=date(year, month, day), name=name))
+
+
+def load_templates(school: Any) -> None:
+    """Give a school without answer templates the usual ones."""
+    exists = db.session.scalar(
+        sa.select(AnswerTemplate.id).where(AnswerTemplate.school_id == school.id).limit(1))
+    if exists is None:
+        for title, body in TEMPLATES:
+            db.session.add(AnswerTemplate(school_id=school.id, title=title, body=body))
+
+
+def load_photo(school: Any) -> None:
+    """Attach a photo to the school's report about traffic at the gate, if it has no file."""
+    exists = db.session.scalar(
+        sa.select(Attachment.id).where(Attachment.school_id == school.id).limit(1))
+    if exists is not None:
+        return
+    case = db.session.scalar(
+        sa.select(Complaint).where(Complaint.school_id == school.id)
+        .order_by((Complaint.category == "safety").desc(), Complaint.id).limit(1))
+    if case is None:
+        return
+    content = demo_photo()
+    case.attachments.append(Attachment(
+        school_id=school.id, filename=PHOTO_NAME, content_type="image/png", size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), content=content, created_at=case.created_at))

@@ -133,14 +133,17 @@ def breakdown(schools: list[Any], column: Any) -> dict[int, dict[str, int]]:
     return result
 
 
-def report_counts(school: Any, references: list[str]) -> dict[str, tuple[int, int]]:
-    """Return ``{reference: (reports, substantiated)}`` for reports filed through links."""
-    if not references:
+def report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+    """Return ``{reference: (reports, substantiated)}`` in ``schools``, in one query."""
+    if not references or not schools:
         return {}
     rows = db.session.execute(all_schools(
         sa.select(Complaint.reference, sa.func.count(),
                   _count_if(Complaint.finding.in_(SUBSTANTIATED)))
-        .where(Complaint.school_id == school.id, Complaint.reference.in_(references))
+        .where(
+            Complaint.school_id.in_([school.id for school in schools]),
+            Complaint.reference.in_(references),
+        )
         .group_by(Complaint.reference)
     )).all()
     return {reference: (int(count), int(proven)) for reference, count, proven in rows}

@@ -18,7 +18,7 @@ from sqlalchemy.sql import visitors
 
 from kaimen import TenantOwned
 from kaimen.auth.models import User
-from kaimen.extensions import db
+from kaimen.extensions import Model
 from kaimen.orgs import Organisation
 from kaimen.timeutil import utcnow
 
@@ -26,7 +26,7 @@ from kaimen.timeutil import utcnow
 LEADERSHIP_OPTION = "complaints_leadership"
 
 
-class Complaint(TenantOwned, db.Model):
+class Complaint(TenantOwned, Model):
     """An opinion, complaint, suggestion or praise received by a school's box."""
 
     __tablename__ = "complaint"
@@ -93,7 +93,7 @@ class Complaint(TenantOwned, db.Model):
         return not self.anonymous
 
 
-class ComplaintEvent(TenantOwned, db.Model):
+class ComplaintEvent(TenantOwned, Model):
     """One entry of a case's timeline; public ones are shown to the complainant."""
 
     __tablename__ = "complaint_event"
@@ -112,7 +112,7 @@ class ComplaintEvent(TenantOwned, db.Model):
     actor: Mapped[User | None] = relationship()
 
 
-class Attachment(TenantOwned, db.Model):
+class Attachment(TenantOwned, Model):
     """A file sent with a case, kept in the database and shown to staff only."""
 
     __tablename__ = "complaint_attachment"
@@ -129,7 +129,7 @@ class Attachment(TenantOwned, db.Model):
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")
 
 
-class AnswerTemplate(TenantOwned, db.Model):
+class AnswerTemplate(TenantOwned, Model):
     """A school's ready-made wording for answers to complainants."""
 
     __tablename__ = "complaint_answer_template"
@@ -139,7 +139,7 @@ class AnswerTemplate(TenantOwned, db.Model):
     body: Mapped[str] = mapped_column(sa.Text)
 
 
-class OverdueNotice(TenantOwned, db.Model):
+class OverdueNotice(TenantOwned, Model):
     """That the overdue notice for one deadline of one case was enqueued (once)."""
 
     __tablename__ = "complaint_overdue_notice"
@@ -152,7 +152,7 @@ class OverdueNotice(TenantOwned, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ComplaintSettings(db.Model):
+class ComplaintSettings(Model):
     """A bureau's time limits, in working days, for its schools' boxes."""
 
     __tablename__ = "complaint_settings"
@@ -163,7 +163,7 @@ class ComplaintSettings(db.Model):
     answer_days: Mapped[int] = mapped_column(default=15)
 
 
-class Holiday(db.Model):
+class Holiday(Model):
     """A day off on a weekday, or a weekend day worked in exchange (调休), for a bureau."""
 
     __tablename__ = "complaint_holiday"

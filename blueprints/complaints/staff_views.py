@@ -37,9 +37,9 @@ def sees_leadership() -> bool:
     return user_can(current_user, "complaints.oversee", g.org)
 
 
-def load_case(case_id: int) -> Complaint:
+def load_case(complaint_id: int) -> Complaint:
     """Return the school's case, or 404 (a leadership report too, unless the bureau asks)."""
-    statement = sa.select(Complaint).where(Complaint.id == case_id)
+    statement = sa.select(Complaint).where(Complaint.id == complaint_id)
     if sees_leadership():
         statement = with_leadership(statement)
     case = db.session.scalar(statement)
@@ -90,7 +90,8 @@ def cases() -> Any:
                            owners=owner_choices(None), today=_today(), school=g.school))
 
 
-@bp.get("/cases/export.<any(csv, xlsx):fmt>")
+@bp.get("/cases/export.csv", defaults={"fmt": "csv"})
+@bp.get("/cases/export.xlsx", defaults={"fmt": "xlsx"})
 @require("complaints.view")
 def export(fmt: str) -> Any:
     """Download the filtered list as CSV or Excel."""
@@ -100,11 +101,11 @@ def export(fmt: str) -> Any:
                         leadership_column=sees_leadership(), today=_today())
 
 
-@bp.get("/cases/<int:case_id>")
+@bp.get("/cases/<int:complaint_id>")
 @require("complaints.view")
-def show(case_id: int) -> Any:
+def show(complaint_id: int) -> Any:
     """Show a case with its timeline and the next steps."""
-    case = load_case(case_id)
+    case = load_case(complaint_id)
     return _case_page(case)
 
 
@@ -135,9 +136,9 @@ def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
     ), status)
 
 
-def _step(case_id: int, form_name: str, form: Any, action: Any) -> Any:
+def _step(complaint_id: int, form_name: str, form: Any, action: Any) -> Any:
     """Load, check, validate and apply one workflow step in one transaction."""
-    case = load_case(case_id)
+    case = load_case(complaint_id)
     if form_name in ("urge", "take_over"):
         allowed = user_can(current_user, "complaints.supervise", g.org)
     else:
@@ -155,14 +156,14 @@ def _step(case_id: int, form_name: str, form: Any, action: Any) -> Any:
         db.session.rollback()
         flash(_("This case cannot be closed yet. Still missing: %(items)s.",
                 items="; ".join(str(item) for item in refusal.missing)), "error")
-        return _case_page(load_case(case_id), 409)
+        return _case_page(load_case(complaint_id), 409)
     except services.WorkflowError as error:
         db.session.rollback()
         flash(str(error.message), "error")
-        return _case_page(load_case(case_id), 409)
+        return _case_page(load_case(complaint_id), 409)
     db.session.commit()
     flash(_("Saved."), "info")
-    return redirect(url_for(".show", case_id=case_id))
+    return redirect(url_for(".show", complaint_id=complaint_id))
 
 
 def _owner(form: AcceptForm) -> User:
@@ -171,109 +172,112 @@ def _owner(form: AcceptForm) -> User:
     return owner
 
 
-@bp.post("/cases/<int:case_id>/accept")
+@bp.post("/cases/<int:complaint_id>/accept")
 @require("complaints.handle")
-def accept(case_id: int) -> Any:
+def accept(complaint_id: int) -> Any:
     """Accept a case and put someone in charge of it."""
-    return _step(case_id, "accept", AcceptForm(),
+    return _step(complaint_id, "accept", AcceptForm(),
                  lambda case, form: services.accept(case, _owner(form), current_user,
                                                     form.note.data or ""))
 
 
-@bp.post("/cases/<int:case_id>/reassign")
+@bp.post("/cases/<int:complaint_id>/reassign")
 @require("complaints.handle")
-def reassign(case_id: int) -> Any:
+def reassign(complaint_id: int) -> Any:
     """Put someone else in charge of an open case."""
-    return _step(case_id, "accept", AcceptForm(),
+    return _step(complaint_id, "accept", AcceptForm(),
                  lambda case, form: services.reassign(case, _owner(form), current_user))
 
 
-@bp.post("/cases/<int:case_id>/reject")
+@bp.post("/cases/<int:complaint_id>/reject")
 @require("complaints.handle")
-def reject(case_id: int) -> Any:
+def reject(complaint_id: int) -> Any:
     """Decline a case with a reason the complainant can read."""
-    return _step(case_id, "reject", RejectForm(), lambda case, form: services.reject(
+    return _step(complaint_id, "reject", RejectForm(), lambda case, form: services.reject(
         case, form.reason.data, form.explanation.data, current_user))
 
 
-@bp.post("/cases/<int:case_id>/advance/<any(verifying, handling):status>")
+@bp.post("/cases/<int:complaint_id>/advance/verifying", defaults={"status": "verifying"})
+@bp.post("/cases/<int:complaint_id>/advance/handling", defaults={"status": "handling"})
 @require("complaints.handle")
-def advance(case_id: int, status: str) -> Any:
+def advance(complaint_id: int, status: str) -> Any:
     """Start verifying or handling a case."""
-    return _step(case_id, "advance", None,
+    return _step(complaint_id, "advance", None,
                  lambda case, _form: services.advance(case, status, current_user))
 
 
-@bp.post("/cases/<int:case_id>/findings")
+@bp.post("/cases/<int:complaint_id>/findings")
 @require("complaints.handle")
-def findings(case_id: int) -> Any:
+def findings(complaint_id: int) -> Any:
     """Record the finding, the verified facts, the action and the correction."""
-    return _step(case_id, "findings", FindingsForm(), lambda case, form: services.record_findings(
-        case, form.finding.data, form.verified_facts.data, form.action_taken.data,
-        form.correction.data or "", current_user))
+    return _step(complaint_id, "findings", FindingsForm(),
+                 lambda case, form: services.record_findings(
+                     case, form.finding.data, form.verified_facts.data, form.action_taken.data,
+                     form.correction.data or "", current_user))
 
 
-@bp.post("/cases/<int:case_id>/answer")
+@bp.post("/cases/<int:complaint_id>/answer")
 @require("complaints.handle")
-def answer(case_id: int) -> Any:
+def answer(complaint_id: int) -> Any:
     """Answer the complainant."""
-    return _step(case_id, "answer", AnswerForm(),
+    return _step(complaint_id, "answer", AnswerForm(),
                  lambda case, form: services.answer(case, form.answer.data, current_user))
 
 
-@bp.post("/cases/<int:case_id>/close")
+@bp.post("/cases/<int:complaint_id>/close")
 @require("complaints.handle")
-def close(case_id: int) -> Any:
+def close(complaint_id: int) -> Any:
     """Close an answered case when the four not-let-go conditions are met."""
-    return _step(case_id, "close", None, lambda case, _form: services.close(case, current_user))
+    return _step(complaint_id, "close", None,
+                 lambda case, _form: services.close(case, current_user))
 
 
-@bp.post("/cases/<int:case_id>/note")
+@bp.post("/cases/<int:complaint_id>/note")
 @require("complaints.handle")
-def note(case_id: int) -> Any:
+def note(complaint_id: int) -> Any:
     """Add an internal note to the timeline."""
-    return _step(case_id, "note", NoteForm(),
+    return _step(complaint_id, "note", NoteForm(),
                  lambda case, form: services.note(case, form.text.data, current_user))
 
 
-@bp.post("/cases/<int:case_id>/reward")
+@bp.post("/cases/<int:complaint_id>/reward")
 @require("complaints.handle")
-def reward(case_id: int) -> Any:
+def reward(complaint_id: int) -> Any:
     """Mark a substantiated three-disorders report for the reporting reward."""
-    return _step(case_id, "reward_mark", None,
+    return _step(complaint_id, "reward_mark", None,
                  lambda case, _form: services.mark_reward(case, current_user))
 
 
-@bp.post("/cases/<int:case_id>/reward/paid")
+@bp.post("/cases/<int:complaint_id>/reward/paid")
 @require("complaints.handle")
-def reward_paid(case_id: int) -> Any:
+def reward_paid(complaint_id: int) -> Any:
     """Record the payment of a reporting reward."""
-    return _step(case_id, "reward", RewardPaymentForm(), lambda case, form:
+    return _step(complaint_id, "reward", RewardPaymentForm(), lambda case, form:
                  services.record_reward_payment(case, form.amount.data, form.paid_on.data,
                                                 current_user))
 
 
-@bp.post("/cases/<int:case_id>/urge")
+@bp.post("/cases/<int:complaint_id>/urge")
 @require("complaints.supervise")
-def urge(case_id: int) -> Any:
+def urge(complaint_id: int) -> Any:
     """Urge a case (督办): an instruction and a new deadline."""
-    return _step(case_id, "urge", UrgeForm(), lambda case, form: services.urge(
+    return _step(complaint_id, "urge", UrgeForm(), lambda case, form: services.urge(
         case, form.note.data, form.new_due.data, current_user))
 
 
-@bp.post("/cases/<int:case_id>/take-over")
+@bp.post("/cases/<int:complaint_id>/take-over")
 @require("complaints.supervise")
-def take_over(case_id: int) -> Any:
+def take_over(complaint_id: int) -> Any:
     """Let the bureau handle the case itself."""
-    return _step(case_id, "take_over", None,
+    return _step(complaint_id, "take_over", None,
                  lambda case, _form: services.take_over(case, current_user))
 
 
-@bp.get("/cases/<int:case_id>/files/<int:attachment_id>")
+@bp.get("/cases/<int:complaint_id>/files/<int:attachment_id>")
 @require("complaints.view")
-def attachment(case_id: int, attachment_id: int) -> Any:
+def attachment(complaint_id: int, attachment_id: int) -> Any:
     """Download a file of a case: always as an attachment, never rendered."""
-    case = load_case(case_id)
+    case = load_case(complaint_id)
     stored = db.session.scalar(sa.select(Attachment).where(
         Attachment.id == attachment_id, Attachment.complaint_id == case.id))
     if stored is None:
@@ -301,13 +305,13 @@ def templates() -> Any:
     return render("complaints/templates.html", form=form, rows=rows, school=g.school)
 
 
-@bp.post("/templates/<int:template_id>/delete")
+@bp.post("/templates/<int:answer_template_id>/delete")
 @require("complaints.handle")
-def delete_template(template_id: int) -> Any:
+def delete_template(answer_template_id: int) -> Any:
     """Remove an answer template."""
-    template = db.get_or_404(AnswerTemplate, template_id)
+    template = db.get_or_404(AnswerTemplate, answer_template_id)
     db.session.delete(template)
-    audit.record("complaint.template_removed", school=g.school, data={"id": template_id})
+    audit.record("complaint.template_removed", school=g.school, data={"id": answer_template_id})
     db.session.commit()
     flash(_("The template was removed."), "info")
     return redirect(url_for(".templates"))

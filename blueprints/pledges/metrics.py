@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import url_for
@@ -12,9 +12,10 @@ from flask_babel import lazy_gettext as _l
 from kaimen import MetricTable, all_schools, plugins
 from kaimen.auth.models import RoleGrant, User
 from kaimen.extensions import db
+from kaimen.plugins import PluginSetting
 
 from .models import ETHICS, WITHDRAWN, Pledge, PledgeSignature
-from .services import current_school_year, report_counts
+from .services import current_school_year
 
 
 def _published(ids: list[int], year: str) -> dict[int, tuple[int, int]]:
@@ -53,20 +54,42 @@ def _teachers(ids: list[int]) -> dict[int, int]:
 def _reports(schools: list[Any]) -> dict[int, tuple[int, int]] | None:
     """Return ``{school id: (reports, substantiated)}``, or None when no plugin counts reports.
 
-    The hook takes one school at a time, so this asks once per school; it is only
-    called when some plugin (the complaint box) implements it.
+    The pledge references and the plugin switches are one query each; each answering
+    plugin (the complaint box) is asked once, for every school where it is enabled.
     """
-    if not plugins.state().manager.hook.kaimen_report_counts.get_hookimpls():
+    impls = plugins.state().manager.hook.kaimen_report_counts.get_hookimpls()
+    if not impls:
         return None
-    refs: dict[int, list[str]] = {s.id: [] for s in schools}
+    ids = [s.id for s in schools]
+    school_of: dict[str, int] = {}
     for school_id, pledge_id in db.session.execute(all_schools(
-        sa.select(Pledge.school_id, Pledge.id).where(Pledge.school_id.in_(list(refs)))
+        sa.select(Pledge.school_id, Pledge.id).where(Pledge.school_id.in_(ids))
     )):
-        refs[school_id].append(f"pledge:{pledge_id}")
-    totals = {}
-    for school in schools:
-        counts = report_counts(school, refs[school.id]).values()
-        totals[school.id] = (sum(c[0] for c in counts), sum(c[1] for c in counts))
+        school_of[f"pledge:{pledge_id}"] = school_id
+    switched_off: dict[int, set[str]] = {}
+    for org_id, name in db.session.execute(
+        sa.select(PluginSetting.org_id, PluginSetting.plugin).where(
+            PluginSetting.org_id.in_(ids), PluginSetting.enabled.is_(False)
+        )
+    ):
+        switched_off.setdefault(org_id, set()).add(name)
+    totals = {school_id: (0, 0) for school_id in ids}
+    if not school_of:
+        return totals
+    for impl in impls:
+        enabled = [s for s in schools if impl.plugin_name not in switched_off.get(s.id, ())]
+        references = [ref for ref, sid in school_of.items()
+                      if impl.plugin_name not in switched_off.get(sid, ())]
+        if not enabled or not references:
+            continue
+        answer = cast(dict[str, tuple[int, int]],
+                      impl.function(schools=enabled, references=references) or {})
+        for reference, (reports, substantiated) in answer.items():
+            owner = school_of.get(reference)
+            if owner is None:
+                continue
+            before = totals[owner]
+            totals[owner] = (before[0] + reports, before[1] + substantiated)
     return totals
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kaimen import TenantOwned
 from kaimen.auth.models import User
-from kaimen.extensions import db
+from kaimen.extensions import Model
 from kaimen.orgs import Organisation, Unit
 from kaimen.timeutil import utcnow
 
@@ -71,7 +71,7 @@ class UpdateContent:
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
 
 
-class Pledge(PledgeContent, TenantOwned, db.Model):
+class Pledge(PledgeContent, TenantOwned, Model):
     """A school's pledge: a service pledge or a teacher ethics pledge."""
 
     __tablename__ = "pledge"
@@ -94,7 +94,7 @@ class Pledge(PledgeContent, TenantOwned, db.Model):
         return f"pledge:{self.id}"
 
 
-class PledgeVersion(VersionContent, TenantOwned, db.Model):
+class PledgeVersion(VersionContent, TenantOwned, Model):
     """One version of a school pledge's content."""
 
     __tablename__ = "pledge_version"
@@ -104,7 +104,7 @@ class PledgeVersion(VersionContent, TenantOwned, db.Model):
     pledge: Mapped[Pledge] = relationship(back_populates="versions")
 
 
-class PledgeUpdate(UpdateContent, TenantOwned, db.Model):
+class PledgeUpdate(UpdateContent, TenantOwned, Model):
     """A progress note on a school pledge."""
 
     __tablename__ = "pledge_update"
@@ -112,7 +112,7 @@ class PledgeUpdate(UpdateContent, TenantOwned, db.Model):
     pledge_id: Mapped[int] = mapped_column(sa.ForeignKey("pledge.id"), index=True)
 
 
-class PledgeSignature(TenantOwned, db.Model):
+class PledgeSignature(TenantOwned, Model):
     """A teacher's own signature under an ethics pledge."""
 
     __tablename__ = "pledge_signature"
@@ -126,7 +126,7 @@ class PledgeSignature(TenantOwned, db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class BureauPledge(PledgeContent, db.Model):
+class BureauPledge(PledgeContent, Model):
     """A pledge of a bureau, or of one of its departments or units when ``unit_id`` is set.
 
     Not tenant-owned: it belongs to a bureau, never to a school, and every query
@@ -152,7 +152,7 @@ class BureauPledge(PledgeContent, db.Model):
         return f"bureau-pledge:{self.id}"
 
 
-class BureauPledgeVersion(VersionContent, db.Model):
+class BureauPledgeVersion(VersionContent, Model):
     """One version of a bureau pledge's content."""
 
     __tablename__ = "bureau_pledge_version"
@@ -162,7 +162,7 @@ class BureauPledgeVersion(VersionContent, db.Model):
     pledge: Mapped[BureauPledge] = relationship(back_populates="versions")
 
 
-class BureauPledgeUpdate(UpdateContent, db.Model):
+class BureauPledgeUpdate(UpdateContent, Model):
     """A progress note on a bureau pledge."""
 
     __tablename__ = "bureau_pledge_update"

@@ -64,17 +64,17 @@ def _audit(action: str, pledge: AnyPledge, actor: Any, data: dict | None = None)
 
 
 def _snapshot(pledge: AnyPledge, editor: Any) -> None:
-    version_class = PledgeVersion if isinstance(pledge, Pledge) else BureauPledgeVersion
-    version = version_class(
-        number=len(pledge.versions) + 1,
-        edited_at=utcnow(),
-        editor_id=editor.id if editor is not None else None,
-        editor_name=editor.display_name if editor is not None else "system",
+    values = {
+        "number": len(pledge.versions) + 1,
+        "edited_at": utcnow(),
+        "editor_id": editor.id if editor is not None else None,
+        "editor_name": editor.display_name if editor is not None else "system",
         **{field: getattr(pledge, field) for field in CONTENT_FIELDS},
-    )
+    }
     if isinstance(pledge, Pledge):
-        version.school_id = pledge.school_id
-    pledge.versions.append(version)
+        pledge.versions.append(PledgeVersion(school_id=pledge.school_id, **values))
+    else:
+        pledge.versions.append(BureauPledgeVersion(**values))
 
 
 def _clean(content: dict[str, Any]) -> dict[str, str]:
@@ -211,7 +211,7 @@ def report_counts(school: Organisation, references: list[str]) -> dict[str, tupl
         return {}
     totals: dict[str, tuple[int, int]] = {}
     for answer in plugins.hook_for(school, "kaimen_report_counts")(
-        school=school, references=references
+        schools=[school], references=references
     ):
         for reference, (reports, substantiated) in (answer or {}).items():
             before = totals.get(reference, (0, 0))

@@ -87,5 +87,11 @@ def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
 
 
 @hookspec
-def kaimen_report_counts(school: Any, references: list[str]) -> dict[str, tuple[int, int]]:
-    """Return ``{reference: (reports, substantiated)}`` for reports filed via report links."""
+def kaimen_report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+    """Return ``{reference: (reports, substantiated)}`` for reports filed via report links.
+
+    ``schools`` are the schools whose reports count (for one school's page, just that
+    school; for the umbrella view, every school below the bureau where the answering
+    plugin is enabled), so a bureau's figures take one call and a fixed number of
+    queries. References must be unique across schools (``"pledge:<id>"`` is).
+    """

@@ -56,7 +56,12 @@ def submit(client: Any) -> Any:
 
 
 def all_cases() -> list[Complaint]:
-    """Return every case of every school, leadership reports included (system scope)."""
+    """Return every case of every school, leadership reports included (system scope).
+
+    The cases are read again from the database: requests run in their own session,
+    so what the test's session loaded earlier does not show what they changed.
+    """
+    db.session.expire_all()
     with system_scope():
         statement = with_leadership(sa.select(Complaint).order_by(Complaint.id))
         return list(db.session.scalars(statement))

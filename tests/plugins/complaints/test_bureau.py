@@ -217,6 +217,6 @@ def test_report_link_and_counts(app, ctx, county, client):
     file_case(county.a1, reference="pledge:12", about_leadership=True)
     db.session.commit()
     with tenancy.system_scope():
-        counts = metrics.report_counts(county.a1, ["pledge:12", "pledge:13"])
+        counts = metrics.report_counts([county.a1], ["pledge:12", "pledge:13"])
     assert counts == {"pledge:12": (2, 1)}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Complaint)) == 2

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+
+import sqlalchemy as sa
+from PIL import Image
+
 from blueprints.complaints import deadlines, services
 from blueprints.complaints.choices import CHANNELS, STATUSES
+from blueprints.complaints.models import AnswerTemplate, Attachment, Holiday
+from blueprints.complaints.uploads import sniff
+from kaimen.extensions import db
+from kaimen.tenancy import all_schools
 
 from .helpers import all_cases
+
+
+def counts() -> dict[str, dict[int, int]]:
+    """Count templates and attachments per school, holidays per bureau."""
+    result = {}
+    for model, owner in ((AnswerTemplate, AnswerTemplate.school_id),
+                         (Attachment, Attachment.school_id), (Holiday, Holiday.bureau_id)):
+        rows = db.session.execute(all_schools(
+            sa.select(owner, sa.func.count()).select_from(model).group_by(owner))).all()
+        result[model.__name__] = dict(rows)
+    return result
 
 
 def test_demo_load_through_the_cli_is_complete_and_idempotent(app, ctx, county):
@@ -24,6 +45,27 @@ def test_demo_load_through_the_cli_is_complete_and_idempotent(app, ctx, county):
     for case in cases:
         if case.status == "closed":
             assert services.missing_for_closing(case) == []
+    made = counts()
+    schools = {county.a1.id, county.a2.id, county.b1.id}
+    assert set(made["AnswerTemplate"]) == schools
+    assert set(made["Attachment"]) == schools
+    assert {county.a.id, county.b.id} <= set(made["Holiday"])
     again = runner.invoke(args=["kaimen", "demo", "load"])
     assert again.exit_code == 0
     assert len(all_cases()) == len(cases)
+    assert counts() == made
+
+
+def test_demo_photos_are_valid_files_of_their_cases(app, ctx, county):
+    assert app.test_cli_runner().invoke(args=["kaimen", "demo", "load"]).exit_code == 0
+    files = db.session.scalars(all_schools(sa.select(Attachment))).all()
+    assert files
+    for stored in files:
+        assert stored.complaint.school_id == stored.school_id
+        assert sniff(stored.content[:16]) == stored.content_type == "image/png"
+        assert stored.size == len(stored.content)
+        assert stored.sha256 == hashlib.sha256(stored.content).hexdigest()
+        with Image.open(io.BytesIO(stored.content)) as image:
+            image.load()  # decodes every row: a broken file raises here
+            assert image.format == "PNG"
+            assert image.size == (64, 40)

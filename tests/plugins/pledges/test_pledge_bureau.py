@@ -2,13 +2,17 @@
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import event
 
 from blueprints.pledges import metrics, services
 from blueprints.pledges.models import BureauPledge
-from kaimen import tenancy
+from kaimen import plugins, tenancy
+from kaimen.auth.models import User
 from kaimen.extensions import db
+
+from .conftest import publish
 
 
 def _form(**extra):
@@ -92,34 +96,104 @@ def _table(app, county, schools):
         return metrics.pledge_metrics(county.a, schools)
 
 
+def _report(school, reference, substantiated=False):
+    """File a broken-pledge report with the complaint box, as a parent's link would."""
+    from blueprints.complaints import services as box
+
+    with current_app.test_request_context("/"), tenancy.system_scope():
+        case, _code = box.file_case(school, box.Submission(
+            kind="complaint", category="arbitrary_fees", subject="A pledge was broken",
+            description="The school asked for a fee its pledge rules out.", reference=reference))
+        if substantiated:
+            admin = db.session.scalar(sa.select(User).where(User.username == "a1.admin"))
+            box.accept(case, admin, admin)
+            box.advance(case, "verifying", admin)
+            box.record_findings(case, "substantiated", "A fee was asked.", "Refunded.",
+                                "The fee was refunded.", admin)
+        db.session.commit()
+
+
 def test_metrics_per_school(board, app, as_user):
     as_user("a1.teacher").post(f"/s/a1/pledges/{board.ethics}/sign")
     county = board.county
+    _report(county.a1, f"pledge:{board.fees}", substantiated=True)
+    _report(county.a1, f"pledge:{board.fees}")
+    _report(county.a1, "pledge-board:1")  # not about one pledge: not counted
+    _report(county.b1, f"pledge:{board.fees}")  # another school's box: not counted
     table = _table(app, county, [county.a1, county.a2])
-    assert table.rows[county.a1.id] == [2, "Yes", "1 / 1"]
-    assert table.rows[county.a2.id] == [1, "Yes", "0 / 0"]
-    assert table.total == [3, "2 / 2", "1 / 1"]
+    assert table.rows[county.a1.id] == [2, "Yes", "1 / 1", "2 (1)"]
+    assert table.rows[county.a2.id] == [1, "Yes", "0 / 0", "0 (0)"]
+    assert table.total == [3, "2 / 2", "1 / 1", "2 (1)"]
     overview = as_user("a.admin").get("/b/county-a/")
     assert "Ethics pledge signed / teachers" in overview.text
+    assert "Broken-pledge reports (substantiated)" in overview.text
 
 
-def test_metrics_take_the_same_number_of_queries_for_any_number_of_schools(board, app, make):
+def test_metrics_leave_out_reports_where_the_box_is_switched_off(board, app, ctx):
+    county = board.county
+    _report(county.a1, f"pledge:{board.fees}")
+    plugins.set_enabled(county.a1, "complaints", False)
+    db.session.commit()
+    table = _table(app, county, [county.a1, county.a2])
+    assert table.rows[county.a1.id][-1] == "0 (0)"
+
+
+def test_metrics_take_the_same_number_of_queries_for_any_number_of_schools(
+    board, app, make, ctx, monkeypatch
+):
     county = board.county
     more = [make.school(f"a{n}", county.a) for n in range(3, 9)]
-    statements = []
+    for school in more[:3]:
+        publish(school, None, f"{school.slug} pledge")
+    db.session.commit()
+    # An answering plugin (the complaint box) is asked once for all the schools, so
+    # the statements run inside the hook are counted apart from the pledge board's
+    # own, and both must stay fixed however many schools there are.
+    inside, asked = [False], []
+    for impl in plugins.state().manager.hook.kaimen_report_counts.get_hookimpls():
+        def counting(schools, references, _function=impl.function):
+            asked.append(sorted(s.slug for s in schools))
+            inside[0] = True
+            try:
+                return _function(schools=schools, references=references)
+            finally:
+                inside[0] = False
 
-    def count(*_args):
-        statements.append(1)
+        monkeypatch.setattr(impl, "function", counting)
+    own, in_hook = [], []
 
+    def count(_conn, _cursor, statement, *_rest):
+        (in_hook if inside[0] else own).append(statement)
+
+    def measure(schools):
+        """Return the table, the pledge board's own statements, and whom the hook was asked."""
+        own.clear()
+        in_hook.clear()
+        asked.clear()
+        table = _table(app, county, schools)
+        return table, (len(own), len(in_hook)), list(asked)
+
+    everyone = [county.a1, county.a2, *more]
+    _table(app, county, everyone)  # load what the commit expired, before counting
     engine = db.session.get_bind()
     event.listen(engine, "before_cursor_execute", count)
     try:
-        _table(app, county, [county.a1])
-        few = len(statements)
-        statements.clear()
-        table = _table(app, county, [county.a1, county.a2, *more])
-        many = len(statements)
+        _table_one, few, asked_few = measure([county.a1])
+        table, many, asked_many = measure(everyone)
+        for school in everyone:
+            plugins.set_enabled(school, "complaints", False)
+        db.session.flush()
+        _table_off, off_few, _asked = measure([county.a1])
+        _table_off, off_many, asked_off = measure(everyone)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert few == many
-    assert table.rows[more[0].id] == [0, "No", "0 / 0"]
+    assert few == many  # the pledge board's own queries and the hook's, both fixed
+    assert few[1] >= 1  # the complaint box did count, inside the hook
+    assert asked_few == [["a1"]]
+    assert asked_many == [sorted(s.slug for s in everyone)]  # one call for every school
+    # Where no plugin counts reports, the whole table takes a fixed number of queries.
+    assert off_few[0] == off_many[0] == few[0]
+    assert asked_off == []
+    assert off_few[1] == off_many[1] == 0
+    assert table.rows[more[0].id] == [1, "Yes", "0 / 0", "0 (0)"]
+    assert table.rows[more[-1].id] == [0, "No", "0 / 0", "0 (0)"]

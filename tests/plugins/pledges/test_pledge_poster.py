@@ -4,12 +4,14 @@ import io
 import re
 import sys
 import types
+from html import unescape
 
 import pytest
 import zxingcpp
 from PIL import Image
 
 import kaimen
+from kaimen import plugins
 from kaimen.extensions import db
 
 
@@ -24,7 +26,7 @@ def _fake_box():
         return f"/s/{school.slug}/box/new?ref={reference}"
 
     @kaimen.hookimpl
-    def kaimen_report_counts(school, references):
+    def kaimen_report_counts(schools, references):
         return {ref: (2, 1) for ref in references if ref.startswith("pledge:")}
 
     module.kaimen_report_link = kaimen_report_link
@@ -44,10 +46,41 @@ def fake_box(app):
     sys.modules.pop("fake_box", None)
 
 
-def test_no_report_link_without_a_complaint_box(board, visitor):
+def test_no_report_link_without_a_complaint_box(board, ctx, visitor):
+    # The complaint box is installed: switch it off for a1, so a1 has no box.
+    plugins.set_enabled(board.county.a1, "complaints", False)
+    db.session.commit()
     page = visitor.get("/s/a1/pledges/").text
     assert "Report a broken pledge" not in page
     assert "reports of a broken pledge" not in page
+    assert "/complaints/" not in page
+    # a2 keeps its box, and its link.
+    assert "Report a broken pledge" in visitor.get("/s/a2/pledges/").text
+
+
+def _hidden(page, name):
+    return unescape(re.search(rf'name="{name}" type="hidden" value="([^"]*)"', page).group(1))
+
+
+def test_a_broken_pledge_is_reported_through_the_complaint_box(board, visitor):
+    page = visitor.get("/s/a1/pledges/").text
+    assert "Report a broken pledge" in page
+    assert "reports of a broken pledge" not in page
+    links = re.findall(r'href="([^"]*/complaints/[^"]*)">Report a broken pledge<', page)
+    (link,) = [unescape(url) for url in links if f"ref=pledge:{board.fees}&" in unescape(url)]
+    assert link.startswith("/s/a1/complaints/?")
+    form = visitor.get(link).text
+    assert _hidden(form, "reference") == f"pledge:{board.fees}"
+    filed = visitor.post("/s/a1/complaints/", data={
+        "token": _hidden(form, "token"), "reference": _hidden(form, "reference"),
+        "kind": "complaint", "category": "arbitrary_fees", "subject": "No arbitrary fees",
+        "description": "We were asked for a fee the pledge rules out.", "identity": "anonymous",
+    }, content_type="multipart/form-data")
+    assert filed.status_code == 200
+    assert 'class="receipt-code"' in filed.text
+    page = visitor.get("/s/a1/pledges/").text
+    assert "1 report of a broken pledge, 0 substantiated" in page
+    assert "1 report of a broken pledge" not in visitor.get("/s/a2/pledges/").text
 
 
 def test_report_link_and_counts_come_through_the_hook(board, visitor, fake_box):
