@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Create the Kaimen app; ``settings`` override ``KAIMEN_*`` variables and defaults."""
-    app = Flask(__name__, instance_relative_config=True)
+    instance = os.environ.get("KAIMEN_INSTANCE_PATH") or str(ROOT / "instance")
+    app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     configure(app, settings)
     configure_db(app)
     configure_babel(app)
