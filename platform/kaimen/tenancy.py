@@ -124,12 +124,18 @@ def _apply_scope(state: ORMExecuteState) -> None:
         return  # the criteria were propagated from the statement that loaded the parent
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if state.execution_options.get(ALL_SCHOOLS_OPTION) or not _touches_tenant_data(state):
+    if state.execution_options.get(ALL_SCHOOLS_OPTION):
         return
-    scope = current_scope()
+    scope = g.get("kaimen_scope", _UNSET) if has_app_context() else _UNSET
+    if scope is _UNSET:
+        if _touches_tenant_data(state):
+            raise ScopeError("tenant data touched with no scope set")
+        return
     if scope is _EVERY_SCHOOL:
         return
-    school_ids = sorted(scope)
+    # With a scope set, the criteria go on every statement: on one that reads no
+    # tenant-owned model they do nothing, and that is cheaper than finding out.
+    school_ids = sorted(scope)  # type: ignore[arg-type]
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantOwned,

@@ -17,6 +17,7 @@ CONTENT_SECURITY_POLICY = (
 
 def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Turn ``<school>`` or ``<bureau>`` in the URL into ``g.org``; 404 when unknown."""
+    tenancy.set_scope(())  # nothing of any school until ``_set_scope`` knows better
     if not values:
         return
     for key, kind in (("school", orgs.SCHOOL), ("bureau", orgs.BUREAU)):
