@@ -70,6 +70,8 @@ SERVERS = {
 SCENARIOS = [
     Scenario("public school page", "kaimen", "/s/shiyan-xiaoxue/"),
     Scenario("health check", "kaimen", "/healthz"),
+    Scenario("pledge board", "kaimen", "/s/shiyan-xiaoxue/pledges/"),
+    Scenario("complaint form", "kaimen", "/s/shiyan-xiaoxue/complaints/"),
     Scenario("bare Flask hello", "bare", "/"),
 ]
 
