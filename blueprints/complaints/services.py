@@ -111,8 +111,10 @@ def _event(case: Complaint, action: str, *, body: str = "", public: bool = False
 
 
 def _audit(action: str, case: Complaint, actor: Any, **data: Any) -> None:
+    # No actor means the complainant (the public form, tracking by receipt): record it
+    # as the public's even when the browser is logged in, or anonymity would be lost.
     audit.record(f"complaint.{action}", case, school=case.school, actor=actor,
-                 data={"status": case.status, **data})
+                 public=actor is None, data={"status": case.status, **data})
 
 
 def _token_key(token: str, purpose: str) -> bytes:
@@ -345,10 +347,14 @@ def take_over(case: Complaint, actor: Any) -> None:
     _audit("taken_over", case, actor)
 
 
-def mark_reward(case: Complaint, actor: Any) -> None:
-    """Mark a substantiated three-disorders report for the reporting reward."""
+def _refuse_unless_rewardable(case: Complaint) -> None:
     if case.category not in THREE_DISORDERS or case.finding not in SUBSTANTIATED:
         raise WorkflowError(_l("Only substantiated reports of the three disorders earn a reward."))
+
+
+def mark_reward(case: Complaint, actor: Any) -> None:
+    """Mark a substantiated three-disorders report for the reporting reward."""
+    _refuse_unless_rewardable(case)
     if case.reward_status is not None:
         raise WorkflowError(_l("The reward is already recorded."))
     case.reward_status = "eligible"
@@ -360,6 +366,7 @@ def record_reward_payment(case: Complaint, amount: str, paid_on: date, actor: An
     """Record that the reporting reward was paid."""
     if case.reward_status != "eligible":
         raise WorkflowError(_l("Mark the case for the reward first."))
+    _refuse_unless_rewardable(case)  # the finding may have been revised since the marking
     case.reward_status, case.reward_amount, case.reward_paid_on = "paid", amount.strip(), paid_on
     _event(case, "reward", body=case.reward_amount, actor=actor)
     _audit("reward_paid", case, actor, amount=case.reward_amount)

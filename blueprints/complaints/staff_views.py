@@ -29,6 +29,7 @@ from .forms import (
     UrgeForm,
 )
 from .models import AnswerTemplate, Attachment, Complaint, with_leadership
+from .uploads import safe_filename
 from .views import bp, no_store, render
 
 
@@ -283,7 +284,7 @@ def attachment(complaint_id: int, attachment_id: int) -> Any:
     if stored is None:
         abort(404)
     response = send_file(io.BytesIO(stored.content), mimetype=stored.content_type,
-                         as_attachment=True, download_name=stored.filename)
+                         as_attachment=True, download_name=safe_filename(stored.filename))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -18,6 +19,18 @@ class UploadError(ValueError):
     def __init__(self, message: Any) -> None:
         super().__init__(message)
         self.message = message
+
+
+def safe_filename(name: str) -> str:
+    """Return ``name`` without folders and without control or line-breaking characters.
+
+    A sender chooses the name (``filename*=UTF-8''a%0D%0Ab`` decodes to a line
+    break): a NUL breaks PostgreSQL text and a line break breaks the download's
+    Content-Disposition header.
+    """
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    return kept.strip()[:200] or "file"
 
 
 def sniff(head: bytes) -> str | None:
@@ -43,7 +56,7 @@ def read_uploads(files: list[Any]) -> list[Upload]:
     uploads = []
     for storage in chosen:
         content = storage.stream.read(MAX_BYTES + 1)
-        name = storage.filename.replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
+        name = safe_filename(storage.filename)
         if len(content) > MAX_BYTES:
             raise UploadError(_l("%(name)s is larger than 5 MB.", name=name))
         if not content:

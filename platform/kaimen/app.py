@@ -18,6 +18,7 @@ from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
 from .i18n import LOCALE_NAMES, select_locale, select_timezone
 from .pagination import page_url
+from .safety import KaimenRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +27,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Create the Kaimen app; ``settings`` override ``KAIMEN_*`` variables and defaults."""
     instance = os.environ.get("KAIMEN_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
+    app.request_class = KaimenRequest
     configure(app, settings)
     configure_db(app)
     configure_babel(app)

@@ -105,13 +105,21 @@ def record(
     bureau: Organisation | None = None,
     data: dict | None = None,
     actor: Any = None,
+    public: bool = False,
 ) -> AuditEvent:
-    """Append an event to the chain of the school's (or the given) bureau."""
+    """Append an event to the chain of the school's (or the given) bureau.
+
+    The actor defaults to the logged-in user. ``public=True`` records the event
+    as the public's whoever is logged in: an anonymous submission must not name
+    the staff member who happened to send it from a logged-in browser.
+    """
     if bureau is None:
         if school is None:
             raise ValueError("an audit event needs a school or a bureau")
         bureau = school.bureau()
-    if actor is None and current_user and getattr(current_user, "is_authenticated", False):
+    if public:
+        actor = None
+    elif actor is None and current_user and getattr(current_user, "is_authenticated", False):
         actor = current_user
     if obj is not None and getattr(obj, "id", None) is None:
         db.session.flush()  # Session.flush(objects) is deprecated in SQLAlchemy 2.1
