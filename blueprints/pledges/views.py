@@ -161,9 +161,11 @@ def poster() -> str:
     if box_url and not urlsplit(box_url).netloc:
         # Printed on paper: a path alone leads nowhere, so give the full public address.
         box_url = services.public_url(current_app.config["BASE_URL"], box_url)
+    # Paper shows the address without its query: short enough to type from the gate.
+    box_address = urlsplit(box_url)._replace(query="", fragment="").geturl() if box_url else None
     return render_template(
         "pledges/poster.html", school=school, size=size, pledges=this_year or pledges,
-        year=year, box_url=box_url, page_url=_poster_url(),
+        year=year, box_url=box_url, box_address=box_address, page_url=_poster_url(),
         bureau=school.bureau(), sizes=POSTER_SIZES,
     )
 

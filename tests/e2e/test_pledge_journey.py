@@ -162,8 +162,10 @@ def test_school_publishes_teacher_signs_parent_reports_and_prints_the_poster(bro
     assert SERVICE_TITLE not in titles
     school_url = PUBLIC_BASE_URL + SCHOOL
     assert page.locator(".poster-contact p.poster-url").last.inner_text() == school_url
-    box = page.locator(".poster-contact span.poster-url").inner_text()
-    assert box.startswith(PUBLIC_BASE_URL + SCHOOL + "complaints/"), box  # printed on paper
+    printed = page.locator(".poster-contact a.poster-url").inner_text()
+    assert printed == PUBLIC_BASE_URL + SCHOOL + "complaints/"  # short enough to type
+    box = page.locator(".poster-contact a.poster-url").get_attribute("href") or ""
+    assert box.startswith(PUBLIC_BASE_URL + SCHOOL + "complaints/?ref="), box
     qr = page.locator("img.poster-qr")
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
     png = page.request.get(parent.base_url + qr.get_attribute("src"))

@@ -129,5 +129,9 @@ def test_the_qr_code_uses_the_configured_base_url_not_the_request_host(board, ap
 
 def test_the_poster_shows_the_complaint_box_when_there_is_one(board, visitor, fake_box):
     poster = visitor.get("/s/a1/pledges/poster").text
-    assert "/s/a1/box/new?ref=pledge-board:" in poster.replace("&amp;", "&")
-    assert "Complaint box" in poster
+    assert 'href="https://kaimen.example.org/s/a1/box/new?ref=pledge-board:' in poster.replace(
+        "&amp;", "&"
+    )
+    # the printed address is the short one, without the query string
+    assert ">https://kaimen.example.org/s/a1/box/new</a>" in poster
+    assert "Opinion box" in poster
