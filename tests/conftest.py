@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # The test plugin is found through its entry point, like any installed plugin.
 sys.path.insert(0, str(FIXTURES / "plugin_dist"))
 
-from kaimen import create_app, tenancy  # noqa: E402
+from kaimen import create_app, rls, tenancy  # noqa: E402
 from kaimen.auth.models import RoleGrant, User  # noqa: E402
 from kaimen.extensions import db, limiter  # noqa: E402
 from kaimen.orgs import BUREAU, SCHOOL, Organisation, Unit  # noqa: E402
@@ -31,6 +31,7 @@ PG_SKIP = (
     "(for example postgresql://postgres@127.0.0.1:5432/test) to run them"
 )
 _HASH_CACHE: dict[str, str] = {}
+APP_ROLE = "kaimen_app"  # the tests' PostgreSQL login: not a superuser, owns its databases
 
 
 def postgres_url() -> str | None:
@@ -61,10 +62,14 @@ class FreshDatabase:
         name = f"kaimen_test_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            _create_app_role(connection)
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
         admin.dispose()
         self.created.append(name)
-        return sa.engine.make_url(base).set(database=name).render_as_string(False)
+        # Superusers bypass row-level security: the app connects as the database's
+        # owner, a plain role, which FORCE ROW LEVEL SECURITY binds.
+        url = sa.engine.make_url(base).set(database=name, username=APP_ROLE, password=None)
+        return url.render_as_string(False)
 
     def drop_all(self) -> None:
         base = postgres_url()
@@ -75,6 +80,17 @@ class FreshDatabase:
             for name in self.created:
                 connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+def _create_app_role(connection: sa.Connection) -> None:
+    """Create the app's login role once: no superuser, so row-level security binds it."""
+    exists = connection.execute(
+        sa.text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": APP_ROLE}
+    ).first()
+    if exists is None:
+        connection.exec_driver_sql(
+            f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -125,6 +141,8 @@ def session_app(backend: str, fresh_database: FreshDatabase) -> Iterator[Any]:
     app = make_app(fresh_database.url(backend))
     with app.app_context():
         db.create_all()
+        with db.engine.begin() as connection:
+            rls.enable(connection, tenancy.tenant_table_names())
     yield app
     with app.app_context():
         db.engine.dispose()

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, plugins
+from . import config, plugins, tenancy
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
@@ -109,6 +109,7 @@ def configure_db(app: Flask) -> None:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
+        tenancy.install_row_level_security(engine)
 
 
 def configure_babel(app: Flask) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import audit, notify, orgs, plugins, provisioning, tenancy
+from . import audit, notify, orgs, plugins, provisioning, rls, tenancy
 from .extensions import db
 
 kaimen = AppGroup("kaimen", help="Kaimen administration: tenants, users, plugins, audit, mail.")
@@ -143,6 +143,25 @@ def audit_verify() -> None:
         sys.exit(1)
     count = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent))
     click.echo(f"audit log intact: {count} events")
+
+
+@kaimen.command("rls")
+@click.option("--apply", is_flag=True, help="Put the tables that lack it under the policy.")
+def rls_command(apply: bool) -> None:
+    """Check that every school-owned table has PostgreSQL row-level security."""
+    with db.engine.begin() as connection:
+        if connection.dialect.name != "postgresql":
+            click.echo("not PostgreSQL: row-level security does not apply")
+            return
+        missing = sorted(tenancy.tenant_table_names() - rls.policed_tables(connection))
+        if missing and apply:
+            rls.enable(connection, missing)
+            click.echo(f"row-level security enabled on: {', '.join(missing)}")
+            return
+    if missing:
+        click.echo(f"MISSING row-level security: {', '.join(missing)}", err=True)
+        sys.exit(1)
+    click.echo("every school-owned table has row-level security")
 
 
 @kaimen.command("notify")

@@ -9,6 +9,14 @@ UPDATE and DELETE of a ``TenantOwned`` model through ``do_orm_execute`` and
 Crossing the scope is explicit and greppable: ``all_schools(statement)``.
 Raw SQL (``text()``, Core statements) bypasses all of this, so tenant data is
 never read with raw SQL.
+
+On PostgreSQL a second line stands behind the first: row-level security (see
+``kaimen.rls``). Before every statement on the app's engine, the current
+transaction's ``kaimen.scope`` setting is made to match the scope here ('all'
+for the system scope and for a statement marked ``all_schools``, the sorted
+school ids otherwise, '' when unset), with ``set_config(..., true)``: local to
+the transaction, so a pooled connection never carries a scope into the next
+one. The setting is only sent when it changes within a transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.sql import util as sql_util
+
+from . import rls
 
 ALL_SCHOOLS_OPTION = "kaimen_all_schools"
 _UNSET = object()
@@ -103,6 +113,11 @@ def _tenant_tables() -> set[sa.Table]:
     return tables
 
 
+def tenant_table_names() -> set[str]:
+    """Return the names of the tables of every ``TenantOwned`` model loaded."""
+    return {table.name for table in _tenant_tables()}
+
+
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
     if any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers):
         return True
@@ -159,3 +174,58 @@ def _check_new_rows(session: Session, _context: Any, _instances: Any) -> None:
             school_id = obj.school_id = _stamp_school_id()  # type: ignore[attr-defined]
         if school_id not in scope:
             raise ScopeError(f"{type(obj).__name__} of school {school_id} is outside the scope")
+
+
+# -- the second line: PostgreSQL row-level security -----------------------------------
+
+_RLS_SENT = "kaimen_rls_scope"  # in the DBAPI connection's info: what this transaction has
+_SAVEPOINT_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def _rls_value(crossing: bool) -> str:
+    if crossing:
+        return rls.EVERY_SCHOOL
+    scope = g.get("kaimen_scope", _UNSET) if has_app_context() else _UNSET
+    if scope is _UNSET:
+        return ""  # fail closed: the policies let no row through
+    return rls.scope_value(scope)  # type: ignore[arg-type]
+
+
+def _send_scope(
+    connection: sa.Connection, cursor: Any, statement: str, _parameters: Any,
+    context: Any, _executemany: bool,
+) -> None:
+    if statement.startswith(_SAVEPOINT_STATEMENTS):
+        # They read no rows; and ``rollback_savepoint`` fires before its ROLLBACK TO,
+        # when the transaction may be aborted and would refuse ``set_config``.
+        return
+    options = context.execution_options if context is not None else {}
+    value = _rls_value(bool(options.get(ALL_SCHOOLS_OPTION)))
+    if connection.info.get(_RLS_SENT) == value:
+        return
+    # A cursor of its own, on the same DBAPI connection and so in the same transaction.
+    setter = cursor.connection.cursor()
+    try:
+        setter.execute("SELECT set_config(%s, %s, true)", (rls.SETTING, value))
+    finally:
+        setter.close()
+    connection.info[_RLS_SENT] = value
+
+
+def _forget_scope(connection: sa.Connection, *_args: Any) -> None:
+    """The transaction (or savepoint) ended: what it had set is gone, or may be."""
+    connection.info.pop(_RLS_SENT, None)
+
+
+def _forget_scope_on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_RLS_SENT, None)
+
+
+def install_row_level_security(engine: sa.Engine) -> None:
+    """Keep ``kaimen.scope`` in step with the scope on a PostgreSQL engine."""
+    if engine.dialect.name != "postgresql":
+        return
+    event.listen(engine, "before_cursor_execute", _send_scope)
+    for name in ("begin", "commit", "rollback", "rollback_savepoint"):
+        event.listen(engine, name, _forget_scope)
+    event.listen(engine.pool, "checkin", _forget_scope_on_checkin)

@@ -23,7 +23,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import orgs, plugins
+from .. import orgs, plugins, tenancy
 from ..auth.access import public, require
 from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
@@ -86,6 +86,9 @@ def track() -> Any:
     if form.validate_on_submit():
         receipt = lookup(form.code.data or "")
         if receipt is not None:
+            # The receipt names its school: the rest of the request may see that one
+            # school (a plugin's tracking page walks the case's relations there).
+            tenancy.set_scope({receipt.school_id})
             response = plugins.state().manager.hook.kaimen_track_receipt(receipt=receipt)
             if response is not None:
                 return response

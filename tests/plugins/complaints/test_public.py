@@ -58,3 +58,12 @@ def test_honeypot_and_rate_limit(app, client, county):
     assert codes == [200, 429, 429] or codes == [200, 200, 429]
     with app.app_context():
         assert len(all_cases()) == codes.count(200)
+
+
+def test_tracking_page_shows_the_public_timeline(client, county, submit):
+    """/track has no school in its URL: the receipt's school must be in scope for the
+    case's events (loaded lazily) to show, under PostgreSQL's row-level security too."""
+    code = receipt_code(submit())
+    page = client.post("/track", data={"code": code}).get_data(as_text=True)
+    timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
+    assert timeline.count("<li>") == 1  # "submitted"

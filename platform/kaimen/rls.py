@@ -1,0 +1,84 @@
+"""PostgreSQL row-level security: the second line of tenant isolation.
+
+The first line is the ORM scoping in ``kaimen.tenancy``. This one lives in the
+database: every table of a ``TenantOwned`` model gets a policy that lets a
+transaction see and write only the rows of the schools in the per-transaction
+setting ``kaimen.scope``, which ``kaimen.tenancy`` sets with
+``set_config('kaimen.scope', …, true)``:
+
+- ``'all'``: the system scope (CLI commands, provisioning) or a statement
+  marked with ``tenancy.all_schools``;
+- ``'3,7'``: the school ids in the request's scope, sorted, comma-separated;
+- ``''`` or never set: nothing (fail closed).
+
+``FORCE ROW LEVEL SECURITY`` binds the tables' owner too; superusers always
+bypass row-level security, so the app must connect as a role that is not one.
+
+The migration ``0004_row_level_security`` carries a copy of this DDL and its
+own list of tables (a migration must not import the app); a test checks that
+the two agree with the models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+SETTING = "kaimen.scope"
+EVERY_SCHOOL = "all"
+POLICY = "kaimen_school_scope"
+
+# CASE, not OR: PostgreSQL does not promise to evaluate OR left to right, and
+# 'all'::int[] would raise. The setting is STABLE, so it is read once per statement.
+SCOPE_CHECK = (
+    "CASE coalesce(current_setting('kaimen.scope', true), '') "
+    "WHEN 'all' THEN true "
+    "WHEN '' THEN false "
+    "ELSE school_id = ANY (string_to_array(current_setting('kaimen.scope', true), ',')::int[]) "
+    "END"
+)
+
+
+def enable_statements(table: str) -> list[str]:
+    """Return the DDL that puts ``table`` under the school-scope policy (idempotent)."""
+    return [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS {POLICY} ON "{table}"',
+        f'CREATE POLICY {POLICY} ON "{table}" USING ({SCOPE_CHECK}) WITH CHECK ({SCOPE_CHECK})',
+    ]
+
+
+def disable_statements(table: str) -> list[str]:
+    """Return the DDL that takes ``table`` out from under the policy."""
+    return [
+        f'DROP POLICY IF EXISTS {POLICY} ON "{table}"',
+        f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY',
+    ]
+
+
+def scope_value(scope: frozenset[int] | None) -> str:
+    """Return the ``kaimen.scope`` value for a tenancy scope (None is the system scope)."""
+    if scope is None:
+        return EVERY_SCHOOL
+    return ",".join(str(school_id) for school_id in sorted(scope))
+
+
+def enable(connection: sa.Connection, tables: Iterable[str]) -> None:
+    """Put ``tables`` under the policy; nothing on a database other than PostgreSQL."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in sorted(tables):
+        for statement in enable_statements(table):
+            connection.exec_driver_sql(statement)
+
+
+def policed_tables(connection: sa.Connection) -> set[str]:
+    """Return the tables that carry the policy with row-level security enabled and forced."""
+    rows = connection.execute(sa.text(
+        "SELECT c.relname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid "
+        "WHERE p.polname = :policy AND c.relrowsecurity AND c.relforcerowsecurity"
+    ), {"policy": POLICY})
+    return {row[0] for row in rows}
