@@ -37,7 +37,7 @@ def _migration() -> ModuleType:
 @pytest.fixture
 def pg(backend):
     if backend != "postgresql":
-        pytest.skip("row-level security is a PostgreSQL feature; SQLite has only the ORM line")
+        pytest.skip("row-level security: SQLite has no such feature, only the ORM line")
 
 
 @pytest.fixture
