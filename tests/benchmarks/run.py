@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
@@ -45,6 +47,10 @@ WRK_THREADS, WRK_CONNECTIONS = 2, 16
 DURATION = os.environ.get("BENCH_DURATION", "10s")
 WARMUP = "2s"
 BASELINE = "bare"
+# An admin URL of a PostgreSQL server (e.g. postgresql://postgres@127.0.0.1:5432/test) adds
+# the same page served from PostgreSQL, as the non-superuser role that row-level security binds.
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL")
+APP_ROLE = "kaimen_app"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ SERVERS = {
     "kaimen": Server("kaimen", "kaimen:create_app()", kaimen=True),
     "bare": Server("bare", "bare_app:app", kaimen=False),
 }
+if POSTGRES_ADMIN_URL:
+    SERVERS["kaimen-pg"] = Server("kaimen-pg", "kaimen:create_app()", kaimen=True)
 
 SCENARIOS = [
     Scenario("public school page", "kaimen", "/s/shiyan-xiaoxue/"),
@@ -73,6 +81,7 @@ SCENARIOS = [
     Scenario("pledge board", "kaimen", "/s/shiyan-xiaoxue/pledges/"),
     Scenario("complaint form", "kaimen", "/s/shiyan-xiaoxue/complaints/"),
     Scenario("bare Flask hello", "bare", "/"),
+    Scenario("public school page, PostgreSQL with RLS", "kaimen-pg", "/s/shiyan-xiaoxue/"),
 ]
 
 
@@ -196,26 +205,63 @@ def run_wrk(url: str, duration: str) -> dict[str, Any]:
     return parse_wrk(done.stdout)
 
 
-def environments(workdir: Path) -> dict[str, dict[str, str]]:
+def environments(workdir: Path, postgres: str | None) -> dict[str, dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KAIMEN_")}
     database = f"sqlite:///{workdir / 'bench.db'}"
     setup = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_DEBUG": "1",
                     "KAIMEN_DEMO_PASSWORD": os.environ.get("KAIMEN_DEMO_PASSWORD")
                     or secrets.token_urlsafe(12)}
     kaimen = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_SECRET_KEY": secrets.token_hex(32)}
-    return {"setup": setup, "kaimen": kaimen, "bare": base}
+    envs = {"setup": setup, "kaimen": kaimen, "bare": base}
+    if postgres:
+        envs["setup-pg"] = setup | {"KAIMEN_DATABASE_URL": postgres}
+        envs["kaimen-pg"] = kaimen | {"KAIMEN_DATABASE_URL": postgres}
+    return envs
 
 
-def run_all(workdir: Path, duration: str) -> list[dict[str, Any]]:
-    envs = environments(workdir)
+def psql(admin_url: str, sql: str) -> None:
+    """Run one statement on the PostgreSQL server as its admin user."""
+    done = subprocess.run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+                          capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"psql failed: {done.stderr.strip()}")
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """Yield the URL of a fresh database owned by the app role, and drop it afterwards."""
+    if not POSTGRES_ADMIN_URL:
+        yield None
+        return
+    if shutil.which("psql") is None:
+        raise BenchError("BENCH_POSTGRES_URL is set but psql is not installed")
+    name = f"kaimen_bench_{secrets.token_hex(4)}"
+    psql(POSTGRES_ADMIN_URL, f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                             f"'{APP_ROLE}') THEN CREATE ROLE {APP_ROLE} LOGIN; END IF; END $$")
+    psql(POSTGRES_ADMIN_URL, f'CREATE DATABASE "{name}" OWNER {APP_ROLE}')
+    url = make_url(POSTGRES_ADMIN_URL).set(
+        drivername="postgresql+psycopg", username=APP_ROLE, password=None, database=name
+    )
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        psql(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_all(workdir: Path, duration: str, postgres: str | None) -> list[dict[str, Any]]:
+    envs = environments(workdir, postgres)
     say("Building the demo database…")
     build_database(workdir, envs["setup"])
+    if postgres:
+        say("Building the demo database on PostgreSQL…")
+        build_database(workdir, envs["setup-pg"])
     results = []
     for name, server in SERVERS.items():
         scenarios = [s for s in SCENARIOS if s.server == name]
         if not scenarios:
             continue
-        with serve(server, envs["kaimen" if server.kaimen else "bare"], workdir) as base:
+        env = envs[name] if name in envs else envs["kaimen" if server.kaimen else "bare"]
+        with serve(server, env, workdir) as base:
             for scenario in scenarios:
                 url = base + scenario.path
                 check_status(url, scenario.status)
@@ -243,7 +289,7 @@ def context(duration: str) -> dict[str, Any]:
         "gunicorn_settings": " ".join(GUNICORN[:6]),
         "wrk": (wrk.stdout + wrk.stderr).split(" [")[0].strip(),
         "wrk_settings": f"-t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{duration} --latency",
-        "database": "SQLite",
+        "database": "SQLite" + (" and PostgreSQL" if POSTGRES_ADMIN_URL else ""),
     }
 
 
@@ -286,8 +332,9 @@ def main() -> int:
     duration = DURATION
     try:
         seconds(duration)
-        with tempfile.TemporaryDirectory(prefix="kaimen-bench-") as tmp:
-            results = run_all(Path(tmp), duration)
+        with tempfile.TemporaryDirectory(prefix="kaimen-bench-") as tmp, \
+                postgres_database() as postgres:
+            results = run_all(Path(tmp), duration, postgres)
     except BenchError as error:
         say(f"Benchmark failed: {error}")
         return 1
