@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ DEMO_PASSWORD = "e2e-demo-password-2026"
 # The public address the app is configured with; posters and QR codes must use it, never
 # the address the browser happened to reach the live server at.
 PUBLIC_BASE_URL = "https://kaimen.example.org"
+SCHOOL = "/s/shiyan-xiaoxue/"  # the demo school the journeys visit
+RECEIPT = re.compile(r"^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}$")  # a receipt code as shown
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

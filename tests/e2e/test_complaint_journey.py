@@ -9,13 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.dates import format_date
 
-from .conftest import DESKTOP, PHONE, login
+from .conftest import DESKTOP, PHONE, RECEIPT, SCHOOL, login
 
 pytestmark = pytest.mark.browser
 
-SCHOOL = "/s/shiyan-xiaoxue/"
 BOX = SCHOOL + "complaints/"
-RECEIPT = re.compile(r"^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}$")
 SUBJECT = "课后服务收费不透明"
 DESCRIPTION = "三年级二班本学期课后服务每人另收两百元资料费，没有公示收费依据，也没有开具收据。"
 ANSWER = "经核查，资料费未经审批，学校已全额退还并在家长群公示课后服务收费标准。"

@@ -10,13 +10,11 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from .conftest import DESKTOP, PHONE, PUBLIC_BASE_URL, login
+from .conftest import DESKTOP, PHONE, PUBLIC_BASE_URL, RECEIPT, SCHOOL, login
 
 pytestmark = pytest.mark.browser
 
-SCHOOL = "/s/shiyan-xiaoxue/"
 PLEDGES = SCHOOL + "pledges/"
-RECEIPT = re.compile(r"^[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}$")
 SERVICE_TITLE = "家长来访当日答复（端到端）"
 SERVICE_TEXT = "家长来校反映的问题，学校当日登记，三个工作日内答复。"
 SERVICE_TITLE_EDITED = "家长来访两日内答复（端到端）"
