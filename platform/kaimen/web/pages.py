@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app, g, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2 import pass_context
 from markupsafe import Markup
 
 from ..auth.access import access_markers
@@ -53,3 +56,32 @@ def _cache_rule(response: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     app.after_request(_cache_rule)
+    app.jinja_env.globals.update(field_aria=field_aria, error_title_prefix=error_title_prefix)
+    app.jinja_env.filters["html_time"] = html_time
+
+
+def field_aria(field: Any, hint: Any = None) -> dict[str, str]:
+    """Return the ARIA attributes of a form field: only those that apply, never "None"."""
+    described = [f"{field.id}-hint"] if hint else []
+    described += [
+        f"{field.id}-error" + ("" if index == 0 else f"-{index + 1}")
+        for index in range(len(field.errors))
+    ]
+    attrs = {"aria-describedby": " ".join(described)} if described else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return attrs
+
+
+@pass_context
+def error_title_prefix(context: Any) -> str:
+    """Return "Error: " for the page title when a form on the page has errors."""
+    for value in context.get_all().values():
+        if isinstance(value, FlaskForm) and value.errors:
+            return str(_("Error: "))
+    return ""
+
+
+def html_time(moment: Any) -> str:
+    """Return a naive UTC datetime as an HTML ``datetime`` value, to the second."""
+    return moment.replace(microsecond=0).isoformat() + "Z"
