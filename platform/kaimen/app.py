@@ -18,7 +18,7 @@ from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
 from .i18n import LOCALE_NAMES, select_locale, select_timezone
 from .pagination import page_url
-from .safety import KaimenRequest
+from .safety import CONVERTERS, KaimenRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     instance = os.environ.get("KAIMEN_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     app.request_class = KaimenRequest
+    app.url_map.converters.update(CONVERTERS)  # before any route: ids in range, no NUL
     configure(app, settings)
     configure_db(app)
     configure_babel(app)
