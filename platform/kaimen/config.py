@@ -33,6 +33,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
     "LOGIN_IP_LIMIT": ("30 per 15 minutes", str),
+    "SESSION_IDLE_HOURS": (8.0, float),
     "MAIL_BACKEND": ("console", str),
     "MAIL_SENDER": ("kaimen@localhost", str),
     "SMTP_HOST": ("127.0.0.1", str),
