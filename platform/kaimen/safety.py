@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Request, request
+from flask import Request, Response, request
+from flask_babel import gettext
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import SecurityError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 # The largest id a primary key holds: PostgreSQL's ``integer``. A larger number in a URL
@@ -66,6 +68,18 @@ class SegmentConverter(UnicodeConverter):
 
 # Registered as the app's own converters before any route is added.
 CONVERTERS = {"int": IdConverter, "default": SegmentConverter, "string": SegmentConverter}
+
+
+def refuse_untrusted_host() -> Response | None:
+    """Answer 400, before any other hook, a request whose Host is not in ``TRUSTED_HOSTS``.
+
+    Flask leaves the URL adapter unset for such a request, so no page (not even the
+    error page, which builds URLs) can be rendered for it; nothing of the host is echoed.
+    """
+    if isinstance(request.routing_exception, SecurityError):
+        message = gettext("The request could not be understood. Go back and try again.")
+        return Response(message, status=400, mimetype="text/plain")
+    return None
 
 
 def parse_id(value: str | None) -> int | None:
