@@ -62,12 +62,12 @@ def kaimen_navigation(org: Organisation, user: User | AnonymousUserMixin) -> lis
 
 @hookimpl
 def kaimen_school_panels(school: Organisation) -> list[Panel]:
-    return [metrics.panel(school)]
+    return [metrics.school_panel(school)]
 
 
 @hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    return metrics.pledge_metrics(bureau, schools)
+    return metrics.bureau_table(bureau, schools)
 
 
 @hookimpl

@@ -28,7 +28,7 @@ from . import services
 from .models import ETHICS, WITHDRAWN, Pledge, PledgeSignature
 
 
-def panel(school: Organisation) -> Panel:
+def school_panel(school: Organisation) -> Panel:
     """Return the panel of the school's public page: its standing pledges."""
     return render_panel(_l("Our pledges"), "pledges/panel.html", order=10, school=school,
                         pledges=services.standing_pledges())
@@ -77,7 +77,7 @@ def _reports(schools: list[Organisation]) -> dict[int, tuple[int, int]] | None:
     return totals
 
 
-def pledge_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
+def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     """Return published pledges, board this year, ethics signatures and reports per school."""
     ids, year = [s.id for s in schools], services.current_school_year()
     boards, signers = published(schools, year), _signers(ids, year)
