@@ -48,14 +48,7 @@ from .choices import (
     THREE_DISORDERS,
     VERIFYING,
 )
-from .models import (
-    AnswerTemplate,
-    Attachment,
-    Complaint,
-    ComplaintEvent,
-    Holiday,
-    with_leadership,
-)
+from .models import AnswerTemplate, Attachment, Complaint, ComplaintEvent, Holiday, with_leadership
 
 PLUGIN = NAME
 

@@ -22,10 +22,19 @@ branch_labels = None
 depends_on = None
 
 
-def _all_schools():
+SAME_CASE = ("receipt.plugin = 'complaints' AND receipt.object_id = complaint.id "
+             "AND receipt.school_id = complaint.school_id")
+
+
+def _copy_tokens(target, source, where=''):
+    """Copy token_hash and sealed_code from ``source`` rows onto ``target`` rows of one case."""
     # The complaint table has row-level security: this migration reads every school.
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("SELECT set_config('kaimen.scope', 'all', true)")
+    columns = ', '.join(
+        f'{column} = (SELECT {source}.{column} FROM {source} WHERE {SAME_CASE})'
+        for column in ('token_hash', 'sealed_code'))
+    op.execute(f'UPDATE {target} SET {columns} {where}')
 
 
 def upgrade():
@@ -36,15 +45,7 @@ def upgrade():
             batch_op.f('uq_receipt_plugin_school_id_token_hash'),
             ['plugin', 'school_id', 'token_hash'])
 
-    _all_schools()
-    op.execute(
-        "UPDATE receipt SET "
-        "token_hash = (SELECT complaint.token_hash FROM complaint "
-        "WHERE complaint.id = receipt.object_id AND complaint.school_id = receipt.school_id), "
-        "sealed_code = (SELECT complaint.sealed_code FROM complaint "
-        "WHERE complaint.id = receipt.object_id AND complaint.school_id = receipt.school_id) "
-        "WHERE receipt.plugin = 'complaints'"
-    )
+    _copy_tokens('receipt', 'complaint', "WHERE receipt.plugin = 'complaints'")
 
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.drop_constraint('uq_complaint_school_id_token_hash', type_='unique')
@@ -59,15 +60,7 @@ def downgrade():
         batch_op.create_unique_constraint(
             batch_op.f('uq_complaint_school_id_token_hash'), ['school_id', 'token_hash'])
 
-    _all_schools()
-    op.execute(
-        "UPDATE complaint SET "
-        "token_hash = (SELECT receipt.token_hash FROM receipt WHERE receipt.plugin = 'complaints' "
-        "AND receipt.object_id = complaint.id AND receipt.school_id = complaint.school_id), "
-        "sealed_code = (SELECT receipt.sealed_code FROM receipt "
-        "WHERE receipt.plugin = 'complaints' "
-        "AND receipt.object_id = complaint.id AND receipt.school_id = complaint.school_id)"
-    )
+    _copy_tokens('complaint', 'receipt')
 
     with op.batch_alter_table('receipt', schema=None) as batch_op:
         batch_op.drop_constraint('uq_receipt_plugin_school_id_token_hash', type_='unique')
