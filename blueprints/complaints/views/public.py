@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kaimen import Organisation, db, limiter, private, public, receipts
 
-from .. import services
+from .. import queries, services
 from ..blueprint import school_blueprint as bp
 from ..forms import FeedbackForm, InformationForm, OpinionForm, submission_from
 from ..models import Complaint
@@ -49,7 +49,7 @@ def new() -> Any:
         form.subject.data = request.args.get("title", "")[:120]
     token = form.submitted_token()
     if token and request.method == "POST":
-        earlier = services.replay(school, token)
+        earlier = queries.replay(school, token)
         if earlier is not None:
             return _receipt(*earlier)
     if form.validate_on_submit():
@@ -72,7 +72,7 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
     except IntegrityError:
         # The same form arrived twice at once: show the receipt of the one that won.
         db.session.rollback()
-        earlier = services.replay(school, token)
+        earlier = queries.replay(school, token)
         if earlier is None:
             raise
         return _receipt(*earlier)
@@ -106,7 +106,7 @@ def track_action() -> Any:
     receipt = receipts.lookup(code)
     if receipt is None or receipt.school_id != g.school.id:
         abort(404)
-    case = services.case_by_receipt(receipt)
+    case = queries.case_by_receipt(receipt)
     if case is None:
         abort(404)
     info, verdict = InformationForm(), FeedbackForm()
@@ -122,7 +122,7 @@ def track_action() -> Any:
     except services.WorkflowError as error:
         db.session.rollback()
         flash(str(error.message), "error")
-        return tracking_page(services.case_by_receipt(receipt) or case, code, status=409)
+        return tracking_page(queries.case_by_receipt(receipt) or case, code, status=409)
     db.session.commit()
     flash(_("Thank you. What you sent was added to the case."), "info")
     return tracking_page(case, code)
@@ -130,7 +130,7 @@ def track_action() -> Any:
 
 def track_receipt(receipt: receipts.Receipt) -> Any:
     """Answer ``/track`` for one of this plugin's receipts."""
-    case = services.case_by_receipt(receipt)
+    case = queries.case_by_receipt(receipt)
     if case is None:
         return None
     return tracking_page(case, request.form.get("code", ""))

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from kaimen import User, db, local_date, paginate, require, user_can
 
-from .. import lists, services
+from .. import lists, queries, services
 from ..blueprint import school_blueprint as bp
 from ..forms import (
     AcceptForm,
@@ -40,7 +40,7 @@ def sees_leadership() -> bool:
 
 def load_case(complaint_id: int) -> Complaint:
     """Return the school's case, or 404 (a leadership report too, unless the bureau asks)."""
-    case = services.find_case(complaint_id, leadership=sees_leadership())
+    case = queries.find_case(complaint_id, leadership=sees_leadership())
     if case is None:
         abort(404)
     return case
@@ -57,7 +57,7 @@ def may_act(case: Complaint) -> bool:
 
 def owner_choices(case: Complaint | None) -> list[SelectChoice]:
     """Return who may be put in charge of ``case``, as choices of a select field."""
-    return [SelectChoice(u.id, u.display_name) for u in services.possible_owners(g.school, case)]
+    return [SelectChoice(u.id, u.display_name) for u in queries.possible_owners(g.school, case)]
 
 
 def _today() -> date:
@@ -114,7 +114,7 @@ def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
         "urge_form": forms.get("urge") or UrgeForm(formdata=None),
         "reward_form": forms.get("reward") or RewardPaymentForm(formdata=None),
     }
-    templates = services.answer_templates()
+    templates = queries.answer_templates()
     return render(
         "complaints/case.html", case=case, today=_today(), may_act=may_act(case),
         may_supervise=user_can(current_user, "complaints.supervise", g.org),
@@ -265,7 +265,7 @@ def take_over(complaint_id: int) -> Any:
 def attachment(complaint_id: int, attachment_id: int) -> Any:
     """Download a file of a case: always as an attachment, never rendered."""
     case = load_case(complaint_id)
-    stored = services.attachment_of(case, attachment_id)
+    stored = queries.attachment_of(case, attachment_id)
     if stored is None:
         abort(404)
     response = send_file(io.BytesIO(stored.content), mimetype=stored.content_type,
@@ -284,7 +284,7 @@ def templates() -> Any:
         db.session.commit()
         flash(_("The template was saved."), "info")
         return redirect(url_for(".templates"))
-    return render("complaints/templates.html", form=form, rows=services.answer_templates(),
+    return render("complaints/templates.html", form=form, rows=queries.answer_templates(),
                   school=g.school)
 
 
