@@ -41,6 +41,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 def configure(app: Flask, settings: dict[str, Any] | None) -> None:
     values = config.load(settings)
     config.check_secret(values)
+    config.check_audit_key(values)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     database_url = values["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'kaimen.db'}"
     production = not (values["DEBUG"] or values["TESTING"])

@@ -43,7 +43,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMS_BACKEND": (None, str),
     "NOTIFY_MAX_ATTEMPTS": (5, int),
     "PLUGINS_DISABLED": ("", str),
+    "AUDIT_KEY": (None, str),
+    "AUDIT_CHECKPOINTS": (None, str),
+    "AUDIT_SIGNING_KEY": (None, str),
 }
+MIN_AUDIT_KEY_LENGTH = 32
 
 
 def load(
@@ -68,3 +72,23 @@ def check_secret(settings: Mapping[str, Any]) -> None:
             "KAIMEN_SECRET_KEY is not set: refusing to start with the development secret key. "
             "Set KAIMEN_SECRET_KEY to a long random value (or KAIMEN_DEBUG=1 for development)."
         )
+
+
+def check_audit_key(settings: Mapping[str, Any]) -> None:
+    """Refuse to run without a real audit-chain key outside debug and testing.
+
+    In debug and testing the key is derived from the secret key (see
+    ``kaimen.audit.chain_key``); in production it must be its own secret, kept
+    out of the database, or whoever can write the database could rehash the chain.
+    """
+    if settings.get("DEBUG") or settings.get("TESTING"):
+        return
+    key = settings.get("AUDIT_KEY") or ""
+    if len(key) < MIN_AUDIT_KEY_LENGTH:
+        raise ConfigError(
+            f"KAIMEN_AUDIT_KEY is not set or shorter than {MIN_AUDIT_KEY_LENGTH} characters: "
+            "the audit log's hash chain needs its own key, kept out of the database. Set "
+            "KAIMEN_AUDIT_KEY to a long random value (or KAIMEN_DEBUG=1 for development)."
+        )
+    if key == settings.get("SECRET_KEY"):
+        raise ConfigError("KAIMEN_AUDIT_KEY must differ from KAIMEN_SECRET_KEY")
