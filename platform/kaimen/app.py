@@ -61,6 +61,8 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI=values["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # decided here: the flask command resets DEBUG after the factory returns
+        AUDIT_DEVELOPMENT_KEY=config.development_audit_key(values),
     )
     if values["PROXY_COUNT"]:
         # Trust exactly that many proxies for the client address, so rate limits key on it.

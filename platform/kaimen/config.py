@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -92,3 +94,11 @@ def check_audit_key(settings: Mapping[str, Any]) -> None:
         )
     if key == settings.get("SECRET_KEY"):
         raise ConfigError("KAIMEN_AUDIT_KEY must differ from KAIMEN_SECRET_KEY")
+
+
+def development_audit_key(settings: Mapping[str, Any]) -> bytes | None:
+    """Return the chain key derived from the secret key in debug and testing, else None."""
+    if settings.get("AUDIT_KEY") or not (settings.get("DEBUG") or settings.get("TESTING")):
+        return None
+    secret = str(settings.get("SECRET_KEY") or "").encode()
+    return hmac.new(secret, b"kaimen audit chain", hashlib.sha256).digest()
