@@ -185,6 +185,10 @@ class Breach:
     reason: str
 
     def __str__(self) -> str:
+        if self.seq is None:
+            return f"bureau {self.bureau_id}: {self.reason}"
+        if self.event_id is None:
+            return f"bureau {self.bureau_id}, head at #{self.seq}: {self.reason}"
         return f"bureau {self.bureau_id}, event #{self.seq} (id {self.event_id}): {self.reason}"
 
 

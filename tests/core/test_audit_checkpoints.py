@@ -238,7 +238,14 @@ def test_each_tamper_is_caught_against_the_checkpoints(
     assert reason in breach.reason
     result = verify_cli(app, "--checkpoints", str(sealed))
     assert result.exit_code == 1
-    assert f"BROKEN: bureau {county.a.id}" in result.output
+    assert f"BROKEN: {breach}" in result.output
+    where = f"BROKEN: bureau {county.a.id}"
+    if seq is None:
+        assert f"{where}: the checkpoint of " in result.output
+    elif breach.event_id is None:
+        assert f"{where}, head at #{seq}: " in result.output
+    else:
+        assert f"{where}, event #{seq} (id {breach.event_id}): " in result.output
     assert reason in result.output
     assert "intact" not in result.output
 
