@@ -377,6 +377,7 @@ def test_cookies_are_secure_in_production(monkeypatch, tmp_path):
         monkeypatch.delenv(f"KAIMEN_{name}", raising=False)
     app = create_app({
         "SECRET_KEY": "a-long-random-production-secret-0123456789abcdef",
+        "AUDIT_KEY": "a-long-random-audit-chain-key-0123456789abcdef",
         "BASE_URL": "https://kaimen.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
     })
@@ -400,6 +401,7 @@ def test_cookies_are_not_secure_over_plain_http(monkeypatch, tmp_path):
         monkeypatch.delenv(f"KAIMEN_{name}", raising=False)
     app = create_app({
         "SECRET_KEY": "a-long-random-production-secret-0123456789abcdef",
+        "AUDIT_KEY": "a-long-random-audit-chain-key-0123456789abcdef",
         "BASE_URL": "http://intranet.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
     })
