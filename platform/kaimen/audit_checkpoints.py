@@ -223,23 +223,10 @@ def checkpoint() -> list[dict[str, Any]]:
 
 
 def supervisors(bureau: Organisation) -> list[Any]:
-    """Return the active supervisors of ``bureau`` and of the bureaus above it."""
-    from .auth.models import RoleGrant, User
+    """Return who receives ``bureau``'s checkpoints: its supervisors and those above it."""
+    from .auth.access import holders
 
-    bureau_ids = [bureau.id] + [b.id for b in bureau.ancestors()]
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .join(RoleGrant)
-            .where(
-                RoleGrant.org_id.in_(bureau_ids),
-                RoleGrant.role == "supervisor",
-                User.active.is_(True),
-            )
-            .distinct()
-            .order_by(User.id)
-        )
-    )
+    return holders("audit.checkpoints", bureau)
 
 
 def _notify_supervisors(bureau: Organisation, fields: dict[str, Any]) -> None:

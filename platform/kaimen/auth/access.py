@@ -55,6 +55,9 @@ CORE_PERMISSIONS = [
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
+    Permission.of(
+        "audit.checkpoints", _l("Receive the signed checkpoints of the audit log"), ["supervisor"]
+    ),
 ]
 
 
