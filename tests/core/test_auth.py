@@ -52,8 +52,8 @@ def post_login(client, username, password=PASSWORD, headers=None, **data):
 
 
 @pytest.mark.parametrize(("username", "home"), [
-    ("a1.admin", "/s/a1/"),
-    ("a1.teacher", "/s/a1/"),
+    ("a1.admin", "/s/a1/desk/"),   # school staff land at their desk (issue 8, item 8)
+    ("a1.teacher", "/s/a1/desk/"),
     ("a.admin", "/b/county-a/"),
     ("city.supervisor", "/b/city/"),
 ])
@@ -88,7 +88,7 @@ def test_login_page_carries_next_from_the_query(client, county):
 def test_login_ignores_open_redirects(client, county, target):
     response = post_login(client, "a1.admin", next=target)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/s/a1/"
+    assert response.headers["Location"] == "/s/a1/desk/"
 
 
 def test_wrong_password_and_unknown_user_answer_the_same(client, county):

@@ -44,6 +44,7 @@ CORE_PERMISSIONS = [
     Permission.of(
         "school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]
     ),
+    Permission.of("school.desk", _l("Have a desk at the school"), ["school_admin", "teacher"]),
     Permission.of(
         "bureau.view",
         _l("See the bureau's umbrella view"),

@@ -34,9 +34,10 @@ def _login_ip_limit() -> str:
 
 
 def _home_for(user: Any) -> str:
+    """Return where ``user`` lands: school staff at their desk, bureau staff on their view."""
     for org in user.organisations():
         if org.is_school:
-            return url_for("core.school_home", school=org.slug)
+            return url_for("core.school_desk", school=org.slug)
         return url_for("core.bureau_home", bureau=org.slug)
     return url_for("core.directory")
 
