@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
 
 from . import audit, notify, orgs, plugins, provisioning, rls, tenancy
 from .extensions import db
@@ -206,6 +207,7 @@ def users_create(
     email: str | None,
 ) -> None:
     """Create a user with one grant; the password is asked for."""
+    from .auth import passwords
     from .auth.models import SCHOOL_ROLES, RoleGrant, User, find_user
 
     kind = orgs.SCHOOL if role in SCHOOL_ROLES else orgs.BUREAU
@@ -223,8 +225,10 @@ def users_create(
             raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
         unit_id = unit.id
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-    if len(password) < 10:
-        raise click.ClickException("the password needs at least 10 characters")
+    with force_locale(current_app.config["DEFAULT_LOCALE"]):  # no request to choose one
+        problems = passwords.check(password, username)
+    if problems:
+        raise click.ClickException(" ".join(problems))
     user = User(username=username.lower(), display_name=display_name, email=email)
     user.set_password(password)
     user.grants.append(RoleGrant(role=role, org_id=org.id, unit_id=unit_id))
