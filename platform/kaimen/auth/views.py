@@ -25,6 +25,7 @@ from . import throttle
 from .access import login_required, public
 from .forms import LoginForm, PasswordForm, PreferencesForm
 from .models import authenticate
+from .passwords import MIN_PASSWORD
 
 bp = Blueprint("auth", __name__)
 
@@ -120,5 +121,8 @@ def account() -> Any:
         response.delete_cookie("kaimen_locale")
         return response
     return render_template(
-        "kaimen/account.html", password_form=password_form, preferences=preferences
+        "kaimen/account.html",
+        password_form=password_form,
+        preferences=preferences,
+        min_password=MIN_PASSWORD,
     )
