@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 
 import pytest
+import redis
 import sqlalchemy as sa
 from conftest import PASSWORD, make_app
+from test_rate_limit_storage import REDIS, redis_running
 
 from kaimen.auth import models
 from kaimen.auth.models import LoginThrottle, User
@@ -124,17 +127,36 @@ def test_a_success_takes_back_only_its_own_attempt(app, client, county, ctx):
 THREADS = 16
 
 
-def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_database, monkeypatch):
-    app = make_app(fresh_database.url(backend), LOGIN_MAX_FAILURES=5,
-                   LOGIN_IP_LIMIT="1000 per minute")
+@pytest.fixture
+def redis_settings():
+    """Settings that keep the throttle in Redis, under a prefix of this test's own."""
+    if not redis_running():
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    prefix = f"kaimen-test-{uuid.uuid4().hex}:"
+    yield {"REDIS_URL": f"redis://{REDIS[0]}:{REDIS[1]}/15", "RATELIMIT_KEY_PREFIX": prefix}
+    client = redis.Redis(host=REDIS[0], port=REDIS[1], db=15)
+    try:
+        keys = client.keys(f"{prefix}*")
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def throttled_app(url: str, **settings):
+    app = make_app(url, LOGIN_MAX_FAILURES=5, LOGIN_IP_LIMIT="1000 per minute", **settings)
     with app.app_context():
         db.create_all()
-        user = User(username="target", display_name="Target")
-        user.set_password(PASSWORD)
-        db.session.add(user)
-        db.session.commit()
-    checks = HashChecks()
-    monkeypatch.setattr(models, "check_password_hash", checks)
+        if db.session.scalar(sa.select(User).where(User.username == "target")) is None:
+            user = User(username="target", display_name="Target")
+            user.set_password(PASSWORD)
+            db.session.add(user)
+            db.session.commit()
+    return app
+
+
+def guess_in_parallel(app) -> list[int]:
+    """Send THREADS wrong passwords for one name at once; return the statuses."""
     start = threading.Barrier(THREADS)
 
     def guess(n: int) -> int:
@@ -143,10 +165,17 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_databas
         response = client.post("/login", data={"username": "target", "password": f"guess {n}"})
         return response.status_code
 
+    # an exception in a request (a unique violation, say) propagates here under TESTING
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(guess, range(THREADS)))
+
+
+def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_database, monkeypatch):
+    app = throttled_app(fresh_database.url(backend))
+    checks = HashChecks()
+    monkeypatch.setattr(models, "check_password_hash", checks)
     try:
-        # an exception in a request (a unique violation, say) propagates here under TESTING
-        with ThreadPoolExecutor(THREADS) as pool:
-            statuses = list(pool.map(guess, range(THREADS)))
+        statuses = guess_in_parallel(app)
         assert sorted(statuses) == [200] * 5 + [429] * (THREADS - 5)
         assert len(checks.costs) == 5
         with app.app_context():
@@ -157,3 +186,56 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_databas
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_with_redis_parallel_guesses_check_at_most_the_limit(
+    fresh_database, redis_settings, monkeypatch
+):
+    url = fresh_database.url("sqlite")
+    app = throttled_app(url, **redis_settings)
+    checks = HashChecks()
+    monkeypatch.setattr(models, "check_password_hash", checks)
+    try:
+        statuses = guess_in_parallel(app)
+        assert sorted(statuses) == [200] * 5 + [429] * (THREADS - 5)
+        assert len(checks.costs) == 5
+        with app.app_context():  # counted in Redis, not in the database
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)) == 0
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        # Flask-Limiter keeps one storage per Limiter object, shared by every app of this
+        # process: hand the memory storage back to the others.
+        make_app(url)
+
+
+def test_with_redis_workers_share_the_pair_lock_and_spare_other_addresses(
+    fresh_database, redis_settings
+):
+    url = fresh_database.url("sqlite")
+    first = throttled_app(url, **redis_settings)
+    second = throttled_app(url, **redis_settings)
+    first.config["LOGIN_MAX_FAILURES"] = second.config["LOGIN_MAX_FAILURES"] = 3
+    try:
+        one, other = first.test_client(), second.test_client()
+        assert attempt(one, "target", address="203.0.113.9").status_code == 200
+        assert attempt(other, "target", address="203.0.113.9").status_code == 200
+        assert attempt(one, "target", address="203.0.113.9").status_code == 200
+        locked = attempt(other, "target", PASSWORD, address="203.0.113.9")
+        assert locked.status_code == 429
+        assert flashes(locked)[0].startswith("Too many failed attempts.")
+        assert attempt(one, "target", PASSWORD, address="198.51.100.4").status_code == 302
+        client = redis.Redis(host=REDIS[0], port=REDIS[1], db=15)
+        try:
+            prefix = redis_settings["RATELIMIT_KEY_PREFIX"]
+            # the success took its attempt back from the username's count: three failures left
+            assert int(client.get(f"{prefix}kaimen:login:0::target")) == 3
+            assert client.ttl(f"{prefix}kaimen:login:11:203.0.113.9:target") > 0
+            assert client.get(f"{prefix}kaimen:login:12:198.51.100.4:target") is None
+        finally:
+            client.close()
+    finally:
+        for app in (first, second):
+            with app.app_context():
+                db.engine.dispose()
+        make_app(url)

@@ -1,8 +1,9 @@
 """Login throttling per (username, address) pair, with a slower limit per username.
 
 A login attempt is counted *before* its password is checked, with one atomic upsert
-(``INSERT … ON CONFLICT DO UPDATE … RETURNING``), so parallel requests on any number of
-workers check at most the limit; a success takes its attempt back. Known and unknown
+(``INSERT … ON CONFLICT DO UPDATE … RETURNING``), or one Redis script when
+``KAIMEN_REDIS_URL`` is set, so parallel requests on any number of workers check at most
+the limit; a success takes its attempt back. Known and unknown
 names are counted alike, so both get the same answers. Locking the pair means that
 nobody can lock an account out by failing from elsewhere: a right password from an
 address without failures gets through until the username's own, higher limit is reached.
@@ -30,6 +31,18 @@ INSERTS: dict[str, Callable[[sa.Table], Any]] = {
     "sqlite": sqlite.insert,
 }
 THROTTLE = cast(sa.Table, LoginThrottle.__table__)
+# Redis: count one attempt, and (re)start the lock minutes while the count is within the
+# limit, so that a lock lasts from the attempt that reached the limit, as in the table.
+REDIS_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n <= tonumber(ARGV[1]) or redis.call('TTL', KEYS[1]) < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return n
+"""
+REDIS_TAKE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+"""
 
 
 def client_address() -> str:
@@ -43,7 +56,8 @@ def reserve(username: str, address: str) -> bool:
     Commits at once, so that other workers see the attempt.
     """
     config = current_app.config
-    allowed = _count(username, address, config["LOGIN_MAX_FAILURES"]) and _count(
+    count = _count_in_redis if config["REDIS_URL"] else _count
+    allowed = count(username, address, config["LOGIN_MAX_FAILURES"]) and count(
         username, EVERY_ADDRESS, config["LOGIN_USER_MAX_FAILURES"]
     )
     db.session.commit()
@@ -52,6 +66,11 @@ def reserve(username: str, address: str) -> bool:
 
 def succeeded(username: str, address: str) -> None:
     """Forget the pair's attempts, take this attempt back from the username's count, tidy up."""
+    if current_app.config["REDIS_URL"]:
+        client = _redis()
+        client.delete(_redis_key(username, address))
+        client.eval(REDIS_TAKE_BACK, 1, _redis_key(username, EVERY_ADDRESS))
+        return
     table = THROTTLE
     db.session.execute(
         sa.delete(table).where(table.c.username == username, table.c.address == address)
@@ -97,3 +116,26 @@ def _count(username: str, address: str, limit: int) -> bool:
     ).returning(table.c.failures)
     return db.session.execute(statement).scalar_one() <= limit
 
+
+
+def _count_in_redis(username: str, address: str, limit: int) -> bool:
+    """Add one attempt to a Redis counter atomically; tell whether it is within ``limit``."""
+    seconds = current_app.config["LOGIN_LOCK_MINUTES"] * 60
+    count = _redis().eval(REDIS_COUNT, 1, _redis_key(username, address), limit, seconds)
+    return int(count) <= limit
+
+
+def _redis_key(username: str, address: str) -> str:
+    # the address's length first, so that no username and address pair reads as another
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX") or ""
+    return f"{prefix}kaimen:login:{len(address)}:{address}:{username}"
+
+
+def _redis() -> Any:
+    """Return the app's Redis client, made once."""
+    extensions = current_app.extensions
+    if "kaimen_login_redis" not in extensions:
+        import redis  # only needed when configured (the "redis" extra)
+
+        extensions["kaimen_login_redis"] = redis.Redis.from_url(current_app.config["REDIS_URL"])
+    return extensions["kaimen_login_redis"]
