@@ -155,8 +155,10 @@ def throttled_app(url: str, **settings):
     return app
 
 
-def guess_in_parallel(app) -> list[int]:
-    """Send THREADS wrong passwords for one name at once; return the statuses."""
+def check_parallel_guesses(app, monkeypatch) -> None:
+    """Send THREADS wrong passwords for one name at once: the limit is checked, the rest refused."""
+    checks = HashChecks()
+    monkeypatch.setattr(models, "check_password_hash", checks)
     start = threading.Barrier(THREADS)
 
     def guess(n: int) -> int:
@@ -167,25 +169,28 @@ def guess_in_parallel(app) -> list[int]:
 
     # an exception in a request (a unique violation, say) propagates here under TESTING
     with ThreadPoolExecutor(THREADS) as pool:
-        return list(pool.map(guess, range(THREADS)))
+        statuses = list(pool.map(guess, range(THREADS)))
+    assert sorted(statuses) == [200] * 5 + [429] * (THREADS - 5)
+    assert len(checks.costs) == 5
+
+
+def dispose(*apps) -> None:
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_database, monkeypatch):
     app = throttled_app(fresh_database.url(backend))
-    checks = HashChecks()
-    monkeypatch.setattr(models, "check_password_hash", checks)
     try:
-        statuses = guess_in_parallel(app)
-        assert sorted(statuses) == [200] * 5 + [429] * (THREADS - 5)
-        assert len(checks.costs) == 5
+        check_parallel_guesses(app, monkeypatch)
         with app.app_context():
             pair = db.session.get(LoginThrottle, ("target", "127.0.0.1"))
             assert pair is not None
             assert pair.failures == THREADS
             assert pair.locked_until is not None
     finally:
-        with app.app_context():
-            db.engine.dispose()
+        dispose(app)
 
 
 def test_with_redis_parallel_guesses_check_at_most_the_limit(
@@ -193,17 +198,12 @@ def test_with_redis_parallel_guesses_check_at_most_the_limit(
 ):
     url = fresh_database.url("sqlite")
     app = throttled_app(url, **redis_settings)
-    checks = HashChecks()
-    monkeypatch.setattr(models, "check_password_hash", checks)
     try:
-        statuses = guess_in_parallel(app)
-        assert sorted(statuses) == [200] * 5 + [429] * (THREADS - 5)
-        assert len(checks.costs) == 5
+        check_parallel_guesses(app, monkeypatch)
         with app.app_context():  # counted in Redis, not in the database
             assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)) == 0
     finally:
-        with app.app_context():
-            db.engine.dispose()
+        dispose(app)
         # Flask-Limiter keeps one storage per Limiter object, shared by every app of this
         # process: hand the memory storage back to the others.
         make_app(url)
@@ -235,7 +235,5 @@ def test_with_redis_workers_share_the_pair_lock_and_spare_other_addresses(
         finally:
             client.close()
     finally:
-        for app in (first, second):
-            with app.app_context():
-                db.engine.dispose()
+        dispose(first, second)
         make_app(url)
