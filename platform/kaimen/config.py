@@ -37,6 +37,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_ENABLED": (True, _boolean),
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
+    # failures of one username from every address together, within the same minutes
+    "LOGIN_USER_MAX_FAILURES": (20, int),
     "LOGIN_IP_LIMIT": ("30 per 15 minutes", str),
     "SESSION_IDLE_HOURS": (8.0, float),
     "MAIL_BACKEND": ("console", str),

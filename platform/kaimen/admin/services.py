@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from .. import audit, orgs
+from ..auth import passwords
 from ..auth.access import user_can
-from ..auth.forms import MIN_PASSWORD
 from ..auth.models import RoleGrant, User, find_user
 from ..auth.roles import BUREAU_ROLES, ROLES, SCHOOL_ROLES
 from ..extensions import db
@@ -90,11 +90,9 @@ def add_user(
         raise UserError(_("You cannot give that role there."), field="role")
     if find_user(username) is not None:
         raise UserError(_("That username is taken."))
-    if len(password) < MIN_PASSWORD:
-        raise UserError(
-            _("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
-            field="password",
-        )
+    problems = passwords.check(password, username.strip().lower())
+    if problems:
+        raise UserError(" ".join(problems), field="password")
     if role == "unit_staff":
         unit = db.session.get(orgs.Unit, unit_id) if unit_id is not None else None
         if unit is None or unit.bureau_id != org.id:
