@@ -17,6 +17,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from kaimen.forms import Email
@@ -67,7 +68,8 @@ def _required(message: Any) -> InputRequired:
 class OpenDayForm(FlaskForm):
     """An event as the school's staff schedule it; times in the bureau's time zone."""
 
-    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()), default=OPEN_DAY)
+    kind = SelectField(_l("Kind"), default=OPEN_DAY,
+                       choices=[SelectChoice(k, label) for k, label in KIND_LABELS.items()])
     title = StringField(_l("Title"), filters=[clean], validators=[
         _required(_l("Give the event a title.")),
         Length(max=TITLE_MAX, message=_l("Keep the title under 200 characters."))])
@@ -144,8 +146,8 @@ class TrackActionForm(FlaskForm):
     code = HiddenField(filters=[clean])
     action = HiddenField(filters=[clean])
     satisfaction = RadioField(_l("How satisfied were you?"), choices=[
-        ("5", _l("5 – very satisfied")), ("4", _l("4 – satisfied")), ("3", _l("3 – neutral")),
-        ("2", _l("2 – dissatisfied")), ("1", _l("1 – very dissatisfied"))],
-        validators=[Optional()])
+        SelectChoice("5", _l("5 – very satisfied")), SelectChoice("4", _l("4 – satisfied")),
+        SelectChoice("3", _l("3 – neutral")), SelectChoice("2", _l("2 – dissatisfied")),
+        SelectChoice("1", _l("1 – very dissatisfied"))], validators=[Optional()])
     comment = TextAreaField(_l("Comment (optional)"), filters=[clean],
                             validators=[Length(max=2000)])

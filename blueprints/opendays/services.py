@@ -49,8 +49,11 @@ class OpenDayError(Exception):
     """A rule refused the request; ``message`` says why, translated."""
 
     def __init__(self, message: Any) -> None:
-        super().__init__(str(message))
-        self.message = message
+        super().__init__(message)
+        self.message = message  # lazy: translated when shown, in the reader's language
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 @dataclass
