@@ -35,11 +35,15 @@ def _valid_token(token: str | None) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token or "") is not None
 
 
-def event_url(event: OpenDay) -> str:
-    """Return the public address of an event's page, on the configured base URL."""
+def public_url(path: str) -> str:
+    """Return ``path`` on the configured public address, never the request's host."""
     base = current_app.config.get("BASE_URL") or request.host_url
-    path = url_for("opendays.show", school=event.school.slug, open_day_id=event.id)
     return base.rstrip("/") + path
+
+
+def event_url(event: OpenDay) -> str:
+    """Return the public address of an event's page."""
+    return public_url(url_for("opendays.show", school=event.school.slug, open_day_id=event.id))
 
 
 @school_blueprint.get("/")
@@ -48,9 +52,11 @@ def index() -> str:
     """List the school's coming events and show the month's calendar."""
     school = g.school
     first = calendar_view.parse_month(request.args.get("month"), local_date(school))
+    feed_url = public_url(url_for("opendays.feed"))
     return render_template("opendays/index.html", school=school, events=services.coming(),
                            month=calendar_view.month_of(school, first),
-                           today=local_date(school))
+                           today=local_date(school), feed=feed_url,
+                           webcal=re.sub(r"^https?://", "webcal://", feed_url))
 
 
 @school_blueprint.route("/<int:open_day_id>", methods=["GET", "POST"])

@@ -60,3 +60,9 @@ def test_the_bureau_feed_covers_all_its_schools_and_no_other(client, county, sch
     assert set(events_of(calendar)) == {"A1 day", "A2 day"}
     assert set(events_of(parse(client.get("/s/a2/opendays/calendar.ics")))) == {"A2 day"}
     assert set(events_of(parse(client.get("/b/county-b/opendays/calendar.ics")))) == {"B1 day"}
+
+
+def test_the_calendar_page_offers_a_webcal_subscription_on_the_public_address(client, county):
+    html = client.get("/s/a1/opendays/").get_data(as_text=True)
+    assert 'href="webcal://kaimen.example.org/s/a1/opendays/calendar.ics"' in html
+    assert 'href="https://kaimen.example.org/s/a1/opendays/calendar.ics"' in html
