@@ -25,6 +25,8 @@ PERMISSIONS = [
                   ["school_admin"]),
     Permission.of("opendays.check_in", _l("See registrations and check parents in"),
                   ["school_admin", "teacher"]),
+    Permission.of("opendays.push", _l("Push county-wide open days to the schools"),
+                  ["bureau_admin", "supervisor"]),
 ]
 __all__ = ["LABEL", "NAME", "bureau", "bureau_blueprint", "public", "school_blueprint", "staff"]
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kaimen import Organisation, db
 
-from .models import OpenDay
+from .models import DRAFT, OpenDay
 from .services import to_local, to_utc
 
 
@@ -48,7 +48,8 @@ def month_of(school: Organisation, first: date) -> Month:
     end = to_utc(datetime.combine(weeks[-1][-1] + timedelta(days=1), time()), school)
     month = Month(first=first, weeks=weeks)
     for event in db.session.scalars(
-        sa.select(OpenDay).where(OpenDay.starts_at < end, OpenDay.ends_at > start)
+        sa.select(OpenDay).where(OpenDay.starts_at < end, OpenDay.ends_at > start,
+                                 OpenDay.status != DRAFT)
         .order_by(OpenDay.starts_at, OpenDay.id)
     ):
         starts: Any = to_local(event.starts_at, school)

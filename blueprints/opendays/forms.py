@@ -14,11 +14,13 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from kaimen.forms import Email
 
@@ -97,6 +99,24 @@ class OpenDayForm(FlaskForm):
         validators=[Optional()])
     feedback_enabled = BooleanField(_l("Ask parents for feedback after the event"),
                                     default=True)
+
+
+class PushForm(FlaskForm):
+    """A county-wide event the bureau pushes to its schools; each fills in its details."""
+
+    kind = SelectField(_l("Kind"), default=OPEN_WEEK,
+                       choices=[SelectChoice(k, label) for k, label in KIND_LABELS.items()])
+    title = StringField(_l("Title"), filters=[clean], validators=[
+        _required(_l("Give the event a title.")),
+        Length(max=TITLE_MAX, message=_l("Keep the title under 200 characters."))])
+    description = TextAreaField(_l("What parents will see and do"), filters=[clean],
+                                validators=[Length(max=5000)])
+    starts_at = DateTimeLocalField(_l("Starts"), format=DATETIME_FORMAT, validators=[
+        _required(_l("Enter when it starts."))])
+    ends_at = DateTimeLocalField(_l("Ends"), format=DATETIME_FORMAT, validators=[
+        _required(_l("Enter when it ends."))])
+    schools = SelectMultipleField(_l("Schools"), widget=ListWidget(prefix_label=False),
+                                  option_widget=CheckboxInput(), validate_choice=False)
 
 
 class RegistrationForm(FlaskForm):

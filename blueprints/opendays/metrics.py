@@ -26,7 +26,7 @@ from kaimen import (
 )
 
 from . import services
-from .models import CANCELLED, CONFIRMED, WAITLISTED, OpenDay, OpenDayFeedback, Registration
+from .models import CONFIRMED, SCHEDULED, WAITLISTED, OpenDay, OpenDayFeedback, Registration
 
 
 @dataclass
@@ -76,7 +76,7 @@ def school_year_start(bureau: Organisation, today: date | None = None) -> tuple[
 
 
 def _held(ids: list[int], since: datetime, now: datetime) -> Any:
-    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status != CANCELLED,
+    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
                    OpenDay.starts_at >= since, OpenDay.ends_at <= now)
 
 

@@ -13,11 +13,28 @@ from kaimen import Model, Organisation, TenantOwned, utcnow
 OPEN_DAY, OPEN_WEEK, PARENT_SCHOOL, OTHER = "open_day", "open_week", "parent_school", "other"
 KINDS = (OPEN_DAY, OPEN_WEEK, PARENT_SCHOOL, OTHER)
 
-SCHEDULED, CANCELLED = "scheduled", "cancelled"
+# A bureau's pushed event starts as a draft in each school, until the school fills in
+# its own details (place, capacity, registration) and publishes it.
+DRAFT, SCHEDULED, CANCELLED = "draft", "scheduled", "cancelled"
 CONFIRMED, WAITLISTED, WITHDRAWN = "confirmed", "waitlisted", "withdrawn"
 
 TITLE_MAX, PLACE_MAX, GRADES_MAX, NAME_MAX, PHONE_MAX, EMAIL_MAX, CLASS_MAX = (
     200, 200, 200, 80, 40, 200, 40)
+
+
+class BureauEvent(Model):
+    """A county-wide event (an open week) the bureau pushes to all or some of its schools."""
+
+    __tablename__ = "open_day_bureau_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    title: Mapped[str] = mapped_column(sa.String(TITLE_MAX))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class OpenDay(TenantOwned, Model):
@@ -43,6 +60,9 @@ class OpenDay(TenantOwned, Model):
     feedback_enabled: Mapped[bool] = mapped_column(default=True)
     status: Mapped[str] = mapped_column(sa.String(16), default=SCHEDULED)
     cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Set when the bureau pushed this event to the school.
+    bureau_event_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("open_day_bureau_event.id"), index=True)
     # Bumped on every change a calendar must pick up (iCalendar SEQUENCE).
     sequence: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -56,6 +76,10 @@ class OpenDay(TenantOwned, Model):
     @property
     def is_cancelled(self) -> bool:
         return self.status == CANCELLED
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == DRAFT
 
     @property
     def grade_list(self) -> list[str]:

@@ -28,10 +28,12 @@ from kaimen import Organisation, audit, db, notify, receipts, utcnow
 from .models import (
     CANCELLED,
     CONFIRMED,
+    DRAFT,
     KINDS,
     SCHEDULED,
     WAITLISTED,
     WITHDRAWN,
+    BureauEvent,
     OpenDay,
     OpenDayFeedback,
     Registration,
@@ -121,6 +123,33 @@ def create_event(school: Organisation, values: dict[str, Any], actor: Any) -> Op
     return event
 
 
+def push_event(bureau: Organisation, values: dict[str, Any], schools: list[Organisation],
+               allowed: list[Organisation], actor: Any) -> BureauEvent:
+    """Push a county-wide event to ``schools``: a draft in each, for the school to fill in.
+
+    ``allowed`` are the schools below the bureau; any other school is refused.
+    """
+    if not schools:
+        raise OpenDayError(_l("Choose at least one school."))
+    if {s.id for s in schools} - {s.id for s in allowed}:
+        raise OpenDayError(_l("Choose schools of this bureau only."))
+    check_schedule(values | {"registration_closes_at": None})
+    pushed = BureauEvent(bureau_id=bureau.id, kind=values["kind"], title=values["title"],
+                         description=values.get("description", ""),
+                         starts_at=values["starts_at"], ends_at=values["ends_at"])
+    db.session.add(pushed)
+    db.session.flush()
+    for school in schools:
+        db.session.add(OpenDay(
+            school_id=school.id, bureau_event_id=pushed.id, status=DRAFT, kind=pushed.kind,
+            title=pushed.title, description=pushed.description, place="",
+            starts_at=pushed.starts_at, ends_at=pushed.ends_at,
+        ))
+    audit.record("opendays.pushed", pushed, bureau=bureau, actor=actor,
+                 data={"title": pushed.title, "schools": sorted(s.id for s in schools)})
+    return pushed
+
+
 def lock(event: OpenDay) -> OpenDay:
     """Lock the event's row for the rest of the transaction and reload it."""
     locked = db.session.scalar(
@@ -141,6 +170,12 @@ def update_event(event: OpenDay, values: dict[str, Any], actor: Any) -> list[str
         raise OpenDayError(_l("This event was cancelled: it can no longer be changed."))
     check_schedule(values)
     changed = [f for f in EVENT_FIELDS if f in values and getattr(event, f) != values[f]]
+    if event.is_draft:
+        # The school filled in the bureau's pushed event: it goes public now.
+        if not (values.get("place") or "").strip():
+            raise OpenDayError(_l("Say where it takes place."))
+        event.status = SCHEDULED
+        changed.append("status")
     if not changed:
         return []
     if "capacity" in changed and values["capacity"] is not None:
@@ -149,7 +184,8 @@ def update_event(event: OpenDay, values: dict[str, Any], actor: Any) -> list[str
             raise OpenDayError(_l(
                 "%(taken)d seats are already taken: the capacity cannot be lower.", taken=taken))
     for name in changed:
-        setattr(event, name, values[name])
+        if name in values:
+            setattr(event, name, values[name])
     event.sequence += 1
     event.updated_at = utcnow()
     if "capacity" in changed:
@@ -200,6 +236,8 @@ def registration_problem(event: OpenDay, now: datetime | None = None) -> Any:
     now = now or utcnow()
     if event.is_cancelled:
         return _l("This event was cancelled: registration is closed.")
+    if event.is_draft:
+        return _l("Registration has not opened yet.")
     if event.starts_at <= now:
         return _l("This event has already started or is over: registration is closed.")
     if event.registration_opens_at is not None and now < event.registration_opens_at:

@@ -16,7 +16,7 @@ from kaimen import db, limiter, local_date, public, render_private, utcnow
 from .. import calendar_view, feeds, services
 from ..blueprint import school_blueprint
 from ..forms import RegistrationForm, TrackActionForm
-from ..models import CONFIRMED, WITHDRAWN, OpenDay, Registration
+from ..models import CONFIRMED, DRAFT, WITHDRAWN, OpenDay, Registration
 
 
 def _client_limit() -> str:
@@ -66,6 +66,8 @@ def index() -> str:
 def show(open_day_id: int) -> Any:
     """Show an event; register a parent for it and show the registration code once."""
     event = db.get_or_404(OpenDay, open_day_id)
+    if event.is_draft:
+        abort(404)  # the bureau pushed it; the school has not filled it in yet
     school = g.school
     form = RegistrationForm()
     if not _valid_token(form.token.data):
@@ -114,7 +116,8 @@ def _receipt(registration: Registration, code: str | None) -> Any:
 def feed() -> Response:
     """Serve the school's calendar feed: coming and recent events, cancelled ones marked."""
     school = g.school
-    events = db.session.scalars(sa.select(OpenDay).order_by(OpenDay.starts_at, OpenDay.id))
+    events = db.session.scalars(sa.select(OpenDay).where(OpenDay.status != DRAFT)
+                                .order_by(OpenDay.starts_at, OpenDay.id))
     body = feeds.feed(school.name, events, services.zone(school),
                       current_app.config.get("BASE_URL") or request.host_url, event_url)
     response = Response(body, mimetype="text/calendar")

@@ -93,7 +93,11 @@ def edit(open_day_id: int) -> Any:
             flash(str(error.message), "error")
         else:
             db.session.commit()
-            flash(_("The event was changed.") if changed else _("Nothing was changed."), "info")
+            if "status" in changed:
+                flash(_("The event was published."), "info")
+            else:
+                flash(_("The event was changed.") if changed else _("Nothing was changed."),
+                      "info")
             return redirect(url_for(".edit", open_day_id=event.id))
     return render_template("opendays/edit.html", form=form, event=event,
                            cancel_form=CancelEventForm(formdata=None)), (
