@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from kaimen import Organisation, db
 
 from .models import DRAFT, OpenDay
-from .services import to_local, to_utc
+from .times import to_local, to_utc
 
 
 @dataclass

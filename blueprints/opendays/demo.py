@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from kaimen import Organisation, db, local_date
 
-from . import services
+from . import services, times
 from .models import (
     CONFIRMED,
     OPEN_DAY,
@@ -26,7 +26,7 @@ PARENTS = [("王丽", "13807150001", "三年级2班", 2), ("陈建国", "1390715
 
 def _at(school: Organisation, days: int, hour: int, minute: int = 0) -> datetime:
     local = datetime.combine(local_date(school) + timedelta(days=days), time(hour, minute))
-    moment = services.to_utc(local, school)
+    moment = times.to_utc(local, school)
     assert moment is not None
     return moment
 

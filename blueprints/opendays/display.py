@@ -15,7 +15,7 @@ from flask_babel import get_locale
 
 from .forms import KIND_LABELS, STATUS_LABELS
 from .models import OpenDay
-from .services import to_local
+from .times import to_local
 
 
 def _day(moment: datetime) -> str:

@@ -25,7 +25,7 @@ from kaimen import (
     utcnow,
 )
 
-from . import services
+from . import services, times
 from .models import CONFIRMED, SCHEDULED, WAITLISTED, OpenDay, OpenDayFeedback, Registration
 
 
@@ -70,7 +70,7 @@ def school_year_start(bureau: Organisation, today: date | None = None) -> tuple[
     """Return this school year's name (``2026-2027``) and its first moment in UTC."""
     today = today or local_date(bureau)
     year = today.year if today.month >= 9 else today.year - 1
-    start = services.to_utc(datetime.combine(date(year, 9, 1), time()), bureau)
+    start = times.to_utc(datetime.combine(date(year, 9, 1), time()), bureau)
     assert start is not None
     return f"{year}-{year + 1}", start
 

@@ -10,21 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kaimen import Organisation, audit, db, notify, receipts, utcnow
+from kaimen import Organisation, audit, db, receipts, utcnow
 
+from . import notices
 from .models import (
     CANCELLED,
     CONFIRMED,
@@ -38,7 +34,6 @@ from .models import (
     OpenDayFeedback,
     Registration,
 )
-from .phones import is_mobile
 
 PLUGIN = "opendays"
 EVENT_FIELDS = ("kind", "title", "description", "place", "starts_at", "ends_at", "grades",
@@ -67,28 +62,6 @@ class Applicant:
     child_class: str
     attendees: int
     email: str | None = None
-
-
-# --- time ---------------------------------------------------------------------------------
-
-
-def zone(school: Organisation) -> ZoneInfo:
-    """Return the time zone a school's events are shown in: its bureau's."""
-    return ZoneInfo(school.bureau().timezone or "Asia/Shanghai")
-
-
-def to_utc(local: datetime | None, school: Organisation) -> datetime | None:
-    """Turn a naive local time typed in the school's zone into naive UTC."""
-    if local is None:
-        return None
-    return local.replace(tzinfo=zone(school)).astimezone(UTC).replace(tzinfo=None)
-
-
-def to_local(moment: datetime | None, school: Organisation) -> datetime | None:
-    """Turn a stored naive UTC time into an aware time in the school's zone."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(zone(school))
 
 
 # --- events -------------------------------------------------------------------------------
@@ -192,7 +165,7 @@ def update_event(event: OpenDay, values: dict[str, Any], actor: Any) -> list[str
         _promote(event)
     moved = [f for f in changed if f in NOTIFIED_CHANGES]
     if moved:
-        _tell_everyone(event, "changed")
+        notices.tell_everyone(event, "changed")
     audit.record("opendays.changed", event, school=event.school, actor=actor,
                  data={"fields": changed})
     return changed
@@ -208,7 +181,7 @@ def cancel_event(event: OpenDay, reason: str, actor: Any) -> None:
     event.status, event.cancel_reason = CANCELLED, reason.strip()
     event.sequence += 1
     event.updated_at = utcnow()
-    _tell_everyone(event, "cancelled")
+    notices.tell_everyone(event, "cancelled")
     audit.record("opendays.cancelled", event, school=event.school, actor=actor,
                  data={"reason": event.cancel_reason})
 
@@ -345,7 +318,7 @@ def _promote(event: OpenDay) -> list[Registration]:
         if free is not None:
             free -= registration.attendees
         promoted.append(registration)
-        _tell(registration, "promoted")
+        notices.tell(registration, "promoted")
         audit.record("opendays.promoted", registration, school=event.school, public=True,
                      data={"open_day": event.id})
     return promoted
@@ -390,62 +363,6 @@ def leave_feedback(registration: Registration, satisfaction: int, comment: str) 
                                    satisfaction=satisfaction, comment=comment.strip()))
     audit.record("opendays.feedback", registration, school=event.school, public=True,
                  data={"satisfaction": satisfaction})
-
-
-# --- messages -----------------------------------------------------------------------------
-
-
-@contextmanager
-def _bureau_locale(school: Organisation) -> Iterator[None]:
-    # The recipient is not the person making the request: write in the bureau's language.
-    with force_locale(school.bureau().default_locale or "zh_Hans"):
-        yield
-
-
-def _when(event: OpenDay) -> str:
-    starts, ends = to_local(event.starts_at, event.school), to_local(event.ends_at, event.school)
-    assert starts is not None
-    assert ends is not None
-    end = ends.strftime("%H:%M") if ends.date() == starts.date() else ends.strftime(
-        "%Y-%m-%d %H:%M")
-    return f"{starts:%Y-%m-%d %H:%M}–{end}"
-
-
-def _message(registration: Registration, what: str) -> tuple[str, str]:
-    event, school = registration.open_day, registration.open_day.school
-    values = {"title": event.title, "school": school.name, "when": _when(event),
-              "place": event.place, "name": registration.name}
-    if what == "promoted":
-        return (_("A seat for you: %(title)s", **values),
-                _("%(name)s, a seat has become free for you at %(title)s (%(school)s), "
-                  "%(when)s, %(place)s. Your registration is confirmed.", **values))
-    if what == "cancelled":
-        return (_("Cancelled: %(title)s", **values),
-                _("%(name)s, %(school)s has cancelled %(title)s (%(when)s). Reason: %(reason)s",
-                  reason=event.cancel_reason or "", **values))
-    return (_("Changed: %(title)s", **values),
-            _("%(name)s, %(title)s (%(school)s) now takes place %(when)s at %(place)s.",
-              **values))
-
-
-def _tell(registration: Registration, what: str) -> None:
-    school = registration.open_day.school
-    with _bureau_locale(school):
-        subject, body = _message(registration, what)
-    if is_mobile(registration.phone):
-        notify.enqueue(notify.SMS, registration.phone, body, subject=subject, school=school)
-    if registration.email:
-        notify.enqueue(notify.EMAIL, registration.email, body, subject=subject, school=school)
-
-
-def _tell_everyone(event: OpenDay, what: str) -> None:
-    for registration in db.session.scalars(
-        sa.select(Registration)
-        .where(Registration.open_day_id == event.id,
-               Registration.status.in_((CONFIRMED, WAITLISTED)))
-        .order_by(Registration.id)
-    ):
-        _tell(registration, what)
 
 
 def coming(limit: int | None = None, now: datetime | None = None) -> list[OpenDay]:

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from kaimen import all_schools, db, public, require, schools_under, utcnow
 
-from .. import feeds, metrics, services
+from .. import feeds, metrics, services, times
 from ..blueprint import bureau_blueprint
 from ..forms import KIND_LABELS, PushForm
 from ..models import DRAFT, SCHEDULED, BureauEvent, OpenDay
@@ -67,8 +67,8 @@ def push() -> Any:
             services.push_event(bureau, {
                 "kind": form.kind.data, "title": form.title.data,
                 "description": form.description.data,
-                "starts_at": services.to_utc(form.starts_at.data, bureau),
-                "ends_at": services.to_utc(form.ends_at.data, bureau),
+                "starts_at": times.to_utc(form.starts_at.data, bureau),
+                "ends_at": times.to_utc(form.ends_at.data, bureau),
             }, [s for s in schools if str(s.id) in chosen], schools, current_user)
         except services.OpenDayError as error:
             db.session.rollback()
@@ -93,7 +93,7 @@ def feed() -> Response:
         sa.select(OpenDay).where(OpenDay.school_id.in_(ids), OpenDay.status != DRAFT)
         .order_by(OpenDay.starts_at, OpenDay.id)
     ))) if ids else []
-    body = feeds.feed(bureau.name, events, services.zone(bureau),
+    body = feeds.feed(bureau.name, events, times.zone(bureau),
                       current_app.config.get("BASE_URL") or request.host_url, event_url)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'inline; filename="{bureau.slug}.ics"'

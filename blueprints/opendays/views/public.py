@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kaimen import db, limiter, local_date, public, render_private, utcnow
 
-from .. import calendar_view, feeds, services
+from .. import calendar_view, feeds, services, times
 from ..blueprint import school_blueprint
 from ..forms import RegistrationForm, TrackActionForm
 from ..models import CONFIRMED, DRAFT, WITHDRAWN, OpenDay, Registration
@@ -118,7 +118,7 @@ def feed() -> Response:
     school = g.school
     events = db.session.scalars(sa.select(OpenDay).where(OpenDay.status != DRAFT)
                                 .order_by(OpenDay.starts_at, OpenDay.id))
-    body = feeds.feed(school.name, events, services.zone(school),
+    body = feeds.feed(school.name, events, times.zone(school),
                       current_app.config.get("BASE_URL") or request.host_url, event_url)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'inline; filename="{school.slug}.ics"'

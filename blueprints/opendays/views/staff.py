@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from kaimen import db, require, table_response
 
-from .. import metrics, services
+from .. import metrics, services, times
 from ..blueprint import school_blueprint
 from ..forms import (
     KIND_LABELS,
@@ -29,11 +29,11 @@ def values_of(form: OpenDayForm, school: Any) -> dict[str, Any]:
     return {
         "kind": form.kind.data, "title": form.title.data, "description": form.description.data,
         "place": form.place.data, "grades": ",".join(split_grades(form.grades.data)),
-        "starts_at": services.to_utc(form.starts_at.data, school),
-        "ends_at": services.to_utc(form.ends_at.data, school),
+        "starts_at": times.to_utc(form.starts_at.data, school),
+        "ends_at": times.to_utc(form.ends_at.data, school),
         "capacity": form.capacity.data, "max_attendees": form.max_attendees.data,
-        "registration_opens_at": services.to_utc(form.registration_opens_at.data, school),
-        "registration_closes_at": services.to_utc(form.registration_closes_at.data, school),
+        "registration_opens_at": times.to_utc(form.registration_opens_at.data, school),
+        "registration_closes_at": times.to_utc(form.registration_closes_at.data, school),
         "feedback_enabled": bool(form.feedback_enabled.data),
     }
 
@@ -45,7 +45,7 @@ def form_for(event: OpenDay) -> OpenDayForm:
     if request.method == "GET":
         form.grades.data = "、".join(event.grade_list)
         for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
-            local = services.to_local(getattr(event, name), school)
+            local = times.to_local(getattr(event, name), school)
             getattr(form, name).data = local.replace(tzinfo=None) if local else None
     return form
 
