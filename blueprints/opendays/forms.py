@@ -157,7 +157,9 @@ class CodeForm(FlaskForm):
     """A receipt code typed or scanned at the door."""
 
     code = StringField(_l("Registration code"), filters=[clean], validators=[
-        _required(_l("Enter the registration code."))])
+        _required(_l("Enter the registration code."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters",
+                   "spellcheck": "false"})
 
 
 class TrackActionForm(FlaskForm):

@@ -40,7 +40,10 @@ SHOTS = Path(__file__).resolve().parents[2] / "instance" / "screenshots" / "open
 
 
 class Inbox:
-    def __init__(self) -> None:
+    """An aiosmtpd handler on a loopback port, keeping every message it accepts."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.messages: list[Any] = []
         self.lock = threading.Lock()
 
@@ -56,10 +59,9 @@ def inbox() -> Iterator[Inbox]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    handler = Inbox()
+    handler = Inbox(port)
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    handler.port = port  # type: ignore[attr-defined]
     try:
         yield handler
     finally:
@@ -70,7 +72,7 @@ def inbox() -> Iterator[Inbox]:
 def served(fresh_database: Any, inbox: Inbox) -> Iterator[tuple[str, Any]]:
     """The demo county behind a CSRF-protected server that mails through the loopback inbox."""
     app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True, MAIL_BACKEND="smtp",
-                   SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port,  # type: ignore[attr-defined]
+                   SMTP_HOST="127.0.0.1", SMTP_PORT=inbox.port,
                    MAIL_SENDER="kaimen@jiayu.example.cn")
     with app.app_context():
         db.create_all()
