@@ -86,6 +86,8 @@ def gunicorn(url: str, log: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KAIMEN_")} | {
         "KAIMEN_DATABASE_URL": url, "KAIMEN_SECRET_KEY": secrets.token_hex(32),
+        "KAIMEN_AUDIT_KEY": secrets.token_hex(32),
+        "KAIMEN_PASSWORD_METHOD": os.environ.get("KAIMEN_PASSWORD_METHOD", "scrypt"),
         # Plain http on loopback: an https base URL would mark the session cookie Secure.
         "KAIMEN_RATELIMIT_ENABLED": "0", "KAIMEN_BASE_URL": f"http://127.0.0.1:{port}",
     }
