@@ -22,6 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from kaimen import receipts
 from kaimen.forms import Email
 
 from .models import (
@@ -119,7 +120,7 @@ class PushForm(FlaskForm):
                                   option_widget=CheckboxInput(), validate_choice=False)
 
 
-class RegistrationForm(FlaskForm):
+class RegistrationForm(receipts.ReceiptTokenMixin, FlaskForm):
     """A parent's registration for an event: no account, a phone number."""
 
     name = StringField(_l("Your name"), filters=[clean], validators=[
@@ -133,7 +134,6 @@ class RegistrationForm(FlaskForm):
     attendees = IntegerField(_l("Number of attendees"), default=1, validators=[
         _required(_l("Enter how many people will come.")),
         NumberRange(min=1, message=_l("At least one person."))])
-    token = HiddenField(filters=[clean])
     # A honeypot: hidden from people, filled in by some robots.
     website = StringField(_l("Leave this empty"), filters=[clean])
 

@@ -91,7 +91,6 @@ class Registration(TenantOwned, Model):
 
     __tablename__ = "open_day_registration"
     __table_args__ = (
-        sa.UniqueConstraint("school_id", "token_hash"),
         sa.Index("ix_open_day_registration_queue", "open_day_id", "status", "id"),
     )
 
@@ -107,10 +106,6 @@ class Registration(TenantOwned, Model):
     promoted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
-    # Double submission: a keyed hash of the form's one-time token, and the receipt code
-    # sealed with that token, so only a retry carrying the token can show the code again.
-    token_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    sealed_code: Mapped[str | None] = mapped_column(sa.String(64))
 
     open_day: Mapped[OpenDay] = relationship(back_populates="registrations")
     feedback: Mapped[OpenDayFeedback | None] = relationship(back_populates="registration")

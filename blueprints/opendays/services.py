@@ -8,14 +8,11 @@ transaction. No Flask request in here: views pass what the parent or the staff s
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from kaimen import Organisation, audit, db, receipts, utcnow
@@ -220,33 +217,13 @@ def registration_problem(event: OpenDay, now: datetime | None = None) -> Any:
     return None
 
 
-def _token_key(token: str, purpose: str) -> bytes:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"opendays-{purpose}:{token}".encode(), hashlib.sha256).digest()
-
-
-def _seal(code: str, token: str) -> str:
-    canonical = receipts.normalise(code) or ""
-    pad = _token_key(token, "seal")
-    return bytes(a ^ b for a, b in zip(canonical.encode(), pad, strict=False)).hex()
-
-
-def unseal(registration: Registration, token: str) -> str | None:
-    """Return the registration's receipt code from its sealed copy and the form's token."""
-    if not registration.sealed_code:
+def replay(school: Organisation, token: str) -> tuple[Registration, str] | None:
+    """Return the registration and code an earlier sending of the same form got, if any."""
+    earlier = receipts.replay(PLUGIN, school.id, token)
+    if earlier is None:
         return None
-    pad = _token_key(token, "seal")
-    sealed = bytes.fromhex(registration.sealed_code)
-    raw = bytes(a ^ b for a, b in zip(sealed, pad, strict=False)).decode(errors="replace")
-    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
-
-
-def find_by_token(school: Organisation, token: str) -> Registration | None:
-    """Return the registration already made with this form token (a retry), if any."""
-    return db.session.scalar(sa.select(Registration).where(
-        Registration.school_id == school.id,
-        Registration.token_hash == _token_key(token, "token").hex(),
-    ))
+    registration = db.session.get(Registration, earlier[0])
+    return (registration, earlier[1]) if registration is not None else None
 
 
 def register(event: OpenDay, applicant: Applicant, token: str | None = None,
@@ -271,13 +248,10 @@ def register(event: OpenDay, applicant: Applicant, token: str | None = None,
         school_id=event.school_id, open_day=event, name=applicant.name, phone=applicant.phone,
         email=applicant.email or None, child_class=applicant.child_class,
         attendees=applicant.attendees, status=CONFIRMED if fits else WAITLISTED,
-        token_hash=_token_key(token, "token").hex() if token else None,
     )
     db.session.add(registration)
     db.session.flush()
-    code = receipts.issue(PLUGIN, registration.id, event.school_id)
-    if token:
-        registration.sealed_code = _seal(code, token)
+    code = receipts.issue(PLUGIN, registration.id, event.school_id, token=token)
     audit.record("opendays.registered", registration, school=event.school, public=True,
                  data={"open_day": event.id, "status": registration.status,
                        "attendees": registration.attendees})

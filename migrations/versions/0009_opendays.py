@@ -104,13 +104,10 @@ def upgrade():
     sa.Column('promoted_at', sa.DateTime(), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(), nullable=True),
     sa.Column('checked_in_at', sa.DateTime(), nullable=True),
-    sa.Column('token_hash', sa.String(length=64), nullable=True),
-    sa.Column('sealed_code', sa.String(length=64), nullable=True),
     sa.Column('school_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['open_day_id'], ['open_day.id'], name=op.f('fk_open_day_registration_open_day_id_open_day')),
     sa.ForeignKeyConstraint(['school_id'], ['organisation.id'], name=op.f('fk_open_day_registration_school_id_organisation')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_open_day_registration')),
-    sa.UniqueConstraint('school_id', 'token_hash', name=op.f('uq_open_day_registration_school_id_token_hash'))
     )
     with op.batch_alter_table('open_day_registration', schema=None) as batch_op:
         batch_op.create_index('ix_open_day_registration_queue', ['open_day_id', 'status', 'id'], unique=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,10 +28,6 @@ def _school_limit() -> str:
 
 def _school_key() -> str:
     return f"opendays-school:{g.school.slug}"
-
-
-def _valid_token(token: str | None) -> bool:
-    return re.fullmatch(r"[A-Za-z0-9_-]{20,64}", token or "") is not None
 
 
 def public_url(path: str) -> str:
@@ -70,12 +65,11 @@ def show(open_day_id: int) -> Any:
         abort(404)  # the bureau pushed it; the school has not filled it in yet
     school = g.school
     form = RegistrationForm()
-    if not _valid_token(form.token.data):
-        form.token.data = secrets.token_urlsafe(24)
-    elif request.method == "POST":
-        earlier = services.find_by_token(school, form.token.data)
+    token = form.submitted_token()
+    if token and request.method == "POST":
+        earlier = services.replay(school, token)
         if earlier is not None:
-            return _receipt(earlier, services.unseal(earlier, form.token.data))
+            return _receipt(*earlier)
     status = 200
     if form.validate_on_submit():
         if form.website.data:
@@ -84,7 +78,7 @@ def show(open_day_id: int) -> Any:
             registration, code = services.register(event, services.Applicant(
                 name=form.name.data, phone=form.phone.data, email=form.email.data or None,
                 child_class=form.child_class.data, attendees=form.attendees.data,
-            ), token=form.token.data)
+            ), token=token)
             db.session.commit()
         except services.OpenDayError as error:
             db.session.rollback()
@@ -93,10 +87,10 @@ def show(open_day_id: int) -> Any:
         except IntegrityError:
             # The same form arrived twice at once: show the receipt of the one that won.
             db.session.rollback()
-            earlier = services.find_by_token(school, form.token.data)
+            earlier = services.replay(school, token) if token else None
             if earlier is None:
                 raise
-            return _receipt(earlier, services.unseal(earlier, form.token.data))
+            return _receipt(*earlier)
         else:
             return _receipt(registration, code)
     elif request.method == "POST":
