@@ -53,6 +53,11 @@ CORE_PERMISSIONS = [
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
+    Permission.of(
+        "bureau.school_years", _l("Manage school years and terms"), ["bureau_admin"]
+    ),
+    Permission.of("classes.view", _l("See the school's classes"), ["school_admin", "bureau_admin"]),
+    Permission.of("classes.manage", _l("Manage the school's classes"), ["school_admin"]),
 ]
 
 
