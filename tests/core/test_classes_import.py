@@ -14,8 +14,8 @@ from flask_babel import force_locale
 from kaimen.audit import AuditEvent
 from kaimen.auth.models import find_user
 from kaimen.classes import SchoolClass, importer
-from kaimen.extensions import db
 from kaimen.export import csv_bytes, xlsx_bytes
+from kaimen.extensions import db
 
 SAMPLE = Path(__file__).resolve().parents[2] / "tenants" / "classes-sample.csv"
 HEADING = ["学年", "年级", "班级", "班主任", "任课教师"]

@@ -130,7 +130,8 @@ def test_class_rules(county, make, english):
         (dict(grade=13, name="2班"), "grade", "1 to 12"),
         (dict(grade=7, name=" "), "name", "name"),
         (dict(grade=7, name="2班", class_teacher=admin), "class_teacher", "not a teacher"),
-        (dict(grade=7, name="2班", teachers=[county.users["a2.admin"]]), "teachers", "not a teacher"),
+        (dict(grade=7, name="2班", teachers=[county.users["a2.admin"]]), "teachers",
+         "not a teacher"),
     ]
     for values, field, words in refusals:
         values.setdefault("class_teacher", None)
