@@ -137,7 +137,10 @@ def load_plugins(app: Flask) -> None:
                 raise RuntimeError(f"permission {permission.name} is defined twice")
             permissions[permission.name] = permission
     app.extensions["kaimen"] = plugins.KaimenState(
-        manager=manager, plugins={m.NAME: m for m in modules}, permissions=permissions
+        manager=manager,
+        plugins={m.NAME: m for m in modules},
+        permissions=permissions,
+        criteria=[c for group in manager.hook.kaimen_statement_criteria() for c in group or []],
     )
     plugins.register_blueprints(app, modules)
 

@@ -43,6 +43,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMS_BACKEND": (None, str),
     "NOTIFY_MAX_ATTEMPTS": (5, int),
     "PLUGINS_DISABLED": ("", str),
+    # Werkzeug's hashing method for new passwords. Production keeps the strong default;
+    # the test suite sets a cheap one (KAIMEN_PASSWORD_METHOD) so it does not spend its
+    # time hashing demo passwords.
+    "PASSWORD_METHOD": ("scrypt", str),
 }
 
 

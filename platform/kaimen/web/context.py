@@ -8,6 +8,7 @@ from flask import Flask, abort, g, request
 from flask_login import current_user
 
 from .. import orgs, plugins, tenancy
+from . import pages
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -75,3 +76,4 @@ def init_app(app: Flask) -> None:
     app.before_request(_set_scope)
     app.before_request(_enforce_enablement)
     app.after_request(_security_headers)
+    pages.init_app(app)
