@@ -51,6 +51,26 @@ class MetricTable:
     order: int = 50
 
 
+@dataclass(frozen=True)
+class GroupOption:
+    """One choice of a ``SchoolGroup``: a value for the URL, a label and its schools."""
+
+    value: str
+    label: Any
+    school_ids: frozenset[int]
+    mine: bool = False  # the schools the current user answers for: listed first
+
+
+@dataclass
+class SchoolGroup:
+    """A way to group a bureau's schools (by leader, by unit …): a filter of the umbrella view."""
+
+    key: str
+    label: Any
+    options: list[GroupOption] = field(default_factory=list)
+    order: int = 50
+
+
 class PluginSetting(Model):
     """A school's switch for one plugin; no row means enabled."""
 

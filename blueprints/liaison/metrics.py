@@ -1,0 +1,89 @@
+"""The liaison figures on the umbrella view, and its filters by linked leader and unit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from kaimen import GroupOption, MetricTable, Organisation, SchoolGroup
+from kaimen.classes import current_year
+
+from . import services
+
+
+def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
+    counties: dict[int, list[Organisation]] = defaultdict(list)
+    for school in schools:
+        counties[school.parent_id or 0].append(school)
+    return counties
+
+
+def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
+    """Return each school's linked leaders, packaging units, visits this term and coverage flags.
+
+    A fixed number of queries per county bureau (a city bureau's view spans several),
+    whatever the number of schools.
+    """
+    table = MetricTable(
+        title=_l("Dual-link, dual-package"),
+        columns=[_l("Linked leader"), _l("Packaging units"), _l("Visits this term"),
+                 _l("Coverage problems")],
+        order=20,
+    )
+    visits_total = problems_total = 0
+    for county_schools in _by_county(schools).values():
+        county = county_schools[0].bureau()
+        year = current_year(county)
+        ids = [s.id for s in county_schools]
+        grid = services.load_grid(year, ids) if year else services.Grid()
+        check = services.coverage(grid, ids, [], [])
+        per_leader, _per_unit, _term = services.visits_this_term(county, grid, ids)
+        visited: dict[int, int] = defaultdict(int)
+        for load in per_leader.values():
+            for school_id in load.visited:
+                visited[school_id] += 1
+        for school in county_schools:
+            flags = len(check.flags(school.id))
+            table.rows[school.id] = [
+                ", ".join(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
+                ", ".join(u.name for u in grid.units.get(school.id, [])) or "—",
+                visited[school.id],
+                flags,
+            ]
+            visits_total += visited[school.id]
+            problems_total += flags
+    table.total = ["", "", visits_total, problems_total]
+    return table
+
+
+def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
+    """Return the filters "linked leader" and "packaging unit" of the current school year."""
+    year = current_year(bureau)
+    if year is None or year.bureau_id != bureau.id:
+        return []
+    schools = [s.id for s in bureau.children if s.is_school]
+    grid = services.load_grid(year, schools)
+    mine = services.schools_of_user(user, bureau, year)
+    my_units = set(services.units_of_user(user, bureau))
+    by_leader: dict[int, set[int]] = defaultdict(set)
+    by_unit: dict[int, set[int]] = defaultdict(set)
+    for school_id, users in grid.leaders.items():
+        for leader in users:
+            by_leader[leader.id].add(school_id)
+    for school_id, units in grid.units.items():
+        for unit in units:
+            by_unit[unit.id].add(school_id)
+    leaders = services.leaders_of(bureau)
+    units = services.units_of(bureau)
+    user_id = getattr(user, "id", None) if mine else None
+    return [
+        SchoolGroup("leader", _l("Linked leader"), [
+            GroupOption(u.username, u.display_name, frozenset(by_leader.get(u.id, ())),
+                        mine=u.id == user_id)
+            for u in leaders], order=10),
+        SchoolGroup("unit", _l("Packaging unit"), [
+            GroupOption(u.slug, u.name, frozenset(by_unit.get(u.id, ())), mine=u.id in my_units)
+            for u in units], order=20),
+    ]
