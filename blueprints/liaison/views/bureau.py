@@ -149,7 +149,10 @@ def new_visit() -> Any:
               "error")
         return redirect(url_for(".my_schools"))
     by_slug = {s.slug: s for s in schools}
-    chosen = by_slug.get(request.values.get("school", ""), schools[0])
+    slug = request.values.get("school")
+    chosen = by_slug.get(slug) if slug else schools[0]
+    if chosen is None:
+        abort(404)  # not a school this user answers for
     form = VisitForm()
     if form.validate_on_submit():
         follow_ups = [
