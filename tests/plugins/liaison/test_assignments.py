@@ -27,7 +27,8 @@ def test_the_admin_saves_the_grid_and_coverage_goes_green(client, county, years)
     login(client, "a.admin")
     page = client.get(grid_url(years.current))
     assert page.status_code == 200
-    assert "No leader" in page.text and "No unit" in page.text
+    assert "No leader" in page.text
+    assert "No unit" in page.text
     leader, unit = county.users["a.leader"], county.unit
     form = {f"link-{county.a1.id}-{leader.id}": "1", f"link-{county.a2.id}-{leader.id}": "1",
             f"package-{county.a1.id}-{unit.id}": "1", f"package-{county.a2.id}-{unit.id}": "1"}
@@ -63,7 +64,8 @@ def test_an_assignment_to_another_bureaus_school_is_refused(client, county, year
 def test_a_supervisor_reads_the_grid_but_cannot_save_it(client, county, years):
     login(client, "a.supervisor")
     page = client.get(grid_url(years.current))
-    assert page.status_code == 200 and "Save assignments" not in page.text
+    assert page.status_code == 200
+    assert "Save assignments" not in page.text
     leader = county.users["a.leader"]
     response = client.post(grid_url(years.current),
                            data={f"link-{county.a1.id}-{leader.id}": "1"})
@@ -84,7 +86,8 @@ def test_copy_from_the_previous_year_keeps_earlier_years_readable(client, county
     assert grid.packages() == {(county.a1.id, unit.id), (county.a2.id, unit.id)}
     # The earlier year is untouched and still shown.
     old = client.get(grid_url(years.before))
-    assert old.status_code == 200 and years.before.name in old.text
+    assert old.status_code == 200
+    assert years.before.name in old.text
     assert len(services.load_grid(years.before, [county.a1.id, county.a2.id]).packages()) == 2
     # The first year has nothing to copy from.
     response = client.post(f"/b/county-a/liaison/years/{years.before.id}/copy",
@@ -118,7 +121,8 @@ def test_coverage_flags_gaps_doubles_and_heavy_loads(ctx, county, make):
     assert check.heavy_leaders == {leaders[0].id}
     assert check.heavy_units == {units[0].id}
     assert not check.complete
-    assert check.flags(1) == ["several_leaders"] and check.flags(2) == []
+    assert check.flags(1) == ["several_leaders"]
+    assert check.flags(2) == []
 
 
 SECTION = """
@@ -163,6 +167,8 @@ def test_a_bad_tenants_entry_names_it_and_loads_nothing(ctx, county, years, tmp_
     path.write_text(SECTION.format(**fields), encoding="utf-8")
     with pytest.raises(TenantFileError) as error:
         provisioning.load(path)
-    assert f"{field}: " in str(error.value) and message in str(error.value)
+    assert f"{field}: " in str(error.value)
+    assert message in str(error.value)
     db.session.rollback()
-    assert rows(LinkAssignment) == [] and rows(PackageAssignment) == []
+    assert rows(LinkAssignment) == []
+    assert rows(PackageAssignment) == []
