@@ -4,67 +4,74 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, url_for
+from flask import url_for
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
+from flask_login import AnonymousUserMixin
 
-from kaimen import MetricTable, NavItem, Panel, Permission, hookimpl
-from kaimen.auth.access import user_can
+from kaimen import (
+    MetricTable,
+    NavItem,
+    Organisation,
+    Panel,
+    Permission,
+    User,
+    hookimpl,
+    user_can,
+)
 
-from . import metrics, services
-from .bureau_views import bureau_blueprint
-from .demo import load_demo
-from .models import WITHDRAWN
-from .views import school_blueprint
+from . import demo, metrics
+from .blueprint import bureau_blueprint, school_blueprint
+from .views import bureau as bureau_pages  # noqa: F401 - importing the views registers the routes
+from .views import public as public_pages  # noqa: F401
+from .views import staff as staff_pages  # noqa: F401
 
 NAME = "pledges"
 LABEL = _l("Pledge board")
+PERMISSIONS = [
+    Permission.of("pledges.manage", _l("Publish and edit the school's pledges"),
+                  ["school_admin"]),
+    Permission.of("pledges.sign", _l("Sign the teacher ethics pledge"), ["teacher"]),
+    Permission.of("pledges.bureau", _l("Publish and edit the bureau's pledges"),
+                  ["bureau_admin", "supervisor"]),
+]
 
-__all__ = ["LABEL", "NAME", "bureau_blueprint", "school_blueprint"]
+__all__ = ["LABEL", "NAME", "PERMISSIONS", "bureau_blueprint", "school_blueprint"]
 
 
 @hookimpl
 def kaimen_permissions() -> list[Permission]:
-    return [
-        Permission.of("pledges.manage", _l("Publish and edit the school's pledges"),
-                      ["school_admin"]),
-        Permission.of("pledges.sign", _l("Sign the teacher ethics pledge"), ["teacher"]),
-        Permission.of("pledges.bureau", _l("Publish and edit the bureau's pledges"),
-                      ["bureau_admin", "supervisor"]),
-    ]
+    return PERMISSIONS
 
 
 @hookimpl
-def kaimen_navigation(org: Any, user: Any) -> list[NavItem]:
+def kaimen_navigation(org: Organisation, user: User | AnonymousUserMixin) -> list[NavItem]:
+    where: dict[str, Any]
     if org.is_school:
-        items = [NavItem(_l("Pledges"), url_for("pledges.board", school=org.slug), order=20)]
-        if user_can(user, "pledges.manage", org):
-            items.append(NavItem(_l("Manage pledges"),
-                                 url_for("pledges.manage", school=org.slug), order=21))
-        return items
-    items = [NavItem(_l("Pledges"), url_for("pledges_bureau.board", bureau=org.slug), order=20)]
-    if user_can(user, "pledges.bureau", org):
-        items.append(NavItem(_l("Manage pledges"),
-                             url_for("pledges_bureau.manage", bureau=org.slug), order=21))
-    if user_can(user, "bureau.view", org):
+        endpoint, where, manager = "pledges", {"school": org.slug}, "pledges.manage"
+    else:
+        endpoint, where, manager = "pledges_bureau", {"bureau": org.slug}, "pledges.bureau"
+    items = [NavItem(_l("Pledges"), url_for(f"{endpoint}.board", **where), order=20)]
+    if user_can(user, manager, org):
+        items.append(NavItem(_l("Manage pledges"), url_for(f"{endpoint}.manage", **where),
+                             order=21))
+    if not org.is_school and user_can(user, "bureau.view", org):
         items.append(NavItem(_l("Pledge boards of the schools"),
-                             url_for("pledges_bureau.schools", bureau=org.slug), order=22))
+                             url_for("pledges_bureau.schools", **where), order=22))
     return items
 
 
 @hookimpl
-def kaimen_school_panels(school: Any) -> list[Panel]:
-    pledges = [p for p in services.school_pledges() if p.status != WITHDRAWN]
-    rendered = render_template("pledges/panel.html", school=school, pledges=pledges)
-    html = Markup(rendered)  # noqa: S704 - the template escapes every value it prints
-    return [Panel(_l("Our pledges"), html, order=10)]
+def kaimen_school_panels(school: Organisation) -> list[Panel]:
+    return [metrics.school_panel(school)]
 
 
 @hookimpl
-def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> MetricTable:
-    return metrics.pledge_metrics(bureau, schools)
+def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
+    return metrics.bureau_table(bureau, schools)
 
 
 @hookimpl
-def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
-    load_demo(bureau, schools, users)
+def kaimen_demo_data(
+    bureau: Organisation, schools: list[Organisation], users: dict[str, User]
+) -> None:
+    demo.load(bureau, schools, users)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
-from kaimen.extensions import db
+from kaimen import Organisation, User, db, holders
 
 from . import services
 from .models import ETHICS, SERVICE, BureauPledge, Pledge
@@ -38,20 +36,12 @@ BUREAU_PLEDGES = [
 ]
 
 
-def _admin_of(school: Any, users: dict[str, Any], role: str) -> Any:
-    for user in users.values():
-        if any(g.org_id == school.id and g.role == role for g in user.grants):
-            return user
-    return None
+def _first(users: list[User]) -> User | None:
+    return users[0] if users else None
 
 
-def _teachers_of(school: Any, users: dict[str, Any]) -> list[Any]:
-    return [u for u in users.values()
-            if u.active and any(g.org_id == school.id and g.role == "teacher" for g in u.grants)]
-
-
-def _school_board(school: Any, users: dict[str, Any], year: str) -> None:
-    admin = _admin_of(school, users, "school_admin")
+def _school_board(school: Organisation, users: dict[str, User], year: str) -> None:
+    admin = _first(_demo_holders("pledges.manage", school, users))
     pledges = [services.publish_school_pledge(school, SERVICE, admin, title=title, text=text,
                                               answerable=answerable, school_year=year)
                for title, text, answerable in SCHOOL_PLEDGES]
@@ -65,11 +55,16 @@ def _school_board(school: Any, users: dict[str, Any], year: str) -> None:
     ethics = services.publish_school_pledge(school, ETHICS, admin, title=title, text=text,
                                             answerable=answerable, school_year=year)
     db.session.flush()
-    for teacher in _teachers_of(school, users):
+    for teacher in _demo_holders("pledges.sign", school, users):
         services.sign(ethics, teacher)
 
 
-def load_demo(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
+def _demo_holders(permission: str, org: Organisation, users: dict[str, User]) -> list[User]:
+    """Return the demo users who hold ``permission`` on ``org`` itself."""
+    return [user for user in holders(permission, org, reach="own") if user.username in users]
+
+
+def load(bureau: Organisation, schools: list[Organisation], users: dict[str, User]) -> None:
     """Create demo pledges for schools and a bureau that have none yet."""
     year = services.current_school_year()
     for school in schools:
@@ -78,7 +73,7 @@ def load_demo(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
         _school_board(school, users, year)
     if db.session.scalar(sa.select(BureauPledge.id).where(BureauPledge.bureau_id == bureau.id)
                          .limit(1)) is None:
-        admin = _admin_of(bureau, users, "bureau_admin")
+        admin = _first(_demo_holders("pledges.bureau", bureau, users))
         for title, text, answerable in BUREAU_PLEDGES:
             services.publish_bureau_pledge(bureau, None, admin, title=title, text=text,
                                            answerable=answerable, school_year=year)

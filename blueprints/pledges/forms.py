@@ -12,7 +12,16 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from kaimen.forms import SchoolYear
 
-from .models import ANSWERABLE_MAX, ETHICS, REASON_MAX, SERVICE, TEXT_MAX, TITLE_MAX, UPDATE_MAX
+from .models import (
+    ANSWERABLE_MAX,
+    CONTENT_FIELDS,
+    ETHICS,
+    REASON_MAX,
+    SERVICE,
+    TEXT_MAX,
+    TITLE_MAX,
+    UPDATE_MAX,
+)
 
 
 def _too_long(limit: int) -> Any:
@@ -41,6 +50,10 @@ class PledgeForm(FlaskForm):
         _l("School year"),
         validators=[DataRequired(message=_l("Give the school year.")), SchoolYear()],
     )
+
+    def content(self) -> dict[str, Any]:
+        """Return the submitted content fields, as the services take them."""
+        return {name: self[name].data for name in CONTENT_FIELDS}
 
 
 class SchoolPledgeForm(PledgeForm):

@@ -7,11 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kaimen import TenantOwned
-from kaimen.auth.models import User
-from kaimen.extensions import Model
-from kaimen.orgs import Organisation, Unit
-from kaimen.timeutil import utcnow
+from kaimen import Model, Organisation, TenantOwned, Unit, User, utcnow
 
 SERVICE = "service"  # a school's service pledge to parents
 ETHICS = "ethics"  # a teacher ethics pledge (师德承诺), signed by the school's teachers
@@ -21,6 +17,8 @@ ACTIVE, FULFILLED, WITHDRAWN = "active", "fulfilled", "withdrawn"
 STATUSES = (ACTIVE, FULFILLED, WITHDRAWN)
 
 TITLE_MAX, TEXT_MAX, ANSWERABLE_MAX, REASON_MAX, UPDATE_MAX = 200, 4000, 200, 1000, 2000
+# What a pledge promises: the fields its form fills, its edits change and its versions keep.
+CONTENT_FIELDS = ("title", "text", "answerable", "school_year")
 
 
 class PledgeContent:

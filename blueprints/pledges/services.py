@@ -1,24 +1,28 @@
-"""The rules of the pledge board: no silent edits, withdrawals need a reason, own signatures."""
+"""The rules of the pledge board: no silent edits, withdrawals need a reason, own signatures.
+
+Every write is here, each with its audit event, in the caller's transaction; the
+views load, check the permission and call these. Other plugins are reached through
+hooks only: the complaint box answers ``kaimen_report_link`` and ``kaimen_report_counts``.
+"""
 
 from __future__ import annotations
 
 import io
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kaimen import audit, plugins
-from kaimen.auth.access import user_can
-from kaimen.extensions import db
+from kaimen import Organisation, Unit, User, audit, db, hook_for, user_can, utcnow
 from kaimen.forms import is_school_year
-from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
 
 from .models import (
     ACTIVE,
+    CONTENT_FIELDS,
     ETHICS,
     FULFILLED,
     WITHDRAWN,
@@ -32,11 +36,13 @@ from .models import (
 )
 
 AnyPledge = Pledge | BureauPledge
-CONTENT_FIELDS = ("title", "text", "answerable", "school_year")
 
 
 class PledgeError(ValueError):
     """A change the rules refuse; the message is translated and meant for the user."""
+
+
+# --- school years ------------------------------------------------------------------------------
 
 
 def school_year_of(day: date) -> str:
@@ -50,14 +56,17 @@ def current_school_year() -> str:
     return school_year_of(utcnow().date())
 
 
-def _audit(action: str, pledge: AnyPledge, actor: Any, data: dict | None = None) -> None:
+# --- writes ------------------------------------------------------------------------------------
+
+
+def _audit(action: str, pledge: AnyPledge, actor: User | None, data: dict | None = None) -> None:
     if isinstance(pledge, Pledge):
         audit.record(action, pledge, school=pledge.school, data=data, actor=actor)
     else:
         audit.record(action, pledge, bureau=pledge.bureau, data=data, actor=actor)
 
 
-def _snapshot(pledge: AnyPledge, editor: Any) -> None:
+def _snapshot(pledge: AnyPledge, editor: User | None) -> None:
     values = {
         "number": len(pledge.versions) + 1,
         "edited_at": utcnow(),
@@ -82,30 +91,33 @@ def _clean(content: dict[str, Any]) -> dict[str, str]:
     return values
 
 
-def publish_school_pledge(school: Organisation, kind: str, actor: Any, **content: Any) -> Pledge:
-    """Publish a school pledge and keep its first version."""
-    pledge = Pledge(school_id=school.id, school=school, kind=kind, status=ACTIVE, **_clean(content))
+def _publish(pledge: AnyPledge, actor: User | None, data: dict[str, Any]) -> None:
     db.session.add(pledge)
     _snapshot(pledge, actor)
     db.session.flush()  # the audit event names the pledge by its id
-    _audit("pledge.published", pledge, actor, {"kind": kind, "title": pledge.title})
+    _audit("pledge.published", pledge, actor, data | {"title": pledge.title})
+
+
+def publish_school_pledge(
+    school: Organisation, kind: str, actor: User | None, **content: Any
+) -> Pledge:
+    """Publish a school pledge and keep its first version."""
+    pledge = Pledge(school_id=school.id, school=school, kind=kind, status=ACTIVE, **_clean(content))
+    _publish(pledge, actor, {"kind": kind})
     return pledge
 
 
 def publish_bureau_pledge(
-    bureau: Organisation, unit_id: int | None, actor: Any, **content: Any
+    bureau: Organisation, unit_id: int | None, actor: User | None, **content: Any
 ) -> BureauPledge:
     """Publish a pledge of the bureau (or of one of its units) and keep its first version."""
     pledge = BureauPledge(bureau_id=bureau.id, bureau=bureau, unit_id=unit_id, status=ACTIVE,
                           **_clean(content))
-    db.session.add(pledge)
-    _snapshot(pledge, actor)
-    db.session.flush()  # the audit event names the pledge by its id
-    _audit("pledge.published", pledge, actor, {"unit_id": unit_id, "title": pledge.title})
+    _publish(pledge, actor, {"unit_id": unit_id})
     return pledge
 
 
-def edit(pledge: AnyPledge, actor: Any, **content: Any) -> bool:
+def edit(pledge: AnyPledge, actor: User | None, **content: Any) -> bool:
     """Change a pledge's content, keeping the earlier text as a version; False if unchanged."""
     if pledge.status == WITHDRAWN:
         raise PledgeError(_l("A withdrawn pledge cannot be edited."))
@@ -121,8 +133,11 @@ def edit(pledge: AnyPledge, actor: Any, **content: Any) -> bool:
     return True
 
 
-def set_status(pledge: AnyPledge, status: str, reason: str | None, actor: Any) -> None:
-    """Mark an active pledge fulfilled or withdrawn; withdrawing needs a public reason."""
+def set_status(pledge: AnyPledge, status: str, reason: str | None, actor: User | None) -> str:
+    """Mark an active pledge fulfilled or withdrawn, and return the new status.
+
+    Withdrawing needs a public reason.
+    """
     reason = (reason or "").strip()
     if status not in (FULFILLED, WITHDRAWN):
         raise PledgeError(_l("Choose whether the pledge was fulfilled or is withdrawn."))
@@ -132,24 +147,30 @@ def set_status(pledge: AnyPledge, status: str, reason: str | None, actor: Any) -
         raise PledgeError(_l("Give the public reason for withdrawing the pledge."))
     pledge.status, pledge.status_reason, pledge.status_changed_at = status, reason or None, utcnow()
     _audit(f"pledge.{status}", pledge, actor, {"reason": reason} if reason else None)
+    return status
 
 
-def add_update(pledge: AnyPledge, text: str, actor: Any) -> None:
-    """Add a dated public progress note to a pledge."""
+def add_update(
+    pledge: AnyPledge, text: str, actor: User | None
+) -> PledgeUpdate | BureauPledgeUpdate:
+    """Add a dated public progress note to a pledge and return it."""
     text = (text or "").strip()
     if not text:
         raise PledgeError(_l("Write the progress update."))
+    values = {"pledge_id": pledge.id, "text": text, "created_at": utcnow(),
+              "author_id": actor.id if actor is not None else None}
+    update: PledgeUpdate | BureauPledgeUpdate
     if isinstance(pledge, Pledge):
-        update: Any = PledgeUpdate(pledge_id=pledge.id, school_id=pledge.school_id, text=text,
-                                   author_id=actor.id if actor else None, created_at=utcnow())
+        update = PledgeUpdate(school_id=pledge.school_id, **values)
+        pledge.updates.insert(0, update)
     else:
-        update = BureauPledgeUpdate(pledge_id=pledge.id, text=text,
-                                    author_id=actor.id if actor else None, created_at=utcnow())
-    pledge.updates.insert(0, update)
+        update = BureauPledgeUpdate(**values)
+        pledge.updates.insert(0, update)
     _audit("pledge.progress", pledge, actor, {"text": text})
+    return update
 
 
-def sign(pledge: Pledge, user: Any) -> PledgeSignature:
+def sign(pledge: Pledge, user: User) -> PledgeSignature:
     """Record ``user``'s own signature under a teacher ethics pledge of their school."""
     if pledge.kind != ETHICS:
         raise PledgeError(_l("Only a teacher ethics pledge can be signed."))
@@ -166,12 +187,52 @@ def sign(pledge: Pledge, user: Any) -> PledgeSignature:
     return signature
 
 
+# --- reads -------------------------------------------------------------------------------------
+
+
 def school_pledges() -> list[Pledge]:
     """Return the pledges of the request's school, newest school year first."""
     statement = sa.select(Pledge).order_by(
         Pledge.school_year.desc(), Pledge.kind.desc(), Pledge.status, Pledge.id
     )
     return list(db.session.scalars(statement))
+
+
+def standing_pledges() -> list[Pledge]:
+    """Return the request's school's pledges that are not withdrawn, as the public sees them."""
+    return [pledge for pledge in school_pledges() if pledge.status != WITHDRAWN]
+
+
+def poster_pledges(year: str) -> list[Pledge]:
+    """Return the standing pledges of school year ``year``, or every standing one if none."""
+    pledges = standing_pledges()
+    return [p for p in pledges if p.school_year == year] or pledges
+
+
+def bureau_pledges(bureau: Organisation) -> list[BureauPledge]:
+    """Return the pledges of ``bureau``: newest school year first, the bureau's before units'."""
+    return list(db.session.scalars(
+        sa.select(BureauPledge).where(BureauPledge.bureau_id == bureau.id).order_by(
+            BureauPledge.school_year.desc(), BureauPledge.unit_id.is_not(None), BureauPledge.id
+        )
+    ))
+
+
+def bureau_pledge(bureau: Organisation, pledge_id: int) -> BureauPledge | None:
+    """Return pledge ``pledge_id`` if it is one of ``bureau``'s, else None."""
+    return db.session.scalar(sa.select(BureauPledge).where(
+        BureauPledge.id == pledge_id, BureauPledge.bureau_id == bureau.id
+    ))
+
+
+def units_of(bureau: Organisation) -> list[Unit]:
+    """Return the departments and units of ``bureau`` that may make pledges, by slug."""
+    return list(db.session.scalars(
+        sa.select(Unit).where(Unit.bureau_id == bureau.id).order_by(Unit.slug)
+    ))
+
+
+# --- posters and the complaint box -------------------------------------------------------------
 
 
 def public_url(base_url: str, path: str) -> str:
@@ -188,7 +249,7 @@ def qr_png(url: str, scale: int = 8) -> bytes:
 
 def report_links(school: Organisation, pledges: list[Pledge]) -> dict[int, str]:
     """Ask the report-link hook (the complaint box, if enabled) for a URL per pledge."""
-    hook = plugins.hook_for(school, "kaimen_report_link")
+    hook = hook_for(school, "kaimen_report_link")
     links = {}
     for pledge in pledges:
         if pledge.status == WITHDRAWN:
@@ -199,15 +260,36 @@ def report_links(school: Organisation, pledges: list[Pledge]) -> dict[int, str]:
     return links
 
 
+def board_report_link(school: Organisation, base_url: str) -> tuple[str | None, str | None]:
+    """Return where to report about the whole board, for paper, and the address to print.
+
+    A printed path leads nowhere, so the link is made absolute; the printed address
+    leaves out the query, short enough to type from the gate.
+    """
+    url = hook_for(school, "kaimen_report_link")(
+        school=school, reference=f"pledge-board:{school.id}", title=_("Pledge board")
+    )
+    if not url:
+        return None, None
+    if not urlsplit(url).netloc:
+        url = public_url(base_url, url)
+    return url, urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def report_counts(school: Organisation, references: list[str]) -> dict[str, tuple[int, int]]:
     """Return ``{reference: (reports, substantiated)}`` summed over every answering plugin."""
     if not references:
         return {}
     totals: dict[str, tuple[int, int]] = {}
-    for answer in plugins.hook_for(school, "kaimen_report_counts")(
+    for answer in hook_for(school, "kaimen_report_counts")(
         schools=[school], references=references
     ):
-        for reference, (reports, substantiated) in (answer or {}).items():
-            before = totals.get(reference, (0, 0))
-            totals[reference] = (before[0] + reports, before[1] + substantiated)
+        add_counts(totals, answer or {})
     return totals
+
+
+def add_counts(totals: dict[Any, tuple[int, int]], counts: dict[Any, tuple[int, int]]) -> None:
+    """Add ``(reports, substantiated)`` pairs of ``counts`` into ``totals``, key by key."""
+    for key, (reports, substantiated) in counts.items():
+        before = totals.get(key, (0, 0))
+        totals[key] = (before[0] + reports, before[1] + substantiated)

@@ -22,7 +22,8 @@ Plugins
     ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
-    is set by one rule), ``paginate``, ``table_response`` (CSV and Excel), ``limiter``.
+    is set by one rule), ``paginate``, ``table_response`` (CSV and Excel), ``limiter``,
+    ``id_arg(name)`` (an id from the query string, None unless it fits the column).
 Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
     (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
@@ -52,6 +53,7 @@ from .plugins import (
     is_enabled,
     lift,
 )
+from .safety import id_arg
 from .tenancy import TenantOwned, all_schools
 from .timeutil import local_date, utcnow
 from .web.pages import private, render_panel, render_private
@@ -83,6 +85,7 @@ __all__ = [
     "holders",
     "hookimpl",
     "hookspec",
+    "id_arg",
     "is_enabled",
     "lift",
     "limiter",

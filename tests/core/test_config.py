@@ -89,6 +89,30 @@ def test_default_secret_is_accepted_in_debug_and_testing(clean_env, tmp_path, fl
     dispose(app)
 
 
+@pytest.mark.parametrize("secret", ["short", "x" * 31, "0123456789abcdef0123456789abcde"])
+def test_a_short_secret_is_refused_at_start_up_outside_debug(clean_env, tmp_path, secret):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with pytest.raises(ConfigError, match="shorter than 32 characters"):
+        create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
+    clean_env.setenv("KAIMEN_SECRET_KEY", secret)
+    clean_env.setenv("KAIMEN_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="KAIMEN_SECRET_KEY"):
+        create_app()
+
+
+def test_a_short_secret_is_accepted_in_debug(clean_env, tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    app = create_app({"DEBUG": True, "SECRET_KEY": "dev", "DATABASE_URL": url})
+    assert app.config["SECRET_KEY"] == "dev"
+    dispose(app)
+
+
+def test_a_secret_of_32_characters_is_enough(clean_env, tmp_path):
+    app = create_app({"SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    assert not app.config["DEBUG"]
+    dispose(app)
+
+
 def test_real_secret_is_accepted_in_production(clean_env, tmp_path):
     app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
     assert not app.config["TESTING"]

@@ -93,7 +93,7 @@ def test_schools_without_a_board_this_year_are_listed(county, as_user, publish):
 
 def _table(app, county, schools):
     with app.test_request_context("/b/county-a/"), force_locale("en"), tenancy.system_scope():
-        return metrics.pledge_metrics(county.a, schools)
+        return metrics.bureau_table(county.a, schools)
 
 
 def _report(school, reference, substantiated=False):

@@ -5,8 +5,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from blueprints.pledges import services
-from blueprints.pledges.demo import load_demo
+from blueprints.pledges import demo, services
 from blueprints.pledges.models import ETHICS, Pledge, PledgeSignature
 from kaimen.audit import AuditEvent
 from kaimen.extensions import db
@@ -102,7 +101,7 @@ def test_only_the_schools_own_teachers_sign_and_only_once(county, publish, make)
 
 def test_demo_data_builds_a_board_with_history_and_signatures_once(county):
     users = dict(county.users)
-    load_demo(county.a, [county.a1, county.a2], users)
+    demo.load(county.a, [county.a1, county.a2], users)
     db.session.commit()
     pledges = db.session.scalars(sa.select(Pledge).where(Pledge.school_id == county.a1.id)).all()
     titles = {p.title for p in pledges}
@@ -110,7 +109,7 @@ def test_demo_data_builds_a_board_with_history_and_signatures_once(county):
     assert any(len(p.versions) == 2 for p in pledges)
     ethics = next(p for p in pledges if p.kind == ETHICS)
     assert [s.user.username for s in ethics.signatures] == ["a1.teacher"]
-    load_demo(county.a, [county.a1, county.a2], users)
+    demo.load(county.a, [county.a1, county.a2], users)
     db.session.commit()
     again = db.session.scalars(sa.select(Pledge).where(Pledge.school_id == county.a1.id)).all()
     assert len(again) == len(pledges)
