@@ -87,7 +87,7 @@ def year_assignments(school_year_id: int) -> str:
     )
 
 
-@bp.post("/years/<int:school_year_id>/assignments")
+@bp.post("/years/<int:school_year_id>/assignments/save")
 @require("liaison.assign")
 def save_assignments(school_year_id: int) -> Any:
     """Save the grid: every school's linked leaders and packaging units for the year."""

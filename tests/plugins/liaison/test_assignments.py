@@ -19,6 +19,10 @@ def grid_url(year):
     return f"/b/county-a/liaison/years/{year.id}/assignments"
 
 
+def save_url(year):
+    return f"/b/county-a/liaison/years/{year.id}/assignments/save"
+
+
 def rows(model):
     return db.session.scalars(all_schools(sa.select(model).order_by(model.id))).all()
 
@@ -32,7 +36,7 @@ def test_the_admin_saves_the_grid_and_coverage_goes_green(client, county, years)
     leader, unit = county.users["a.leader"], county.unit
     form = {f"link-{county.a1.id}-{leader.id}": "1", f"link-{county.a2.id}-{leader.id}": "1",
             f"package-{county.a1.id}-{unit.id}": "1", f"package-{county.a2.id}-{unit.id}": "1"}
-    response = client.post(grid_url(years.current), data=form)
+    response = client.post(save_url(years.current), data=form)
     assert response.status_code == 302
     page = client.get(grid_url(years.current))
     assert "Complete: every school has one linked leader" in page.text
@@ -45,7 +49,7 @@ def test_the_admin_saves_the_grid_and_coverage_goes_green(client, county, years)
     assert events[0].data["units_added"] == ["jiaoyan"]
     # Unticking a box removes that assignment, and the audit says so.
     del form[f"package-{county.a2.id}-{unit.id}"]
-    client.post(grid_url(years.current), data=form)
+    client.post(save_url(years.current), data=form)
     assert len(rows(PackageAssignment)) == 1
     last = db.session.scalar(all_schools(sa.select(AuditEvent).order_by(AuditEvent.id.desc())))
     assert last.data == {"school_year": years.current.name, "units_removed": ["jiaoyan"]}
@@ -55,7 +59,7 @@ def test_the_admin_saves_the_grid_and_coverage_goes_green(client, county, years)
 def test_an_assignment_to_another_bureaus_school_is_refused(client, county, years):
     login(client, "a.admin")
     leader = county.users["a.leader"]
-    response = client.post(grid_url(years.current), data={
+    response = client.post(save_url(years.current), data={
         f"link-{county.a1.id}-{leader.id}": "1", f"link-{county.b1.id}-{leader.id}": "1"})
     assert response.status_code == 404
     assert rows(LinkAssignment) == []
@@ -67,7 +71,7 @@ def test_a_supervisor_reads_the_grid_but_cannot_save_it(client, county, years):
     assert page.status_code == 200
     assert "Save assignments" not in page.text
     leader = county.users["a.leader"]
-    response = client.post(grid_url(years.current),
+    response = client.post(save_url(years.current),
                            data={f"link-{county.a1.id}-{leader.id}": "1"})
     assert response.status_code == 403
     assert rows(LinkAssignment) == []
