@@ -30,7 +30,7 @@ class VisitForm(FlaskForm):
         _l("Whom you met"),
         validators=[InputRequired(message=_l("Say whom you met.")), Length(max=300)],
     )
-    findings = TextAreaField(_l("Findings"), validators=[Optional(), Length(max=5000)])
+    findings = TextAreaField(_l("What you found"), validators=[Optional(), Length(max=5000)])
     action1 = StringField(_l("Follow-up 1"), validators=[Optional(), Length(max=300)])
     due1 = DateField(_l("Due date of follow-up 1"), validators=[Optional()])
     action2 = StringField(_l("Follow-up 2"), validators=[Optional(), Length(max=300)])
