@@ -9,12 +9,22 @@ box's hook, and offers the umbrella view its leader and unit filters.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from kaimen import MetricTable, NavItem, Organisation, Permission, SchoolGroup, hookimpl, user_can
+from kaimen import (
+    MetricTable,
+    NavItem,
+    Organisation,
+    Permission,
+    SchoolGroup,
+    Trend,
+    hookimpl,
+    user_can,
+)
 
 from . import demo, metrics, services, tenants
 from .blueprint import bureau_blueprint, school_blueprint
@@ -62,6 +72,12 @@ def kaimen_navigation(org: Organisation, user: Any) -> list[NavItem]:
 @hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_metrics(bureau, schools)
+
+
+@hookimpl
+def kaimen_bureau_trends(bureau: Organisation, schools: list[Organisation],
+                         months: list[date]) -> list[Trend]:
+    return [metrics.visit_trend(schools, months)]
 
 
 @hookimpl

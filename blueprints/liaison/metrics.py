@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kaimen import GroupOption, MetricTable, Organisation, SchoolGroup
+from kaimen import GroupOption, MetricTable, Organisation, SchoolGroup, Trend, db
 from kaimen.classes import current_year
 
 from . import services
+from .models import LiaisonVisit
 
 
 def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
@@ -87,3 +90,21 @@ def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
             GroupOption(u.slug, u.name, frozenset(by_unit.get(u.id, ())), mine=u.id in my_units)
             for u in units], order=20),
     ]
+
+
+def visit_trend(schools: list[Organisation], months: list[date]) -> Trend:
+    """Return the liaison visits to ``schools`` per month, in one query."""
+    counts = dict.fromkeys(months, 0)
+    if months:
+        rows = db.session.execute(
+            sa.select(LiaisonVisit.visited_on, sa.func.count())
+            .where(LiaisonVisit.school_id.in_([s.id for s in schools]),
+                   LiaisonVisit.visited_on >= months[0])
+            .group_by(LiaisonVisit.visited_on)
+        )
+        for day, count in rows:
+            month = date(day.year, day.month, 1)
+            if month in counts:
+                counts[month] += count
+    return Trend(_l("Liaison visits per month"), list(months), [counts[m] for m in months],
+                 order=20)

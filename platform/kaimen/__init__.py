@@ -17,8 +17,8 @@ Permissions
     ``count_holders(permission, schools)``.
 Plugins
     ``hookimpl``, ``hookspec`` (for a plugin's own ``hookspecs.py``), ``NavItem``,
-    ``Panel``, ``MetricTable``, ``SchoolGroup`` and ``GroupOption`` (the umbrella
-    view's filters), ``hook_for(school, name)``,
+    ``Panel``, ``MetricTable``, ``Trend`` (figures per month), ``SchoolGroup`` and
+    ``GroupOption`` (the umbrella view's filters), ``hook_for(school, name)``,
     ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
@@ -48,6 +48,7 @@ from .plugins import (
     Panel,
     SchoolGroup,
     StatementCriteria,
+    Trend,
     call_per_plugin,
     hook_for,
     is_enabled,
@@ -73,6 +74,7 @@ __all__ = [
     "SchoolGroup",
     "StatementCriteria",
     "TenantOwned",
+    "Trend",
     "Unit",
     "User",
     "all_schools",

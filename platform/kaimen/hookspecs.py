@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import click
 
     from .auth.access import Permission
     from .auth.models import User
     from .orgs import Organisation
-    from .plugins import MetricTable, NavItem, Panel, SchoolGroup, StatementCriteria
+    from .plugins import MetricTable, NavItem, Panel, SchoolGroup, StatementCriteria, Trend
     from .receipts import Receipt
 
 hookspec = pluggy.HookspecMarker("kaimen")
@@ -62,6 +64,18 @@ def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
     Answer for all of them with a fixed number of queries (one per figure),
     never one query per school.
+    """
+
+
+@hookspec
+def kaimen_bureau_trends(
+    bureau: Organisation, schools: list[Organisation], months: list[date]
+) -> list[Trend]:
+    """Return ``Trend`` series for the umbrella view: one value per month of ``months``.
+
+    ``months`` are the first days of the last twelve months (bureau-local), oldest
+    first; ``schools`` are the schools shown where this plugin is enabled. Answer
+    with one query per series (group by day or month, then sum per month).
     """
 
 

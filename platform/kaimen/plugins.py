@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, cast
@@ -48,6 +49,16 @@ class MetricTable:
     rows: dict[int, list[Any]] = field(default_factory=dict)  # school id -> cells
     total: list[Any] | None = None
     url: str | None = None
+    order: int = 50
+
+
+@dataclass
+class Trend:
+    """A plugin's figure per month over the schools shown (oldest month first)."""
+
+    title: Any
+    months: list[date]  # the first day of each month
+    values: list[int]
     order: int = 50
 
 

@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from conftest import login
 from openpyxl import load_workbook
 
+from kaimen import Trend
 from kaimen.classes import SchoolClass, SchoolYear
 from kaimen.extensions import db
 from kaimen.orgs import SCHOOL, Organisation
 from kaimen.timeutil import local_date
+from kaimen.web import trends
 
 EN = {"Accept-Language": "en"}
 
@@ -99,3 +101,16 @@ def test_the_export_is_refused_to_strangers_and_answers_both_formats(client, cou
         sheet = load_workbook(io.BytesIO(response.data)).active
         assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)][:2] == [
             "a1学校", "a2学校"]
+
+
+def test_months_and_bars_are_laid_out_from_the_figures(county, ctx):
+    months = trends.last_months(county.a)
+    assert len(months) == 12
+    assert months[-1] == local_date(county.a).replace(day=1)
+    assert all(a < b for a, b in zip(months, months[1:], strict=False))
+    chart = trends.layout(Trend("t", months, [0] * 11 + [7]))
+    assert chart.top == 10
+    assert [bar.height for bar in chart.bars[:11]] == [0] * 11
+    last = chart.bars[-1]
+    assert last.y + last.height == chart.baseline
+    assert round(last.height / (chart.baseline - 12), 2) == 0.7

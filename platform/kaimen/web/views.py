@@ -33,7 +33,7 @@ from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
 from ..receipts import lookup
 from ..safety import safe_next
-from . import umbrella
+from . import trends, umbrella
 
 bp = Blueprint("core", __name__)
 
@@ -81,6 +81,7 @@ def bureau_home() -> str:
     args = {key: value for key, value in request.args.items() if key != "format"}
     return render_template("kaimen/bureau.html", bureau=bureau, view=view, args=args,
                            headings=umbrella.headings(view, bureau, args),
+                           charts=trends.charts(bureau, view.schools),
                            counties=umbrella.rollup(bureau))
 
 

@@ -58,3 +58,24 @@ def test_a_leader_sees_their_schools_first(client, county, years, ctx):
     assert "(you)" in page
     login(client, "a.supervisor")
     assert [row[0] for row in page_rows(client.get("/b/county-a/").text)] == ["a1", "a2"]
+
+
+def test_visits_per_month_are_drawn_as_svg_with_a_table(client, county, years, make):
+    leader = county.users["a.leader"]
+    other = make.user("a.leader2", "leader", county.a)
+    services.set_assignments(county.a, years.current,
+                             {(county.a1.id, leader.id), (county.a2.id, other.id)}, set())
+    services.record_visit(county.a1, leader, visited_on=years.today, purposes=["hear"],
+                          met="Principal", findings="")
+    db.session.commit()
+    login(client, "a.supervisor")
+    page = client.get("/b/county-a/").text
+    (figure,) = re.findall(r'<figure class="trend">(.*?)</figure>', page, re.S)
+    assert "Liaison visits per month" in figure
+    assert figure.count("<rect ") == 12
+    this_month = years.today.strftime("%Y-%m")
+    assert f"<title>{this_month}: 1</title>" in figure
+    assert f'<tr><th scope="row">{this_month}</th><td>1</td></tr>' in figure
+    # The chart follows the filter: a2 alone has had no visit.
+    filtered = client.get("/b/county-a/?leader=a.leader2").text
+    assert f'<tr><th scope="row">{this_month}</th><td>0</td></tr>' in filtered
