@@ -42,20 +42,16 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricT
         ids = [s.id for s in county_schools]
         grid = services.load_grid(year, ids) if year else services.Grid()
         check = services.coverage(grid, ids, [], [])
-        per_leader, _per_unit, _term = services.visits_this_term(county, grid, ids)
-        visited: dict[int, int] = defaultdict(int)
-        for load in per_leader.values():
-            for school_id in load.visited:
-                visited[school_id] += 1
+        visited = services.visits_this_term(county, grid, ids).schools
         for school in county_schools:
             flags = len(check.flags(school.id))
             table.rows[school.id] = [
                 ", ".join(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
                 ", ".join(u.name for u in grid.units.get(school.id, [])) or "—",
-                visited[school.id],
+                visited.get(school.id, 0),
                 flags,
             ]
-            visits_total += visited[school.id]
+            visits_total += visited.get(school.id, 0)
             problems_total += flags
     table.total = ["", "", visits_total, problems_total]
     return table

@@ -370,12 +370,22 @@ class VisitLoad:
         return self.schools - self.visited
 
 
-def visits_this_term(bureau: Organisation, grid: Grid, school_ids: Iterable[int]) -> tuple[
-        dict[int, VisitLoad], dict[int, VisitLoad], Any]:
-    """Return (per leader id, per unit id, the term) of the visits this term, in one query."""
+@dataclass
+class VisitSummary:
+    """This term's visits: per leader, per unit and per school, and the term itself."""
+
+    leaders: dict[int, VisitLoad]
+    units: dict[int, VisitLoad]
+    schools: dict[int, int]
+    term: Any
+
+
+def visits_this_term(bureau: Organisation, grid: Grid, school_ids: Iterable[int]) -> VisitSummary:
+    """Count the visits of the term under way to those schools, in one query."""
     term = current_term(bureau)
     leaders: dict[int, VisitLoad] = defaultdict(VisitLoad)
     units: dict[int, VisitLoad] = defaultdict(VisitLoad)
+    schools: dict[int, int] = defaultdict(int)
     for school_id, users in grid.leaders.items():
         for user in users:
             leaders[user.id].schools.add(school_id)
@@ -383,7 +393,7 @@ def visits_this_term(bureau: Organisation, grid: Grid, school_ids: Iterable[int]
         for unit in unit_list:
             units[unit.id].schools.add(school_id)
     if term is None:
-        return dict(leaders), dict(units), None
+        return VisitSummary(dict(leaders), dict(units), {}, None)
     members: dict[int, list[int]] = defaultdict(list)  # user id -> unit ids
     for user in holders("liaison.package", bureau, reach="own"):
         members[user.id] = units_of_user(user, bureau)
@@ -394,9 +404,10 @@ def visits_this_term(bureau: Organisation, grid: Grid, school_ids: Iterable[int]
         .group_by(LiaisonVisit.visitor_id, LiaisonVisit.school_id)
     )
     for visitor_id, school_id, count in rows:
+        schools[school_id] += count
         leaders[visitor_id].visits += count
         leaders[visitor_id].visited.add(school_id)
         for unit_id in members.get(visitor_id, []):
             units[unit_id].visits += count
             units[unit_id].visited.add(school_id)
-    return dict(leaders), dict(units), term
+    return VisitSummary(dict(leaders), dict(units), dict(schools), term)

@@ -50,11 +50,11 @@ def overview() -> str:
     leaders, units = services.leaders_of(bureau), services.units_of(bureau)
     grid = services.load_grid(year, [s.id for s in schools]) if year else services.Grid()
     check = services.coverage(grid, [s.id for s in schools], leaders, units)
-    per_leader, per_unit, term = services.visits_this_term(bureau, grid, [s.id for s in schools])
+    visits = services.visits_this_term(bureau, grid, [s.id for s in schools])
     return render_template(
-        "liaison/overview.html", bureau=bureau, year=year, term=term, schools=schools,
+        "liaison/overview.html", bureau=bureau, year=year, term=visits.term, schools=schools,
         by_id={s.id: s for s in schools}, leaders=leaders, units=units, check=check,
-        per_leader=per_leader, per_unit=per_unit, empty=services.VisitLoad(),
+        per_leader=visits.leaders, per_unit=visits.units, empty=services.VisitLoad(),
     )
 
 

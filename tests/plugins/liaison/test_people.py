@@ -133,3 +133,19 @@ def test_overdue_complaints_reach_the_linked_leader_and_unit_staff(app, assigned
     answers = hook.kaimen_complaint_overdue_recipients(
         school=assigned.b1, complaint=SimpleNamespace(about_leadership=False))
     assert [u for group in answers for u in group] == []
+
+
+def test_visits_this_term_are_counted_per_leader_unit_and_school(assigned, years):
+    leader, member = assigned.users["a.leader"], assigned.users["a.unit"]
+    for visitor in (leader, leader, member):
+        services.record_visit(assigned.a1, visitor, visited_on=years.today, purposes=["guide"],
+                              met="Principal", findings="")
+    db.session.commit()
+    ids = [assigned.a1.id, assigned.a2.id]
+    summary = services.visits_this_term(assigned.a, services.load_grid(years.current, ids), ids)
+    assert summary.schools == {assigned.a1.id: 3}
+    assert summary.leaders[leader.id].visits == 2
+    assert summary.leaders[leader.id].not_visited == set()
+    unit = summary.units[assigned.unit.id]
+    assert unit.visits == 1
+    assert unit.not_visited == {assigned.a2.id}
