@@ -17,11 +17,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def local_today(timezone: str) -> date:
-    """Return today's date in ``timezone`` (a bureau's zone): the school calendar's day."""
-    return datetime.now(ZoneInfo(timezone)).date()
-
-
 def zone_of(org: Organisation) -> ZoneInfo:
     """Return the time zone of ``org``'s bureau (a school keeps its bureau's)."""
     return ZoneInfo(org.bureau().timezone or DEFAULT_TIMEZONE)

@@ -12,6 +12,7 @@ from classes_helpers import make_year
 from test_admin import assert_translated
 
 from kaimen.audit import AuditEvent
+from kaimen.auth.models import User
 from kaimen.classes import SchoolClass, SchoolYear
 from kaimen.extensions import db
 
@@ -215,3 +216,21 @@ def test_only_the_bureau_admin_manages_school_years(as_user, school, username):
     response = client.post(f"/b/county-a/admin/school-years/{year_id}", data=year_form())
     assert response.status_code in (403, 404)
     assert len(years()) == 1
+
+
+def test_a_class_teacher_who_left_is_named_when_the_class_is_saved(as_user, school):
+    client = as_user("a1.admin")
+    client.post("/s/a1/admin/classes/new", data=class_form(school, teachers=[]))
+    class_id = db.session.scalar(sa.select(SchoolClass.id))
+    teacher = db.session.get(User, school.users["a1.teacher"].id)
+    teacher.active = False
+    db.session.commit()
+    before = classes()
+    page = client.get(f"/s/a1/admin/classes/{class_id}").get_data(as_text=True)
+    assert f'<option selected value="{teacher.id}">' in page
+    response = client.post(f"/s/a1/admin/classes/{class_id}",
+                           data=class_form(school, name="2班", teachers=[]), headers=EN)
+    assert response.status_code == 200
+    body = unescape(response.get_data(as_text=True))
+    assert "A1.Teacher is not a teacher of this school." in body
+    assert classes() == before

@@ -20,7 +20,7 @@ from kaimen.classes import (
     services,
 )
 from kaimen.extensions import db
-from kaimen.timeutil import local_today
+from kaimen.timeutil import local_date
 
 
 @pytest.fixture
@@ -95,8 +95,8 @@ def test_today_is_the_bureau_local_date(make, english):
     # UTC+14 and UTC-11 are 25 hours apart: their dates always differ.
     east = make.bureau("east", timezone="Pacific/Kiritimati")
     west = make.bureau("west", timezone="Pacific/Pago_Pago")
-    today_east = local_today("Pacific/Kiritimati")
-    assert local_today("Pacific/Pago_Pago") < today_east
+    today_east = local_date(east)
+    assert local_date(west) < today_east
     for bureau in (east, west):
         services.save_year(
             bureau, None, name="y", starts_on=today_east,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from ..orgs import Organisation
-from ..timeutil import local_today
+from ..timeutil import local_date
 from . import services
 
 CLASS_NAMES = ("1班", "2班")
@@ -35,7 +35,7 @@ def kaimen_demo_data(bureau: Organisation, schools: list[Organisation], users: d
         return
     year = services.current_year(bureau)
     if year is None:
-        name, starts_on, ends_on, terms = year_dates(local_today(bureau.timezone))
+        name, starts_on, ends_on, terms = year_dates(local_date(bureau))
         if name in {y.name for y in services.years_of(bureau)}:
             return  # a year of that name with other dates: the bureau's own, keep it
         year, _changed = services.save_year(

@@ -14,7 +14,7 @@ from .. import audit
 from ..auth.models import RoleGrant, User
 from ..extensions import db
 from ..orgs import Organisation
-from ..timeutil import local_today
+from ..timeutil import local_date
 from .models import GRADES, SchoolClass, SchoolClassTeacher, SchoolYear, Term
 
 NAME_LENGTH = 40
@@ -51,7 +51,7 @@ def years_of(org: Organisation) -> list[SchoolYear]:
 def current_year(org: Organisation, on: date | None = None) -> SchoolYear | None:
     """Return the school year of ``org``'s bureau that covers ``on`` (today, bureau-local)."""
     bureau = org.bureau()
-    day = on or local_today(bureau.timezone)
+    day = on or local_date(bureau)
     return db.session.scalar(
         sa.select(SchoolYear).where(
             SchoolYear.bureau_id == bureau.id,
@@ -68,7 +68,7 @@ def current_term(org: Organisation, on: date | None = None) -> Term | None:
     first term begins, or when no school year covers the day.
     """
     bureau = org.bureau()
-    day = on or local_today(bureau.timezone)
+    day = on or local_date(bureau)
     return db.session.scalar(
         sa.select(Term)
         .join(SchoolYear, Term.school_year_id == SchoolYear.id)

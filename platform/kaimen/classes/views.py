@@ -147,7 +147,11 @@ def _save_class_form(
     school: orgs.Organisation, school_class: SchoolClass | None, form: SchoolClassForm
 ) -> Any:
     year = db.session.get(SchoolYear, form.school_year.data)
-    users = {t.id: t for t in services.teachers_of(school)}
+    # The class's own teachers too: one who has left is refused by name, not dropped silently.
+    known = services.teachers_of(school)
+    if school_class is not None:
+        known += [t for t in [school_class.class_teacher, *school_class.teachers] if t]
+    users = {t.id: t for t in known}
     try:
         if year is None:
             raise services.ClassError(_("Choose a school year of this bureau."), "school_year")
