@@ -8,20 +8,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from kaimen import NavItem, Permission, StatementCriteria, hookimpl
-from kaimen.auth.access import user_can
+from kaimen import (
+    MetricTable,
+    NavItem,
+    Organisation,
+    Panel,
+    Permission,
+    StatementCriteria,
+    User,
+    hookimpl,
+    receipts,
+    user_can,
+)
 
-from . import hookspecs, metrics, views
+from . import commands, demo, hookspecs, metrics
+from .blueprint import NAME, bureau_blueprint, school_blueprint
 from .models import HIDE_LEADERSHIP_REPORTS
+from .views import bureau as bureau_pages  # noqa: F401 - registers the routes
+from .views import public as public_pages
+from .views import staff as staff_pages  # noqa: F401
 
-NAME = views.NAME
+__all__ = ["HOOKSPECS", "LABEL", "NAME", "PERMISSIONS", "bureau_blueprint", "school_blueprint"]
+
 HOOKSPECS = hookspecs  # this plugin's own hooks, for plugins that build on it
-
 LABEL = _l("Opinion box")
-school_blueprint = views.bp
 
 PERMISSIONS = [
     Permission.of("complaints.view", _l("See the school's opinions"),
@@ -34,6 +48,9 @@ PERMISSIONS = [
                   ["bureau_admin", "supervisor", "leader"]),
     Permission.of("complaints.supervise", _l("Urge and take over opinions; set time limits"),
                   ["bureau_admin", "supervisor"]),
+    Permission.of("complaints.alerts",
+                  _l("Receive notices of overdue opinions and of dissatisfied complainants"),
+                  ["supervisor"]),
 ]
 
 
@@ -43,7 +60,7 @@ def kaimen_permissions() -> list[Permission]:
 
 
 @hookimpl
-def kaimen_navigation(org: Any, user: Any) -> list[NavItem]:
+def kaimen_navigation(org: Organisation, user: User | Any) -> list[NavItem]:
     if org.is_school:
         items = [NavItem(LABEL, url_for("complaints.new", school=org.slug), order=20)]
         if user_can(user, "complaints.view", org):
@@ -60,12 +77,12 @@ def kaimen_navigation(org: Any, user: Any) -> list[NavItem]:
 
 
 @hookimpl
-def kaimen_school_panels(school: Any) -> list[Any]:
+def kaimen_school_panels(school: Organisation) -> list[Panel]:
     return [metrics.school_panel(school)]
 
 
 @hookimpl
-def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> Any:
+def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_table(bureau, schools)
 
 
@@ -75,34 +92,28 @@ def kaimen_statement_criteria() -> list[StatementCriteria]:
 
 
 @hookimpl
-def kaimen_track_receipt(receipt: Any) -> Any:
-    return views.track_receipt(receipt)
+def kaimen_track_receipt(receipt: receipts.Receipt) -> Any:
+    return public_pages.track_receipt(receipt)
 
 
 @hookimpl
-def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
+def kaimen_report_link(school: Organisation, reference: str, title: str) -> str | None:
     return url_for("complaints.new", school=school.slug, ref=reference, title=title[:120])
 
 
 @hookimpl
-def kaimen_report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+def kaimen_report_counts(
+    schools: list[Organisation], references: list[str]
+) -> dict[str, tuple[int, int]]:
     return metrics.report_counts(schools, references)
 
 
 @hookimpl
-def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
-    from .demo import load
-
-    load(bureau, schools, users)
+def kaimen_demo_data(bureau: Organisation, schools: list[Organisation],
+                     users: dict[str, User]) -> None:
+    demo.load(bureau, schools, users)
 
 
 @hookimpl
-def kaimen_cli(group: Any) -> None:
-    from .commands import register
-
-    register(group)
-
-
-from . import bureau_views, entry_views, staff_views  # noqa: E402,F401 - register the routes
-
-bureau_blueprint = bureau_views.bp
+def kaimen_cli(group: click.Group) -> None:
+    commands.register(group)

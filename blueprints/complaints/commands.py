@@ -8,11 +8,9 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from kaimen import orgs
-from kaimen.cli import transactional
-from kaimen.extensions import db
+from kaimen import Organisation, db, local_date, transactional
 
-from . import deadlines, notices
+from . import notices
 from .choices import RECEIVED
 from .models import Complaint, OverdueNotice, with_leadership
 from .services import overdue_clause
@@ -24,13 +22,12 @@ def sweep() -> tuple[int, int]:
     Returns (cases noticed, messages enqueued). Runs in the system scope.
     """
     noticed = messages = 0
-    bureaus = db.session.scalars(sa.select(orgs.Organisation).where(
-        orgs.Organisation.kind == orgs.BUREAU)).all()
+    bureaus = [org for org in db.session.scalars(sa.select(Organisation)) if org.is_bureau]
     for bureau in bureaus:
         school_ids = [s.id for s in bureau.children if s.is_school]
         if not school_ids:
             continue
-        today = deadlines.local_date(bureau)
+        today = local_date(bureau)
         overdue = db.session.scalars(with_leadership(
             sa.select(Complaint).options(selectinload(Complaint.school))
             .where(Complaint.school_id.in_(school_ids), overdue_clause(today))

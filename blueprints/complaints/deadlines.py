@@ -6,9 +6,7 @@ from datetime import date, timedelta
 
 import sqlalchemy as sa
 
-from kaimen.extensions import db
-from kaimen.orgs import Organisation
-from kaimen.timeutil import local_date  # noqa: F401 - the views call deadlines.local_date
+from kaimen import Organisation, db
 
 from .models import ComplaintSettings, Holiday
 
@@ -44,6 +42,12 @@ def settings_of(bureau: Organisation) -> ComplaintSettings:
             answer_days=DEFAULT_ANSWER_DAYS,
         )
     return settings
+
+
+def holidays_of(bureau: Organisation) -> list[Holiday]:
+    """Return the bureau's holidays and worked weekend days, latest first."""
+    return list(db.session.scalars(sa.select(Holiday).where(Holiday.bureau_id == bureau.id)
+                                   .order_by(Holiday.day.desc())))
 
 
 def calendar_of(bureau: Organisation, start: date, days: int = 120) -> tuple[set[date], set[date]]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kaimen.extensions import db
-from kaimen.timeutil import utcnow
+from kaimen import db, local_date, utcnow
 
 from . import deadlines
 from .models import (
@@ -119,7 +118,7 @@ def _event(case: Complaint, action: str, when: Any, actor: Any = None, body: str
 def _case(school: Any, spec: tuple, leadership: bool = False) -> Complaint:
     channel, kind, category, days_ago, _state, subject, description = spec
     bureau = school.bureau()
-    received_on = deadlines.local_date(bureau) - timedelta(days=days_ago)
+    received_on = local_date(bureau) - timedelta(days=days_ago)
     ack_due, answer_due = deadlines.due_dates(bureau, received_on)
     when = utcnow() - timedelta(days=days_ago, hours=3)
     named = channel in ("hotline", "reception_day")
@@ -235,7 +234,7 @@ def demo_photo(width: int = 64, height: int = 40) -> bytes:
 
 def load_holidays(bureau: Any) -> None:
     """Add this year's fixed-date statutory holidays the bureau does not list yet."""
-    year = deadlines.local_date(bureau).year
+    year = local_date(bureau).year
     listed = set(db.session.scalars(sa.select(Holiday.day).where(Holiday.bureau_id == bureau.id)))
     for month, day, name in HOLIDAYS:
         if date(year, month, day) not in listed:

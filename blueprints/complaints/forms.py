@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -32,9 +33,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from kaimen import receipts
 from kaimen.forms import Email, Phone
 
 from .choices import CATEGORIES, FINDINGS, KINDS, REJECTION_REASONS, STAFF_CHANNELS
+from .services import Submission
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 REFERENCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.-]{1,40}$"
@@ -115,11 +118,10 @@ class OpinionFields:
     attachments = MultipleFileField(_l("Photos or documents (optional)"))
 
 
-class OpinionForm(OpinionFields, ContactMixin, FlaskForm):
-    """The public form of a school's box."""
+class OpinionForm(OpinionFields, ContactMixin, receipts.ReceiptTokenMixin, FlaskForm):
+    """The public form of a school's box: sent twice, it files once (the receipt token)."""
 
     reference = HiddenField(filters=[clean], validators=[Optional(), Regexp(REFERENCE_PATTERN)])
-    token = HiddenField(filters=[clean])
     # A honeypot: hidden from people, filled in by some robots.
     website = StringField(_l("Leave this empty"), filters=[clean])
 
@@ -131,6 +133,22 @@ class StaffEntryForm(OpinionFields, ContactMixin, FlaskForm):
                           validators=[_required(_l("Choose the channel."))])
     received_on = DateField(_l("Received on"),
                             validators=[InputRequired(message=_l("Enter a date."))])
+
+
+def submission_from(form: OpinionForm | StaffEntryForm, channel: str = "online",
+                    received_on: date | None = None) -> Submission:
+    """Turn a filled opinion form into a ``Submission``."""
+    named = form.identity.data == "named"
+    reference = form.reference.data if isinstance(form, OpinionForm) else None
+    return Submission(
+        kind=form.kind.data, category=form.category.data, subject=form.subject.data,
+        description=form.description.data, channel=channel, anonymous=not named,
+        contact_name=form.contact_name.data or None if named else None,
+        contact_phone=form.contact_phone.data or None if named else None,
+        contact_email=form.contact_email.data or None if named else None,
+        about_leadership=bool(form.about_leadership.data),
+        reference=reference or None, received_on=received_on,
+    )
 
 
 class BatchRow(Form):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kaimen.hookspecs import hookspec
+from kaimen import Organisation, hookspec
+
+if TYPE_CHECKING:
+    from .models import Complaint
 
 
 @hookspec
-def kaimen_complaint_overdue_recipients(school: Any, complaint: Any) -> list[Any]:
+def kaimen_complaint_overdue_recipients(school: Organisation, complaint: Complaint) -> list[Any]:
     """Return extra people to tell that ``complaint`` of ``school`` is overdue.
 
     Each is an object with ``email`` and/or ``phone`` attributes (a ``User`` will

@@ -11,11 +11,8 @@ from flask import request
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from kaimen.export import table_response
-from kaimen.extensions import db
-from kaimen.safety import id_arg
+from kaimen import db, id_arg, local_date, table_response
 
-from . import deadlines
 from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, STATUSES
 from .models import Complaint, with_leadership
 from .services import is_overdue, overdue_clause
@@ -57,7 +54,7 @@ def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
     if (school_id := id_arg("school")) is not None:
         statement = statement.where(Complaint.school_id == school_id)
     if args.get("overdue") == "1":
-        statement = statement.where(overdue_clause(deadlines.local_date(bureau)))
+        statement = statement.where(overdue_clause(local_date(bureau)))
     if args.get("flagged") == "1":
         statement = statement.where(Complaint.flagged_for_bureau.is_(True))
     if leadership and args.get("leadership") == "1":

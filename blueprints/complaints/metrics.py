@@ -13,13 +13,9 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import format_decimal, format_percent
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup
 
-from kaimen import MetricTable, Panel
-from kaimen.extensions import db
-from kaimen.tenancy import all_schools
+from kaimen import MetricTable, Organisation, Panel, all_schools, db, local_date, render_panel
 
-from . import deadlines
 from .choices import OPEN_STATUSES, SUBSTANTIATED
 from .models import Complaint, with_leadership
 from .services import overdue_clause
@@ -45,25 +41,15 @@ def _figures(today: Any) -> list[Any]:
     ]
 
 
-def school_panel(school: Any) -> Panel:
+def school_panel(school: Organisation) -> Panel:
     """Return the public panel: the box's link and the school's aggregate figures only."""
-    today = deadlines.local_date(school.bureau())
+    today = local_date(school.bureau())
     received, _open, _overdue, answered, on_time, satisfied, judged = db.session.execute(
         sa.select(*_figures(today)).where(Complaint.school_id == school.id)
     ).one()
-    html = Markup(
-        '<p>{intro}</p><p><a class="button" href="{url}">{send}</a></p>'
-        '<dl class="figures"><div><dt>{l1}</dt><dd>{v1}</dd></div>'
-        "<div><dt>{l2}</dt><dd>{v2}</dd></div><div><dt>{l3}</dt><dd>{v3}</dd></div></dl>"
-    ).format(
-        intro=_l("Send the school an opinion, a suggestion or a report. You may stay anonymous "
-                 "and follow it up with a receipt code."),
-        url=url_for("complaints.new", school=school.slug), send=_l("Open the opinion box"),
-        l1=_l("Opinions received"), v1=format_decimal(received),
-        l2=_l("Answered on time"), v2=_rate(on_time, answered),
-        l3=_l("Satisfaction"), v3=_rate(satisfied, judged),
-    )
-    return Panel(_l("Opinion box"), html, order=20)
+    return render_panel(_l("Opinion box"), "complaints/_panel.html", order=20, school=school,
+                        received=format_decimal(received), on_time=_rate(on_time, answered),
+                        satisfaction=_rate(satisfied, judged))
 
 
 def _median(histogram: dict[int, int]) -> float | None:
@@ -80,10 +66,10 @@ def _median(histogram: dict[int, int]) -> float | None:
     return sum(values[:2]) / len(values[:2])
 
 
-def bureau_table(bureau: Any, schools: list[Any]) -> MetricTable:
+def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     """Return the umbrella table for ``schools``, leadership reports included."""
     ids = [s.id for s in schools]
-    today = deadlines.local_date(bureau)
+    today = local_date(bureau)
     rows = db.session.execute(all_schools(with_leadership(
         sa.select(Complaint.school_id, *_figures(today))
         .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id)
@@ -96,6 +82,8 @@ def bureau_table(bureau: Any, schools: list[Any]) -> MetricTable:
     histograms: dict[int, dict[int, int]] = {}
     overall: dict[int, int] = {}
     for school_id, days, count in histogram_rows:
+        if days is None:  # left out by the WHERE clause; the row type cannot say so
+            continue
         histograms.setdefault(school_id, {})[days] = count
         overall[days] = overall.get(days, 0) + count
     table = MetricTable(
@@ -120,20 +108,25 @@ def _cells(figures: list[int], median: float | None) -> list[Any]:
             _rate(on_time, answered), _rate(satisfied, judged)]
 
 
-def breakdown(schools: list[Any], column: Any) -> dict[int, dict[str, int]]:
-    """Return ``{school id: {value: count}}`` of ``column`` (channel or category)."""
+def breakdown(
+    schools: list[Organisation], column: Any
+) -> tuple[dict[int, dict[str, int]], dict[str, int]]:
+    """Return ``{school id: {value: count}}`` of ``column`` (channel or category), and
+    ``{value: count}`` over all ``schools``."""
     ids = [s.id for s in schools]
     rows = db.session.execute(all_schools(with_leadership(
         sa.select(Complaint.school_id, column, sa.func.count())
         .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id, column)
     ))).all()
     result: dict[int, dict[str, int]] = {}
+    totals: dict[str, int] = {}
     for school_id, value, count in rows:
         result.setdefault(school_id, {})[value] = count
-    return result
+        totals[value] = totals.get(value, 0) + count
+    return result, totals
 
 
-def report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+def report_counts(schools: list[Organisation], references: list[str]) -> dict[str, tuple[int, int]]:
     """Return ``{reference: (reports, substantiated)}`` in ``schools``, in one query."""
     if not references or not schools:
         return {}

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql import Executable
 
-from kaimen import StatementCriteria, TenantOwned
-from kaimen.auth.models import User
-from kaimen.extensions import Model
-from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
+from kaimen import Model, Organisation, StatementCriteria, TenantOwned, User, utcnow
+
+S = TypeVar("S", bound=Executable)
 
 # Statement option that lets a query see reports about a school's own leadership.
 LEADERSHIP_OPTION = "complaints_leadership"
@@ -21,10 +21,7 @@ class Complaint(TenantOwned, Model):
     """An opinion, complaint, suggestion or praise received by a school's box."""
 
     __tablename__ = "complaint"
-    __table_args__ = (
-        sa.UniqueConstraint("school_id", "token_hash"),
-        sa.Index("ix_complaint_school_status", "school_id", "status"),
-    )
+    __table_args__ = (sa.Index("ix_complaint_school_status", "school_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(16), default="complaint")
@@ -63,10 +60,6 @@ class Complaint(TenantOwned, Model):
     reward_status: Mapped[str | None] = mapped_column(sa.String(16))
     reward_amount: Mapped[str | None] = mapped_column(sa.String(40))
     reward_paid_on: Mapped[date | None]
-    # Double submission: a keyed hash of the form's one-time token, and the receipt
-    # code sealed with that token so only a retry carrying it can show the code again.
-    token_hash: Mapped[str | None] = mapped_column(sa.String(64))
-    sealed_code: Mapped[str | None] = mapped_column(sa.String(64))
     content_digest: Mapped[str] = mapped_column(sa.String(64), default="")
 
     school: Mapped[Organisation] = relationship(foreign_keys="Complaint.school_id")
@@ -167,7 +160,7 @@ class Holiday(Model):
     working: Mapped[bool] = mapped_column(default=False)
 
 
-def with_leadership(statement):  # type: ignore[no-untyped-def]
+def with_leadership(statement: S) -> S:
     """Let ``statement`` see reports about a school's leadership (bureau roles only)."""
     return statement.execution_options(**{LEADERSHIP_OPTION: True})
 

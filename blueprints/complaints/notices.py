@@ -10,15 +10,11 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from kaimen import notify, plugins
-from kaimen.auth.models import RoleGrant, User
-from kaimen.extensions import db
-from kaimen.orgs import Organisation
+from kaimen import Organisation, User, holders, hook_for, notify
 
 
 def _locale(school: Organisation) -> str:
@@ -40,22 +36,13 @@ def _case_url(case: Any) -> str:
 
 
 def school_admins(school: Organisation) -> list[User]:
-    """Return the active administrators of ``school`` itself."""
-    return list(db.session.scalars(
-        sa.select(User).join(RoleGrant).where(
-            RoleGrant.org_id == school.id, RoleGrant.role == "school_admin", User.active.is_(True)
-        ).distinct()
-    ))
+    """Return the active staff of ``school`` itself who handle its opinions."""
+    return holders("complaints.handle", school, reach="own")
 
 
 def supervisors(school: Organisation) -> list[User]:
-    """Return the active supervisors of the bureaus above ``school``."""
-    bureau_ids = [b.id for b in school.ancestors()]
-    return list(db.session.scalars(
-        sa.select(User).join(RoleGrant).where(
-            RoleGrant.org_id.in_(bureau_ids), RoleGrant.role == "supervisor", User.active.is_(True)
-        ).distinct()
-    ))
+    """Return the active people of the bureaus above ``school`` who hear of its alerts."""
+    return holders("complaints.alerts", school, reach="above")
 
 
 def _unique(people: Iterable[Any]) -> list[Any]:
@@ -123,7 +110,7 @@ def overdue_recipients(case: Any) -> list[Any]:
     people: list[Any] = list(supervisors(case.school))
     if not case.about_leadership:
         people += school_admins(case.school)
-    caller = plugins.hook_for(case.school, "kaimen_complaint_overdue_recipients")
+    caller = hook_for(case.school, "kaimen_complaint_overdue_recipients")
     for group in caller(school=case.school, complaint=case):
         people += list(group or [])
     return _unique(people)

@@ -8,22 +8,27 @@ timeline and to the audit log.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
 
-from kaimen import audit, receipts
-from kaimen.extensions import db
-from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
+from kaimen import (
+    Organisation,
+    User,
+    audit,
+    db,
+    local_date,
+    receipts,
+    utcnow,
+)
 
 from . import deadlines, notices
+from .blueprint import NAME
 from .choices import (
     ACCEPTED,
     ANSWERED,
@@ -41,9 +46,9 @@ from .choices import (
     THREE_DISORDERS,
     VERIFYING,
 )
-from .models import Attachment, Complaint, ComplaintEvent
+from .models import AnswerTemplate, Attachment, Complaint, ComplaintEvent, Holiday
 
-PLUGIN = "complaints"
+PLUGIN = NAME
 
 # Where each state may go by a staff action; reopening by the complainant is apart.
 TRANSITIONS = {
@@ -117,41 +122,6 @@ def _audit(action: str, case: Complaint, actor: Any, **data: Any) -> None:
                  public=actor is None, data={"status": case.status, **data})
 
 
-def _token_key(token: str, purpose: str) -> bytes:
-    secret = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(secret, f"complaint-{purpose}:{token}".encode(), hashlib.sha256).digest()
-
-
-def token_hash(token: str) -> str:
-    """Return the keyed hash under which a form's one-time token is stored."""
-    return _token_key(token, "token").hex()
-
-
-def _seal(code: str, token: str) -> str:
-    canonical = receipts.normalise(code) or ""
-    pad = _token_key(token, "seal")
-    return bytes(a ^ b for a, b in zip(canonical.encode(), pad, strict=False)).hex()
-
-
-def unseal(case: Complaint, token: str) -> str | None:
-    """Return the case's receipt code from its sealed copy and the form's token."""
-    if not case.sealed_code:
-        return None
-    pad = _token_key(token, "seal")
-    raw = bytes(a ^ b for a, b in zip(bytes.fromhex(case.sealed_code), pad, strict=False)).decode()
-    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
-
-
-def find_by_token(school: Organisation, token: str) -> Complaint | None:
-    """Return the case already filed with this form token (a retry), if any."""
-    from .models import with_leadership
-
-    return db.session.scalar(with_leadership(
-        sa.select(Complaint).where(Complaint.school_id == school.id,
-                                   Complaint.token_hash == token_hash(token))
-    ))
-
-
 def digest(submission: Submission, uploads: list[Upload]) -> str:
     """Return a SHA-256 fingerprint of what was sent, printed on the proof of filing."""
     parts = [submission.kind, submission.category, submission.subject, submission.description]
@@ -167,7 +137,7 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
     if submission.channel not in CHANNELS:
         raise WorkflowError(_l("Choose a channel from the list."))
     bureau = school.bureau()
-    received_on = submission.received_on or deadlines.local_date(bureau)
+    received_on = submission.received_on or local_date(bureau)
     ack_due, answer_due = deadlines.due_dates(bureau, received_on)
     named = not submission.anonymous
     case = Complaint(
@@ -180,7 +150,6 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
         reference=submission.reference, status=RECEIVED, received_on=received_on,
         ack_due=ack_due, answer_due=answer_due, entered_by_id=getattr(actor, "id", None),
         content_digest=digest(submission, list(uploads)),
-        token_hash=token_hash(token) if token else None,
     )
     for upload in uploads:
         case.attachments.append(Attachment(
@@ -191,11 +160,15 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
     db.session.add(case)
     _event(case, "entered" if actor is not None else "submitted", public=True, actor=actor)
     db.session.flush()
-    code = receipts.issue(PLUGIN, case.id, school.id)
-    if token:
-        case.sealed_code = _seal(code, token)
+    code = receipts.issue(PLUGIN, case.id, school.id, token=token)
     _audit("filed", case, actor, channel=case.channel, leadership=case.about_leadership)
     return case, code
+
+
+def file_batch(school: Organisation, submissions: list[Submission], actor: User) -> None:
+    """Open a case for each paper form of a pile entered by ``actor``."""
+    for submission in submissions:
+        file_case(school, submission, actor=actor)
 
 
 def _move(case: Complaint, status: str) -> None:
@@ -263,7 +236,7 @@ def answer(case: Complaint, text: str, actor: Any) -> None:
         raise WorkflowError(_l("Write the answer."))
     _move(case, ANSWERED)
     now = utcnow()
-    answered_on = deadlines.local_date(case.school.bureau(), now)
+    answered_on = local_date(case.school.bureau(), now)
     case.answer, case.answered_at = text.strip(), now
     case.answered_on_time = answered_on <= case.answer_due
     case.days_to_answer = max((answered_on - case.received_on).days, 0)
@@ -326,7 +299,7 @@ def urge(case: Complaint, note: str, new_due: date, actor: Any) -> None:
     """Urge an open case (督办): a note and a new answer deadline, notified to those in charge."""
     if case.status not in OPEN_STATUSES:
         raise WorkflowError(_l("Only an open case can be urged."))
-    if new_due < deadlines.local_date(case.school.bureau()):
+    if new_due < local_date(case.school.bureau()):
         raise WorkflowError(_l("The new deadline cannot be in the past."))
     case.answer_due = new_due
     case.urged_count += 1
@@ -391,3 +364,47 @@ def is_overdue(case: Complaint, today: date) -> bool:
     if case.status == RECEIVED and case.ack_due < today:
         return True
     return case.status in OPEN_STATUSES and case.answer_due < today
+
+
+def add_template(school: Organisation, title: str, body: str) -> AnswerTemplate:
+    """Add a ready-made answer to the school's templates."""
+    template = AnswerTemplate(school_id=school.id, title=title, body=body)
+    db.session.add(template)
+    audit.record("complaint.template_added", template, school=school)
+    return template
+
+
+def remove_template(school: Organisation, template: AnswerTemplate) -> None:
+    """Remove one of the school's answer templates."""
+    template_id = template.id
+    db.session.delete(template)
+    audit.record("complaint.template_removed", school=school, data={"id": template_id})
+
+
+def set_time_limits(bureau: Organisation, acknowledge_days: int, answer_days: int) -> None:
+    """Set the bureau's working days to acknowledge and to answer, for cases from now on."""
+    settings = deadlines.settings_of(bureau)
+    settings.acknowledge_days, settings.answer_days = acknowledge_days, answer_days
+    db.session.add(settings)
+    audit.record("complaint.settings_changed", bureau=bureau,
+                 data={"acknowledge_days": acknowledge_days, "answer_days": answer_days})
+
+
+def add_holiday(bureau: Organisation, day: date, name: str, working: bool) -> Holiday:
+    """Add a day off, or a weekend day worked in exchange, to the bureau's calendar."""
+    holiday = Holiday(bureau_id=bureau.id, day=day, name=name, working=working)
+    try:
+        with db.session.begin_nested():
+            db.session.add(holiday)
+    except IntegrityError:
+        raise WorkflowError(_l("This date is already in the list.")) from None
+    audit.record("complaint.holiday_added", bureau=bureau,
+                 data={"day": day.isoformat(), "working": working})
+    return holiday
+
+
+def remove_holiday(bureau: Organisation, holiday: Holiday) -> None:
+    """Remove a date from the bureau's calendar."""
+    db.session.delete(holiday)
+    audit.record("complaint.holiday_removed", bureau=bureau,
+                 data={"day": holiday.day.isoformat()})

@@ -43,6 +43,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 def configure(app: Flask, settings: dict[str, Any] | None) -> None:
     values = config.load(settings)
     config.check_secret(values)
+    config.check_audit_key(values)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     database_url = values["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'kaimen.db'}"
     production = not (values["DEBUG"] or values["TESTING"])
@@ -62,6 +63,8 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI=values["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # decided here: the flask command resets DEBUG after the factory returns
+        AUDIT_DEVELOPMENT_KEY=config.development_audit_key(values),
         # Any other Host header gets 400: it would otherwise reach redirects and links.
         TRUSTED_HOSTS=config.trusted_hosts(values),
     )

@@ -111,3 +111,48 @@ def test_the_difference_filter_only_hides_the_test_plugin(backend, fresh_databas
             assert hidden == {"receipt", "testplugin_notice"}
         finally:
             db.engine.dispose()
+
+
+def test_receipt_tokens_move_from_the_complaint_to_its_receipt_and_back(backend, fresh_database):
+    """0008 copies a complaint's form token and sealed code onto its receipt, and back down."""
+    app = make_app(fresh_database.url(backend))
+    token, sealed = "a" * 64, "b" * 40
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="0004_row_level_security")
+            with db.engine.begin() as connection:
+                if backend == "postgresql":  # the complaint table has row-level security
+                    connection.execute(sa.text("SELECT set_config('kaimen.scope', 'all', true)"))
+                connection.execute(sa.text(
+                    "INSERT INTO organisation (id, kind, slug, name, timezone, default_locale, "
+                    "created_at) VALUES (1, 'school', 's', 'S', 'Asia/Shanghai', 'zh_Hans', "
+                    "'2026-09-01 08:00:00')"))
+                connection.execute(sa.text(
+                    "INSERT INTO complaint (id, kind, category, channel, subject, description, "
+                    "anonymous, about_leadership, status, handled_by_bureau, created_at, "
+                    "received_on, ack_due, answer_due, flagged_for_bureau, urged_count, "
+                    "content_digest, school_id, token_hash, sealed_code) VALUES (7, 'complaint', "
+                    "'fees', 'online', 's', 'd', true, false, 'received', false, "
+                    "'2026-09-01 08:00:00', '2026-09-01', '2026-09-03', '2026-09-22', false, 0, "
+                    "'', 1, :token, :sealed)"), {"token": token, "sealed": sealed})
+                connection.execute(sa.text(
+                    "INSERT INTO receipt (code_hash, plugin, object_id, school_id, created_at) "
+                    "VALUES ('h1', 'complaints', 7, 1, '2026-09-01 08:00:00'), "
+                    "('h2', 'noticeboard', 7, 1, '2026-09-01 08:00:00')"))
+            flask_migrate.upgrade(revision="0008_receipt_tokens")
+            with db.engine.connect() as connection:
+                rows = connection.execute(sa.text(
+                    "SELECT plugin, token_hash, sealed_code FROM receipt ORDER BY plugin")).all()
+                assert [tuple(row) for row in rows] == [
+                    ("complaints", token, sealed), ("noticeboard", None, None)]
+                columns = {c["name"] for c in sa.inspect(connection).get_columns("complaint")}
+                assert not {"token_hash", "sealed_code"} & columns
+            flask_migrate.downgrade(revision="0004_row_level_security")
+            with db.engine.begin() as connection:
+                if backend == "postgresql":
+                    connection.execute(sa.text("SELECT set_config('kaimen.scope', 'all', true)"))
+                back = connection.execute(sa.text(
+                    "SELECT token_hash, sealed_code FROM complaint WHERE id = 7")).one()
+                assert tuple(back) == (token, sealed)
+        finally:
+            db.engine.dispose()

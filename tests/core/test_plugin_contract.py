@@ -129,8 +129,7 @@ def shape_violations(package: Path) -> list[str]:
 # --- the real plugins -------------------------------------------------------------------------
 
 
-# While the bundled plugins move to contract v2 one by one, the plugins already moved.
-UNDER_CONTRACT = [BLUEPRINTS / name for name in ("liaison", "pledges")]
+UNDER_CONTRACT = bundled_plugins()  # every bundled plugin, checked on its own
 
 
 @pytest.mark.parametrize("package", UNDER_CONTRACT + fixture_plugins(), ids=lambda p: p.name)

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from babel.support import Translations
 from conftest import login
+from flask_wtf import FlaskForm
 
 from kaimen import plugins, receipts, tenancy
 from kaimen.export import csv_bytes, table_response, xlsx_bytes
@@ -96,6 +97,73 @@ def test_lookup_finds_the_receipt_however_the_code_is_typed(county, ctx):
     wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
     assert receipts.lookup(wrong) is None
     assert receipts.lookup("not a code") is None
+
+
+# --- one-time form tokens: idempotent receipts ------------------------------------------------
+
+TOKEN = "Zq3-rT8_wXy2LmNo4PqRsTuV"
+
+
+def test_replay_gives_back_what_the_first_submission_with_the_token_got(app, county, ctx):
+    code = receipts.issue("noticeboard", 21, county.a1.id, token=TOKEN)
+    db.session.commit()
+    assert receipts.replay("noticeboard", county.a1.id, TOKEN) == (21, code)
+    # Only that plugin, that school and that very token replay it.
+    assert receipts.replay("pledges", county.a1.id, TOKEN) is None
+    assert receipts.replay("noticeboard", county.a2.id, TOKEN) is None
+    assert receipts.replay("noticeboard", county.a1.id, TOKEN[:-1] + "W") is None
+    assert receipts.replay("noticeboard", county.a1.id, "") is None
+    # Neither the token nor the code is stored in the clear, and the hash is keyed.
+    stored = " ".join(str(value) for value in db.session.execute(
+        sa.select(Receipt.__table__)).one())
+    for secret in (TOKEN, code, code.replace("-", "")):
+        assert secret not in stored
+    app.config["SECRET_KEY"] = "another-secret-key"
+    assert receipts.replay("noticeboard", county.a1.id, TOKEN) is None
+
+
+def test_a_receipt_without_token_is_never_replayed(county, ctx):
+    receipts.issue("noticeboard", 22, county.a1.id)
+    db.session.commit()
+    (receipt,) = db.session.scalars(sa.select(Receipt))
+    assert receipt.token_hash is None
+    assert receipt.sealed_code is None
+    assert receipts.replay("noticeboard", county.a1.id, TOKEN) is None
+
+
+def test_the_same_token_twice_fails_the_second_transaction(county, ctx):
+    first = receipts.issue("noticeboard", 23, county.a1.id, token=TOKEN)
+    db.session.commit()
+    receipts.issue("noticeboard", 24, county.a1.id, token=TOKEN)
+    with pytest.raises(sa.exc.IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    assert receipts.replay("noticeboard", county.a1.id, TOKEN) == (23, first)
+    # Another plugin or another school may meet the same token.
+    receipts.issue("pledges", 25, county.a1.id, token=TOKEN)
+    receipts.issue("noticeboard", 26, county.a2.id, token=TOKEN)
+    db.session.commit()
+    assert receipts.replay("noticeboard", county.a2.id, TOKEN)[0] == 26
+
+
+@pytest.mark.parametrize(("sent", "kept"), [
+    (TOKEN, True), (f"  {TOKEN} ", True), ("", False), ("short", False),
+    (TOKEN + "!", False), ("x" * 65, False), (TOKEN[:10] + " " + TOKEN[10:], False),
+])
+def test_the_token_mixin_keeps_a_well_formed_token_and_replaces_any_other(app, sent, kept):
+    class TokenForm(receipts.ReceiptTokenMixin, FlaskForm):
+        pass
+
+    with app.test_request_context("/", method="POST", data={"token": sent}):
+        form = TokenForm(meta={"csrf": False})
+        token = form.submitted_token()
+    if kept:
+        assert token == TOKEN
+        assert form.token.data == TOKEN
+    else:
+        assert token is None
+        assert form.token.data != sent
+        assert re.fullmatch(r"[A-Za-z0-9_-]{32}", form.token.data)
 
 
 # --- /track ------------------------------------------------------------------------------------

@@ -72,6 +72,23 @@ def school_home() -> str:
     )
 
 
+@bp.get("/s/<school>/desk/")
+@require("school.desk")
+def school_desk() -> str:
+    """Show a member of staff what waits for them at the school."""
+    school = g.school
+    panels = [
+        p
+        for group in plugins.hook_for(school, "kaimen_staff_panels")(
+            school=school, user=current_user
+        )
+        for p in (group or [])
+    ]
+    return render_template(
+        "kaimen/desk.html", school=school, panels=sorted(panels, key=lambda p: p.order)
+    )
+
+
 @bp.get("/b/<bureau>/")
 @require("bureau.view")
 def bureau_home() -> str:

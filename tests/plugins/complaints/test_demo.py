@@ -8,10 +8,11 @@ import io
 import sqlalchemy as sa
 from PIL import Image
 
-from blueprints.complaints import deadlines, services
+from blueprints.complaints import services
 from blueprints.complaints.choices import CHANNELS, STATUSES
 from blueprints.complaints.models import AnswerTemplate, Attachment, Holiday
 from blueprints.complaints.uploads import sniff
+from kaimen import local_date
 from kaimen.extensions import db
 from kaimen.tenancy import all_schools
 
@@ -38,7 +39,7 @@ def test_demo_load_through_the_cli_is_complete_and_idempotent(app, ctx, county):
     assert {c.status for c in cases} == set(STATUSES)
     assert {c.channel for c in cases} == set(CHANNELS)
     assert sum(c.about_leadership for c in cases) == 2  # the first school of each county
-    today = deadlines.local_date(county.a)
+    today = local_date(county.a)
     assert any(services.is_overdue(c, today) for c in cases)
     assert any(c.urged_count for c in cases)
     assert all(c.owner_id for c in cases if c.status not in ("received", "not_accepted"))

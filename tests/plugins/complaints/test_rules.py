@@ -8,6 +8,7 @@ import pytest
 
 from blueprints.complaints import deadlines, services
 from blueprints.complaints.models import ComplaintSettings, Holiday
+from kaimen import local_date
 from kaimen.extensions import db
 
 from .helpers import file_case
@@ -146,7 +147,7 @@ def test_urge_and_take_over(ctx, county):
     owner, supervisor = county.users["a1.admin"], county.users["a.supervisor"]
     case, _code = file_case(county.a1)
     services.accept(case, owner, owner)
-    new_due = deadlines.local_date(county.a)
+    new_due = local_date(county.a)
     services.urge(case, "请三日内答复。", new_due, supervisor)
     assert case.answer_due == new_due
     assert case.urged_count == 1

@@ -3,35 +3,34 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
-from flask import abort, flash, g, redirect, send_file, url_for
+from flask import abort, flash, g, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from kaimen import audit, require
-from kaimen.auth.access import user_can
-from kaimen.auth.models import RoleGrant, User
-from kaimen.extensions import db
-from kaimen.pagination import paginate
-from kaimen.safety import id_arg
+from kaimen import User, db, id_arg, local_date, paginate, require, user_can
 
-from . import deadlines, lists, services
-from .forms import (
+from .. import lists, queries, services
+from ..blueprint import school_blueprint as bp
+from ..forms import (
     AcceptForm,
     AnswerForm,
+    BatchForm,
     FindingsForm,
     NoteForm,
     RejectForm,
     RewardPaymentForm,
+    StaffEntryForm,
     TemplateForm,
     UrgeForm,
+    submission_from,
 )
-from .models import AnswerTemplate, Attachment, Complaint, with_leadership
-from .uploads import safe_filename
-from .views import bp, no_store, render
+from ..models import AnswerTemplate, Complaint
+from ..uploads import UploadError, read_uploads, safe_filename
+from . import render
 
 
 def sees_leadership() -> bool:
@@ -41,10 +40,7 @@ def sees_leadership() -> bool:
 
 def load_case(complaint_id: int) -> Complaint:
     """Return the school's case, or 404 (a leadership report too, unless the bureau asks)."""
-    statement = sa.select(Complaint).where(Complaint.id == complaint_id)
-    if sees_leadership():
-        statement = with_leadership(statement)
-    case = db.session.scalar(statement)
+    case = queries.find_case(complaint_id, leadership=sees_leadership())
     if case is None:
         abort(404)
     return case
@@ -60,23 +56,12 @@ def may_act(case: Complaint) -> bool:
 
 
 def owner_choices(case: Complaint | None) -> list[SelectChoice]:
-    """Return who may be put in charge: the school's staff, or the bureau's for its cases."""
-    school = g.school
-    bureau_ids = [b.id for b in school.ancestors()]
-    bureau_side = case is not None and (case.about_leadership or case.handled_by_bureau)
-    condition = sa.and_(RoleGrant.org_id.in_(bureau_ids),
-                        RoleGrant.role.in_(("supervisor", "bureau_admin")))
-    if not bureau_side:
-        condition = sa.or_(condition, RoleGrant.org_id == school.id)
-    users = db.session.scalars(
-        sa.select(User).join(RoleGrant).where(condition, User.active.is_(True))
-        .distinct().order_by(User.display_name)
-    )
-    return [SelectChoice(u.id, u.display_name) for u in users]
+    """Return who may be put in charge of ``case``, as choices of a select field."""
+    return [SelectChoice(u.id, u.display_name) for u in queries.possible_owners(g.school, case)]
 
 
-def _today() -> Any:
-    return deadlines.local_date(g.school.bureau())
+def _today() -> date:
+    return local_date(g.school.bureau())
 
 
 @bp.get("/cases")
@@ -87,9 +72,9 @@ def cases() -> Any:
                                school_ids=[g.school.id])
     page = paginate(statement)
     values = lists.filter_values()
-    return no_store(render("complaints/cases.html", page=page, values=values,
-                           query=lists.query_string(values),
-                           owners=owner_choices(None), today=_today(), school=g.school))
+    return render("complaints/cases.html", page=page, values=values,
+                  query=lists.query_string(values), owners=owner_choices(None), today=_today(),
+                  school=g.school)
 
 
 @bp.get("/cases/export.csv", defaults={"fmt": "csv"})
@@ -129,13 +114,13 @@ def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
         "urge_form": forms.get("urge") or UrgeForm(formdata=None),
         "reward_form": forms.get("reward") or RewardPaymentForm(formdata=None),
     }
-    templates = db.session.scalars(sa.select(AnswerTemplate).order_by(AnswerTemplate.title)).all()
-    return no_store(render(
+    templates = queries.answer_templates()
+    return render(
         "complaints/case.html", case=case, today=_today(), may_act=may_act(case),
         may_supervise=user_can(current_user, "complaints.supervise", g.org),
         missing=services.missing_for_closing(case), templates=templates, school=g.school,
         **context,
-    ), status)
+    ), status
 
 
 def _step(complaint_id: int, form_name: str, form: Any, action: Any) -> Any:
@@ -280,14 +265,12 @@ def take_over(complaint_id: int) -> Any:
 def attachment(complaint_id: int, attachment_id: int) -> Any:
     """Download a file of a case: always as an attachment, never rendered."""
     case = load_case(complaint_id)
-    stored = db.session.scalar(sa.select(Attachment).where(
-        Attachment.id == attachment_id, Attachment.complaint_id == case.id))
+    stored = queries.attachment_of(case, attachment_id)
     if stored is None:
         abort(404)
     response = send_file(io.BytesIO(stored.content), mimetype=stored.content_type,
                          as_attachment=True, download_name=safe_filename(stored.filename))
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -297,14 +280,12 @@ def templates() -> Any:
     """List and add the school's answer templates."""
     form = TemplateForm()
     if form.validate_on_submit():
-        template = AnswerTemplate(title=form.title.data, body=form.body.data)
-        db.session.add(template)
-        audit.record("complaint.template_added", template, school=g.school)
+        services.add_template(g.school, form.title.data, form.body.data)
         db.session.commit()
         flash(_("The template was saved."), "info")
         return redirect(url_for(".templates"))
-    rows = db.session.scalars(sa.select(AnswerTemplate).order_by(AnswerTemplate.title)).all()
-    return render("complaints/templates.html", form=form, rows=rows, school=g.school)
+    return render("complaints/templates.html", form=form, rows=queries.answer_templates(),
+                  school=g.school)
 
 
 @bp.post("/templates/<int:answer_template_id>/delete")
@@ -312,8 +293,63 @@ def templates() -> Any:
 def delete_template(answer_template_id: int) -> Any:
     """Remove an answer template."""
     template = db.get_or_404(AnswerTemplate, answer_template_id)
-    db.session.delete(template)
-    audit.record("complaint.template_removed", school=g.school, data={"id": answer_template_id})
+    services.remove_template(g.school, template)
     db.session.commit()
     flash(_("The template was removed."), "info")
     return redirect(url_for(".templates"))
+
+
+@bp.route("/enter", methods=["GET", "POST"])
+@require("complaints.enter")
+def enter() -> Any:
+    """Copy in an opinion received on paper, by phone, in person or by letter."""
+    form = StaffEntryForm()
+    if request.method == "GET":
+        form.received_on.data = _today()
+    if form.validate_on_submit():
+        if form.received_on.data > _today():
+            form.received_on.errors = [_("The date cannot be in the future.")]
+        else:
+            try:
+                uploads = read_uploads(request.files.getlist(form.attachments.name))
+            except UploadError as error:
+                form.attachments.errors = [str(error.message)]
+            else:
+                submission = submission_from(form, form.channel.data, form.received_on.data)
+                case, code = services.file_case(g.school, submission, uploads, actor=current_user)
+                db.session.commit()
+                may_open = user_can(current_user, "complaints.view", g.org) and (
+                    not case.about_leadership
+                    or user_can(current_user, "complaints.oversee", g.org))
+                return render("complaints/receipt.html", case=case, code=code,
+                              school=g.school, staff=True, may_open=may_open)
+    return render("complaints/enter.html", form=form, school=g.school)
+
+
+@bp.route("/batch", methods=["GET", "POST"])
+@require("complaints.enter")
+def batch() -> Any:
+    """Enter a pile of paper forms of one channel and day in one go."""
+    form = BatchForm()
+    if request.method == "GET":
+        form.received_on.data = _today()
+    if form.validate_on_submit():
+        filled = [row for row in form.rows if row.subject.data or row.text.data]
+        for row in filled:
+            if not row.subject.data:
+                row.subject.errors = [_("Give it a short subject.")]
+            if not row.text.data:
+                row.text.errors = [_("Describe the matter.")]
+        if form.received_on.data > _today():
+            form.received_on.errors = [_("The date cannot be in the future.")]
+        elif not filled:
+            flash(_("Fill in at least one form."), "error")
+        elif not any(row.subject.errors or row.text.errors for row in filled):
+            services.file_batch(g.school, [services.Submission(
+                kind=row.kind.data, category=row.category.data, subject=row.subject.data,
+                description=row.text.data, channel=form.channel.data,
+                received_on=form.received_on.data) for row in filled], current_user)
+            db.session.commit()
+            flash(_("%(count)d opinions were entered.", count=len(filled)), "info")
+            return redirect(url_for(".batch"))
+    return render("complaints/batch.html", form=form, school=g.school)

@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
-from kaimen import audit, require
-from kaimen.extensions import db
-from kaimen.orgs import schools_under
-from kaimen.pagination import paginate
+from kaimen import Organisation, db, local_date, paginate, require, schools_under
 
-from . import deadlines, lists, metrics
-from .choices import CATEGORIES, CHANNELS
-from .forms import HolidayForm, SettingsForm
-from .models import Complaint, Holiday
-from .views import NAME, no_store, render
-
-bp = Blueprint(f"{NAME}_bureau", __name__, template_folder="templates", static_folder="static")
+from .. import deadlines, lists, metrics, services
+from ..blueprint import bureau_blueprint as bp
+from ..choices import CATEGORIES, CHANNELS
+from ..forms import HolidayForm, SettingsForm
+from ..models import Complaint, Holiday
+from . import render
 
 
-@bp.after_request
-def _no_store(response: Any) -> Any:
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _schools() -> list[Any]:
+def _schools() -> list[Organisation]:
     return schools_under(g.bureau)
 
 
@@ -42,7 +30,7 @@ def cases() -> Any:
     values = lists.filter_values()
     return render("complaints/bureau_cases.html", page=paginate(statement), schools=schools,
                   values=values, query=lists.query_string(values),
-                  today=deadlines.local_date(g.bureau),
+                  today=local_date(g.bureau),
                   bureau=g.bureau)
 
 
@@ -53,7 +41,7 @@ def export(fmt: str) -> Any:
     """Download the bureau's filtered list as CSV or Excel."""
     statement = lists.filtered(g.bureau, leadership=True, school_ids=[s.id for s in _schools()])
     return lists.export(statement, fmt, f"opinions-{g.bureau.slug}", with_school=True,
-                        leadership_column=True, today=deadlines.local_date(g.bureau))
+                        leadership_column=True, today=local_date(g.bureau))
 
 
 @bp.get("/figures")
@@ -61,15 +49,9 @@ def export(fmt: str) -> Any:
 def figures() -> Any:
     """Count opinions by channel and by area for each school."""
     schools = _schools()
-    sections = []
-    for title, column, labels in ((_("By channel"), Complaint.channel, CHANNELS),
-                                  (_("By area"), Complaint.category, CATEGORIES)):
-        counts = metrics.breakdown(schools, column)
-        totals: dict[str, int] = {}
-        for row in counts.values():
-            for key, count in row.items():
-                totals[key] = totals.get(key, 0) + count
-        sections.append((title, counts, labels, totals))
+    sections = [(title, *metrics.breakdown(schools, column), labels)
+                for title, column, labels in ((_("By channel"), Complaint.channel, CHANNELS),
+                                              (_("By area"), Complaint.category, CATEGORIES))]
     return render("complaints/bureau_figures.html", schools=schools, bureau=g.bureau,
                   sections=sections)
 
@@ -82,12 +64,7 @@ def settings() -> Any:
     form = SettingsForm(obj=current)
     holiday_form = HolidayForm(formdata=None)
     if request.method == "POST" and form.validate_on_submit():
-        current.acknowledge_days = form.acknowledge_days.data
-        current.answer_days = form.answer_days.data
-        db.session.add(current)
-        audit.record("complaint.settings_changed", bureau=g.bureau,
-                     data={"acknowledge_days": current.acknowledge_days,
-                           "answer_days": current.answer_days})
+        services.set_time_limits(g.bureau, form.acknowledge_days.data, form.answer_days.data)
         db.session.commit()
         flash(_("The time limits were saved. They apply to opinions received from now on."),
               "info")
@@ -96,10 +73,8 @@ def settings() -> Any:
 
 
 def _settings_page(form: Any, holiday_form: Any, status: int = 200) -> Any:
-    holidays = db.session.scalars(sa.select(Holiday).where(Holiday.bureau_id == g.bureau.id)
-                                  .order_by(Holiday.day.desc())).all()
-    return no_store(render("complaints/bureau_settings.html", form=form,
-                           holiday_form=holiday_form, holidays=holidays, bureau=g.bureau), status)
+    return render("complaints/bureau_settings.html", form=form, holiday_form=holiday_form,
+                  holidays=deadlines.holidays_of(g.bureau), bureau=g.bureau), status
 
 
 @bp.post("/holidays")
@@ -110,16 +85,12 @@ def add_holiday() -> Any:
     form = SettingsForm(formdata=None, obj=deadlines.settings_of(g.bureau))
     if not holiday_form.validate_on_submit():
         return _settings_page(form, holiday_form, 400)
-    holiday = Holiday(bureau_id=g.bureau.id, day=holiday_form.day.data,
-                      name=holiday_form.name.data or "", working=bool(holiday_form.working.data))
     try:
-        with db.session.begin_nested():
-            db.session.add(holiday)
-    except IntegrityError:
-        holiday_form.day.errors = [_("This date is already in the list.")]
+        services.add_holiday(g.bureau, holiday_form.day.data, holiday_form.name.data or "",
+                             bool(holiday_form.working.data))
+    except services.WorkflowError as error:
+        holiday_form.day.errors = [str(error.message)]
         return _settings_page(form, holiday_form, 400)
-    audit.record("complaint.holiday_added", bureau=g.bureau,
-                 data={"day": holiday.day.isoformat(), "working": holiday.working})
     db.session.commit()
     flash(_("The date was added."), "info")
     return redirect(url_for(".settings"))
@@ -132,9 +103,7 @@ def delete_holiday(holiday_id: int) -> Any:
     holiday = db.session.get(Holiday, holiday_id)
     if holiday is None or holiday.bureau_id != g.bureau.id:
         abort(404)
-    db.session.delete(holiday)
-    audit.record("complaint.holiday_removed", bureau=g.bureau,
-                 data={"day": holiday.day.isoformat()})
+    services.remove_holiday(g.bureau, holiday)
     db.session.commit()
     flash(_("The date was removed."), "info")
     return redirect(url_for(".settings"))

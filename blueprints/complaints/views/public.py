@@ -1,0 +1,136 @@
+"""The public side of the box: the form, the proof of filing, and follow-up by receipt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, g, make_response, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from kaimen import Organisation, db, limiter, private, public, receipts
+
+from .. import queries, services
+from ..blueprint import school_blueprint as bp
+from ..forms import FeedbackForm, InformationForm, OpinionForm, submission_from
+from ..models import Complaint
+from ..uploads import UploadError, read_uploads
+from . import render
+
+
+def _client_limit() -> str:
+    return current_app.config.get("COMPLAINTS_CLIENT_LIMIT", "6 per minute;40 per day")
+
+
+def _school_limit() -> str:
+    return current_app.config.get("COMPLAINTS_SCHOOL_LIMIT", "120 per hour")
+
+
+def _school_key() -> str:
+    return f"complaints-school:{g.school.slug}"
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Any:
+    # The box's public pages carry a one-time token, a receipt code or a case: personal.
+    private()
+    return make_response(render(template, **context), status)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@public
+@limiter.limit(_client_limit, methods=["POST"])
+@limiter.limit(_school_limit, key_func=_school_key, methods=["POST"])
+def new() -> Any:
+    """Show the box's form; file an opinion and show its receipt once."""
+    school = g.school
+    form = OpinionForm()
+    if request.method == "GET":
+        form.reference.data = request.args.get("ref", "")[:80]
+        form.subject.data = request.args.get("title", "")[:120]
+    token = form.submitted_token()
+    if token and request.method == "POST":
+        earlier = queries.replay(school, token)
+        if earlier is not None:
+            return _receipt(*earlier)
+    if form.validate_on_submit():
+        if form.website.data:
+            return _page("complaints/new.html", 400, form=form, school=school, refused=True)
+        try:
+            uploads = read_uploads(request.files.getlist(form.attachments.name))
+        except UploadError as error:
+            form.attachments.errors = [str(error.message)]
+        else:
+            return _file(school, form, uploads)
+    return _page("complaints/new.html", form=form, school=school)
+
+
+def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload]) -> Any:
+    token = form.token.data
+    try:
+        case, code = services.file_case(school, submission_from(form), uploads, token=token)
+        db.session.commit()
+    except IntegrityError:
+        # The same form arrived twice at once: show the receipt of the one that won.
+        db.session.rollback()
+        earlier = queries.replay(school, token)
+        if earlier is None:
+            raise
+        return _receipt(*earlier)
+    return _receipt(case, code)
+
+
+def _receipt(case: Complaint, code: str | None) -> Any:
+    return _page("complaints/receipt.html", case=case, code=code, school=case.school)
+
+
+def tracking_page(case: Complaint, code: str, info: InformationForm | None = None,
+                  verdict: FeedbackForm | None = None, status: int = 200) -> Any:
+    """Render the case's public timeline with the forms a complainant may use."""
+    info = info or InformationForm(formdata=None, code=code)
+    verdict = verdict or FeedbackForm(formdata=None, code=code)
+    events = [e for e in case.events if e.public]
+    return _page(
+        "complaints/track.html", status, case=case, school=case.school, events=events,
+        info_form=info, feedback_form=verdict,
+        may_add=case.status != "closed",
+        may_judge=case.status in ("answered", "closed", "not_accepted") and case.satisfied is None,
+    )
+
+
+@bp.post("/track")
+@public
+@limiter.limit("30 per minute")
+def track_action() -> Any:
+    """Add information to a case, or say whether the answer satisfies, by receipt code."""
+    code = request.form.get("code", "")
+    receipt = receipts.lookup(code)
+    if receipt is None or receipt.school_id != g.school.id:
+        abort(404)
+    case = queries.case_by_receipt(receipt)
+    if case is None:
+        abort(404)
+    info, verdict = InformationForm(), FeedbackForm()
+    action = request.form.get("action")
+    try:
+        if action == "information" and info.validate():
+            services.add_information(case, info.text.data)
+        elif action == "feedback" and verdict.validate():
+            services.feedback(case, verdict.verdict.data == "yes", verdict.comment.data or "")
+        else:
+            return tracking_page(case, code, info if action == "information" else None,
+                                 verdict if action == "feedback" else None, status=400)
+    except services.WorkflowError as error:
+        db.session.rollback()
+        flash(str(error.message), "error")
+        return tracking_page(queries.case_by_receipt(receipt) or case, code, status=409)
+    db.session.commit()
+    flash(_("Thank you. What you sent was added to the case."), "info")
+    return tracking_page(case, code)
+
+
+def track_receipt(receipt: receipts.Receipt) -> Any:
+    """Answer ``/track`` for one of this plugin's receipts."""
+    case = queries.case_by_receipt(receipt)
+    if case is None:
+        return None
+    return tracking_page(case, request.form.get("code", ""))
