@@ -19,6 +19,7 @@ from kaimen import (
     MetricTable,
     NavItem,
     Organisation,
+    Panel,
     Permission,
     SchoolGroup,
     Trend,
@@ -72,6 +73,11 @@ def kaimen_navigation(org: Organisation, user: Any) -> list[NavItem]:
 @hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_metrics(bureau, schools)
+
+
+@hookimpl
+def kaimen_staff_panels(school: Organisation, user: Any) -> list[Panel]:
+    return metrics.staff_panel(school, user)
 
 
 @hookimpl

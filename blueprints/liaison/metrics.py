@@ -9,7 +9,18 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kaimen import GroupOption, MetricTable, Organisation, SchoolGroup, Trend, db
+from kaimen import (
+    GroupOption,
+    MetricTable,
+    Organisation,
+    Panel,
+    SchoolGroup,
+    Trend,
+    db,
+    local_date,
+    render_panel,
+    user_can,
+)
 from kaimen.classes import current_year
 
 from . import services
@@ -104,3 +115,15 @@ def visit_trend(schools: list[Organisation], months: list[date]) -> Trend:
                 counts[month] += count
     return Trend(_l("Liaison visits per month"), list(months), [counts[m] for m in months],
                  order=20)
+
+
+def staff_panel(school: Organisation, user: Any) -> list[Panel]:
+    """Return the school's follow-ups from liaison visits that fall due around today."""
+    if not user_can(user, "liaison.view", school):
+        return []
+    follow_ups = services.follow_ups_due(school)
+    if not follow_ups:
+        return []
+    return [render_panel(_l("Follow-ups from liaison visits"), "liaison/desk_panel.html",
+                         order=40, school=school, follow_ups=follow_ups,
+                         today=local_date(school))]

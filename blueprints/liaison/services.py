@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -411,3 +411,15 @@ def visits_this_term(bureau: Organisation, grid: Grid, school_ids: Iterable[int]
             units[unit_id].visits += count
             units[unit_id].visited.add(school_id)
     return VisitSummary(dict(leaders), dict(units), dict(schools), term)
+
+
+def follow_ups_due(school: Organisation, today: date | None = None, days: int = 30) -> list[Any]:
+    """Return the visits' follow-ups at ``school`` due within ``days`` of today, either side."""
+    today = today or local_date(school)
+    return list(db.session.scalars(
+        sa.select(VisitFollowUp)
+        .where(VisitFollowUp.school_id == school.id,
+               VisitFollowUp.due_on >= today - timedelta(days=days),
+               VisitFollowUp.due_on <= today + timedelta(days=days))
+        .order_by(VisitFollowUp.due_on, VisitFollowUp.id)
+    ))

@@ -149,3 +149,25 @@ def test_visits_this_term_are_counted_per_leader_unit_and_school(assigned, years
     unit = summary.units[assigned.unit.id]
     assert unit.visits == 1
     assert unit.not_visited == {assigned.a2.id}
+
+
+def test_the_school_admins_desk_shows_follow_ups_falling_due(client, assigned, years):
+    services.record_visit(
+        assigned.a1, assigned.users["a.leader"], visited_on=years.today - timedelta(days=20),
+        purposes=["inspect"], met="Principal", findings="",
+        follow_ups=[services.FollowUp("Post the fees at the gate", years.today - timedelta(days=2)),
+                    services.FollowUp("Answer the parents", years.today + timedelta(days=5)),
+                    services.FollowUp("Next year's plan", years.today + timedelta(days=90))])
+    db.session.commit()
+    login(client, "a1.admin")
+    page = client.get("/s/a1/desk/").text
+    assert "Follow-ups from liaison visits" in page
+    assert "Post the fees at the gate" in page
+    assert "overdue since" in page
+    assert "Answer the parents" in page
+    assert "Next year&#39;s plan" not in page
+    assert "Next year's plan" not in page
+    login(client, "a1.teacher")
+    assert "Follow-ups from liaison visits" not in client.get("/s/a1/desk/").text
+    login(client, "a2.admin")
+    assert "Follow-ups from liaison visits" not in client.get("/s/a2/desk/").text
