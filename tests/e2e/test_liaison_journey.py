@@ -97,7 +97,7 @@ def test_assign_visit_read_filter_and_export(browse, tmp_path):
     school_admin = browse(NARROW)
     page = school_admin.page
     login(school_admin, admin_of(slug))
-    page.get_by_role("link", name="联系领导").click()
+    page.get_by_role("link", name="联系领导", exact=True).click()
     page.wait_for_load_state()
     people = page.locator("#liaison-people").inner_text()
     assert "王建国" in people
