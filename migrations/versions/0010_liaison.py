@@ -1,7 +1,7 @@
 """liaison assignments and visits
 
 Revision ID: 0010_liaison
-Revises: 0005_school_years
+Revises: 0009_opendays
 Create Date: 2026-12-02 04:13:30.744788
 
 The dual-link, dual-package plugin: leaders linked to schools and units
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0010_liaison'
-down_revision = '0005_school_years'
+down_revision = '0009_opendays'
 branch_labels = None
 depends_on = None
 
