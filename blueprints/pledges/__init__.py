@@ -66,6 +66,12 @@ def kaimen_school_panels(school: Organisation) -> list[Panel]:
 
 
 @hookimpl
+def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
+    panel = metrics.staff_panel(school, user)
+    return [panel] if panel is not None else []
+
+
+@hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_table(bureau, schools)
 

@@ -203,6 +203,16 @@ def standing_pledges() -> list[Pledge]:
     return [pledge for pledge in school_pledges() if pledge.status != WITHDRAWN]
 
 
+def awaiting_signature(user: User) -> list[Pledge]:
+    """Return the request's school's active ethics pledges that ``user`` has not signed."""
+    signed = sa.select(PledgeSignature.pledge_id).where(PledgeSignature.user_id == user.id)
+    return list(db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.kind == ETHICS, Pledge.status == ACTIVE, Pledge.id.not_in(signed))
+        .order_by(Pledge.school_year.desc(), Pledge.id)
+    ))
+
+
 def poster_pledges(year: str) -> list[Pledge]:
     """Return the standing pledges of school year ``year``, or every standing one if none."""
     pledges = standing_pledges()
