@@ -244,6 +244,23 @@ def units_of(bureau: Organisation) -> list[Unit]:
 
 # --- posters and the complaint box -------------------------------------------------------------
 
+# One sheet holds this many pledges in two columns, each cut to a title and a text of these
+# lengths; the board online has the rest and the whole text.
+POSTER_PLEDGES, POSTER_TITLE, POSTER_TEXT = 8, 28, 80
+POSTER_COLUMNS_FROM = 4  # more pledges than this go in two columns
+
+
+def poster_sheet(pledges: list[Pledge]) -> tuple[list[Pledge], int]:
+    """Return the pledges printed on one poster sheet and how many are left for the board."""
+    return pledges[:POSTER_PLEDGES], max(0, len(pledges) - POSTER_PLEDGES)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return ``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 
 def public_url(base_url: str, path: str) -> str:
     """Join the configured external base URL and a path, for posters and QR codes."""

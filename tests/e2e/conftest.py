@@ -51,8 +51,8 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def live_server(fresh_database: Any) -> Iterator[str]:
-    """Serve a CSRF-protected app on a fresh SQLite database with the demo county loaded."""
+def live_app(fresh_database: Any) -> Any:
+    """A CSRF-protected app on a fresh SQLite database with the demo county's tenants loaded."""
     app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True,
                    BASE_URL=PUBLIC_BASE_URL)
     with app.app_context():
@@ -61,6 +61,13 @@ def live_server(fresh_database: Any) -> Iterator[str]:
             provisioning.load(ROOT / "tenants" / "jiayu.toml", demo_password=DEMO_PASSWORD)
         db.session.commit()
         db.session.remove()
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app: Any) -> Iterator[str]:
+    """Serve ``live_app`` on a free port of 127.0.0.1 for the module's tests."""
+    app = live_app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kaimen-live-server", daemon=True)
     thread.start()
