@@ -104,3 +104,27 @@ def test_the_a4_poster_fits_one_sheet_with_the_qr_code_and_hotline(
     decoded = zxingcpp.read_barcodes(Image.open(image))
     assert [code.text for code in decoded] == [f"{PUBLIC_BASE_URL}/s/{slug}/"]
 
+
+def test_the_printed_board_leaves_out_what_means_nothing_on_paper(boards, browse):
+    visitor = browse(DESKTOP)
+    page = visitor.page
+    slug = "shiyan-zhongxue"
+    first = boards[slug][0]
+    for path in (f"/s/{slug}/pledges/", f"/s/{slug}/pledges/{first}"):
+        visitor.goto(path)
+        on_screen = {
+            "report": page.get_by_role("link", name="举报违诺").first,
+            "earlier text": page.get_by_role("link", name="查看原内容").first,
+        }
+        if path.endswith("/pledges/"):
+            on_screen["poster"] = page.locator("main a[href$='/pledges/poster']")
+        else:
+            on_screen["back to the board"] = page.locator("main a[href$='/pledges/']").first
+        for name, locator in on_screen.items():
+            assert locator.is_visible(), (path, name)
+        page.emulate_media(media="print")
+        for name, locator in on_screen.items():
+            assert not locator.is_visible(), (path, name)
+        assert page.locator(".pledge-changed").first.is_visible()  # the date of the change stays
+        assert page.locator(".pledge-text").first.is_visible()
+        page.emulate_media(media="screen")
