@@ -59,6 +59,17 @@ def current_school_year() -> str:
 # --- writes ------------------------------------------------------------------------------------
 
 
+# How the audit log names each action recorded here (``kaimen_audit_actions``).
+AUDIT_ACTIONS = {
+    "pledge.published": _l("Pledge published"),
+    "pledge.edited": _l("Pledge edited (new version)"),
+    "pledge.progress": _l("Pledge progress update published"),
+    "pledge.fulfilled": _l("Pledge marked fulfilled"),
+    "pledge.withdrawn": _l("Pledge withdrawn"),
+    "pledge.signed": _l("Teacher ethics pledge signed"),
+}
+
+
 def _audit(action: str, pledge: AnyPledge, actor: User | None, data: dict | None = None) -> None:
     if isinstance(pledge, Pledge):
         audit.record(action, pledge, school=pledge.school, data=data, actor=actor)

@@ -217,3 +217,12 @@ def test_the_teachers_desk_lists_the_pledges_awaiting_her_signature(board, as_us
     admin = english(app.test_client())
     login(admin, "a1.admin")  # an admin signs nothing, so nothing waits for her signature
     assert "Pledges awaiting your signature" not in admin.get("/s/a1/desk/").text
+
+
+def test_the_audit_log_names_pledge_actions_and_links_the_pledge(board, as_user):
+    supervisor = english(as_user("a.supervisor"))
+    page = supervisor.get("/b/county-a/audit/", query_string={"action": "pledge.published"})
+    html = page.get_data(as_text=True)
+    assert "Pledge published" in html
+    assert f'<a href="/s/a1/pledges/{board.fees}">Pledge {board.fees}</a>' in html
+    assert 'data-action="pledge.signed"' not in html
