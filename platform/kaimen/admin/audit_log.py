@@ -102,7 +102,6 @@ def _rows(events: list[AuditEvent], bureau: orgs.Organisation) -> list[Row]:
     }
     by_id = {o.id: o for o in db.session.scalars(
         sa.select(orgs.Organisation).where(orgs.Organisation.id.in_(wanted)))}
-    hook = plugins.state().manager.hook.kaimen_audit_object
     rows = []
     for event in events:
         actor = people.get(event.actor_id or 0)
@@ -110,9 +109,12 @@ def _rows(events: list[AuditEvent], bureau: orgs.Organisation) -> list[Row]:
             _("The public") if event.actor_name == "public" else event.actor_name)
         found = None
         if event.object_type:
-            found = _core_object(event, by_id, people) or hook(
-                object_type=event.object_type, object_id=event.object_id or "",
-                school=by_id.get(event.school_id or 0), bureau=by_id[event.bureau_id])
+            school = by_id.get(event.school_id or 0)
+            # a plugin switched off for the school is not asked: its pages answer 404 there
+            found = _core_object(event, by_id, people) or plugins.hook_for(
+                school, "kaimen_audit_object"
+            )(object_type=event.object_type, object_id=event.object_id or "", school=school,
+              bureau=by_id[event.bureau_id])
         label, url = found or (f"{event.object_type} {event.object_id or ''}".strip(), None)
         rows.append(Row(event, labels.get(event.action, event.action), name, str(label), url))
     return rows
