@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from blueprints.complaints.models import Complaint, with_leadership
+from blueprints.opendays.models import OpenDay
 from blueprints.pledges.models import Pledge
 from kaimen import tenancy
 from kaimen.extensions import db
@@ -32,7 +33,7 @@ BUREAU = "/b/jiayu/"
 
 @pytest.fixture(scope="module")
 def demo(live_app: Any) -> dict[str, int]:
-    """Load the demo data of every plugin; return a pledge and a case of the demo school."""
+    """Load the demo data of every plugin; return a pledge, a case and an open day."""
     result = live_app.test_cli_runner().invoke(args=["kaimen", "demo", "load"])
     assert result.exit_code == 0, result.output
     with live_app.app_context(), tenancy.system_scope():
@@ -43,17 +44,21 @@ def demo(live_app: Any) -> dict[str, int]:
         case = db.session.scalar(with_leadership(
             sa.select(Complaint.id).where(Complaint.school_id == school.id)
             .order_by(Complaint.id)))
+        open_day = db.session.scalar(sa.select(OpenDay.id).where(OpenDay.school_id == school.id)
+                                     .order_by(OpenDay.id))
         assert pledge is not None
         assert case is not None
+        assert open_day is not None
         db.session.remove()
-    return {"pledge": pledge, "case": case}
+    return {"pledge": pledge, "case": case, "open_day": open_day}
 
 
 def public_pages(ids: dict[str, int]) -> list[str]:
     pledges = f"{SCHOOL}pledges/"
     return ["/", "/login", "/track", SCHOOL, f"{SCHOOL}complaints/", pledges,
             f"{pledges}{ids['pledge']}", f"{pledges}{ids['pledge']}/history",
-            f"{pledges}poster", f"{pledges}poster?size=a3", f"{BUREAU}pledges/"]
+            f"{pledges}poster", f"{pledges}poster?size=a3", f"{BUREAU}pledges/",
+            f"{SCHOOL}opendays/", f"{SCHOOL}opendays/{ids['open_day']}"]
 
 
 STAFF_PAGES = {
