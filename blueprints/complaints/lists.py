@@ -14,7 +14,8 @@ from sqlalchemy.orm import selectinload
 from kaimen import db, id_arg, local_date, table_response
 
 from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, STATUSES
-from .models import Complaint, with_leadership
+from .models import Complaint
+from .queries import among
 from .services import is_overdue, overdue_clause
 
 FILTERS = ("status", "category", "channel", "kind", "owner", "overdue", "flagged", "school",
@@ -29,20 +30,11 @@ def _date_arg(name: str) -> date | None:
 
 
 def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
-    """Return the SELECT of cases matching the request's filters, newest first.
-
-    The schools and the leadership rule are also written into the WHERE clause:
-    the pagination helper counts through a subquery, which the session-level
-    criteria (tenancy and leadership) do not reach.
-    """
+    """Return the SELECT of cases matching the request's filters, newest first."""
     args = request.args
-    statement = sa.select(Complaint).options(
+    statement = among(sa.select(Complaint).options(
         selectinload(Complaint.owner), selectinload(Complaint.school)
-    ).where(Complaint.school_id.in_(school_ids))
-    if leadership:
-        statement = with_leadership(statement)
-    else:
-        statement = statement.where(Complaint.about_leadership.is_(False))
+    ), school_ids, leadership=leadership)
     for name, column, allowed in (("status", Complaint.status, STATUSES),
                                   ("category", Complaint.category, CATEGORIES),
                                   ("channel", Complaint.channel, CHANNELS),

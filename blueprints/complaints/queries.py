@@ -6,12 +6,41 @@ changes a case is in ``services``.
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 import sqlalchemy as sa
 
 from kaimen import Organisation, User, all_schools, db, holders, receipts
 
 from .blueprint import NAME
 from .models import AnswerTemplate, Attachment, Complaint, with_leadership
+
+
+def school_year_start(day: date) -> date:
+    """Return the first day of the school year ``day`` falls in: school years start in September."""
+    return date(day.year if day.month >= 9 else day.year - 1, 9, 1)
+
+
+def school_year_label(start: date) -> str:
+    """Return a school year as ``2026–2027``, from its first day."""
+    return f"{start.year}\u2013{start.year + 1}"
+
+
+def among(statement: Any, school_ids: list[int], *, leadership: bool,
+          since: date | None = None) -> Any:
+    """Restrict ``statement`` to the cases every list and figure counts, and nothing else.
+
+    Lists and figures both start here, so a page's total and the umbrella's agree. The
+    schools and the leadership rule are written into the WHERE clause as well as lifted
+    or kept in the session's criteria: a count through a subquery then says the same.
+    """
+    statement = statement.where(Complaint.school_id.in_(school_ids))
+    if since is not None:
+        statement = statement.where(Complaint.received_on >= since)
+    if leadership:
+        return with_leadership(statement)
+    return statement.where(Complaint.about_leadership.is_(False))
 
 
 def replay(school: Organisation, token: str) -> tuple[Complaint, str] | None:
