@@ -299,9 +299,12 @@ def urge(case: Complaint, note: str, new_due: date, actor: Any) -> None:
     """Urge an open case (督办): a note and a new answer deadline, notified to those in charge."""
     if case.status not in OPEN_STATUSES:
         raise WorkflowError(_l("Only an open case can be urged."))
-    if new_due < local_date(case.school.bureau()):
+    today = local_date(case.school.bureau())
+    if new_due < today:
         raise WorkflowError(_l("The new deadline cannot be in the past."))
     case.answer_due = new_due
+    if case.status == RECEIVED and (case.ack_due < today or case.ack_due > new_due):
+        case.ack_due = new_due  # the new deadline is the one that counts, for accepting too
     case.urged_count += 1
     _event(case, "urged", body=note.strip(), actor=actor, due=new_due)
     _audit("urged", case, actor, due=new_due.isoformat())

@@ -8,9 +8,9 @@ from flask import abort, current_app, flash, g, make_response, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from kaimen import Organisation, db, limiter, private, public, receipts
+from kaimen import Organisation, db, limiter, local_date, private, public, receipts
 
-from .. import queries, services
+from .. import deadlines, queries, services
 from ..blueprint import school_blueprint as bp
 from ..forms import FeedbackForm, InformationForm, OpinionForm, submission_from
 from ..models import Complaint
@@ -54,14 +54,23 @@ def new() -> Any:
             return _receipt(*earlier)
     if form.validate_on_submit():
         if form.website.data:
-            return _page("complaints/new.html", 400, form=form, school=school, refused=True)
+            return _form_page(form, school, 400, refused=True)
         try:
             uploads = read_uploads(request.files.getlist(form.attachments.name))
         except UploadError as error:
             form.attachments.errors = [str(error.message)]
         else:
             return _file(school, form, uploads)
-    return _page("complaints/new.html", form=form, school=school)
+    return _form_page(form, school)
+
+
+def _form_page(form: OpinionForm, school: Organisation, status: int = 200, **context: Any) -> Any:
+    """Show the form with the time limits that will apply, as the parent sends it."""
+    bureau = school.bureau()
+    limits = deadlines.settings_of(bureau)
+    answer_by = deadlines.due_dates(bureau, local_date(bureau))[1]
+    return _page("complaints/new.html", status, form=form, school=school, limits=limits,
+                 answer_by=answer_by, **context)
 
 
 def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload]) -> Any:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from blueprints.complaints import services
+from kaimen.extensions import db
+
 from .helpers import all_cases, form_token, opinion, receipt_code
 
 
@@ -67,3 +70,12 @@ def test_tracking_page_shows_the_public_timeline(client, county, submit):
     page = client.post("/track", data={"code": code}).get_data(as_text=True)
     timeline = page.split('<ol class="timeline">', 1)[1].split("</ol>", 1)[0]
     assert timeline.count("<li>") == 1  # "submitted"
+
+
+def test_form_shows_the_time_limits_before_sending(ctx, county, client):
+    services.set_time_limits(county.a, 1, 3)
+    db.session.commit()
+    page = client.get("/s/a1/complaints/", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert "accepted within 1 working days, answered within 3 working days" in text
+    assert "answered by" in text

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from blueprints.complaints import deadlines, services
-from blueprints.complaints.models import ComplaintSettings, Holiday
+from blueprints.complaints.models import Complaint, ComplaintSettings, Holiday
 from kaimen import local_date
 from kaimen.extensions import db
 
@@ -156,3 +157,18 @@ def test_urge_and_take_over(ctx, county):
     assert case.owner is supervisor
     with pytest.raises(services.WorkflowError):
         services.take_over(case, supervisor)
+
+
+def test_urged_case_counts_from_its_new_deadline(ctx, county):
+    received_on = local_date(county.a) - timedelta(days=40)
+    case, _code = file_case(county.a1, received_on=received_on)
+    today = local_date(county.a)
+    assert services.is_overdue(case, today)  # not even acknowledged in time
+    new_due = today + timedelta(days=3)
+    services.urge(case, "请三日内答复。", new_due, county.users["a.supervisor"])
+    db.session.flush()
+    assert not services.is_overdue(case, today)
+    overdue = db.session.scalar(sa.select(sa.func.count()).select_from(Complaint).where(
+        Complaint.id == case.id, services.overdue_clause(today)))
+    assert overdue == 0
+    assert services.is_overdue(case, new_due + timedelta(days=1))
