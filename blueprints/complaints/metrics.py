@@ -16,12 +16,22 @@ from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kaimen import MetricTable, Organisation, Panel, all_schools, db, local_date, render_panel
+from kaimen import (
+    MetricTable,
+    Organisation,
+    Panel,
+    User,
+    all_schools,
+    db,
+    local_date,
+    render_panel,
+    user_can,
+)
 
-from .choices import OPEN_STATUSES, SUBSTANTIATED
+from .choices import OPEN_STATUSES, STATUSES, SUBSTANTIATED
 from .models import Complaint
-from .queries import among, school_year_label, school_year_start
-from .services import overdue_clause
+from .queries import among, cases_in_charge, school_year_label, school_year_start
+from .services import is_overdue, overdue_clause
 
 
 def _count_if(condition: Any) -> Any:
@@ -67,6 +77,20 @@ def school_panel(school: Organisation) -> Panel:
     return render_panel(_l("Opinion box"), "complaints/_panel.html", order=20, school=school,
                         received=format_decimal(received), on_time=_rate(on_time, due),
                         satisfaction=_rate(satisfied, judged), period=period)
+
+
+def my_cases_panel(school: Organisation, user: User) -> list[Panel]:
+    """Return the desk's panel of the cases ``user`` is in charge of, or none when none are."""
+    if not user_can(user, "complaints.open", school):
+        return []
+    today = local_date(school.bureau())
+    cases = cases_in_charge(school, user, today,
+                            leadership=user_can(user, "complaints.oversee", school))
+    if not cases:
+        return []
+    return [render_panel(_l("Opinions in my charge"), "complaints/_my_cases.html", order=20,
+                         school=school, cases=cases, today=today, statuses=STATUSES,
+                         is_overdue=is_overdue)]
 
 
 def _median(histogram: dict[int, int]) -> float | None:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from kaimen import Organisation, User, all_schools, db, holders, receipts
 
 from .blueprint import NAME
+from .choices import OPEN_STATUSES, RECEIVED
 from .models import AnswerTemplate, Attachment, Complaint, with_leadership
 
 
@@ -88,3 +89,14 @@ def possible_owners(school: Organisation, case: Complaint | None) -> list[User]:
         people += holders("complaints.enter", school, reach="own")
     unique = {person.id: person for person in people}
     return sorted(unique.values(), key=lambda person: person.display_name)
+
+
+def cases_in_charge(school: Organisation, user: User, today: date, *,
+                    leadership: bool) -> list[Complaint]:
+    """Return the open cases of ``school`` that ``user`` is in charge of, the most pressing
+    first: overdue, then by the deadline that comes next."""
+    due = sa.case((Complaint.status == RECEIVED, Complaint.ack_due), else_=Complaint.answer_due)
+    statement = among(sa.select(Complaint), [school.id], leadership=leadership).where(
+        Complaint.owner_id == user.id, Complaint.status.in_(OPEN_STATUSES)
+    ).order_by(due, Complaint.id).limit(50)
+    return list(db.session.scalars(statement))

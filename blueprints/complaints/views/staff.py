@@ -39,11 +39,28 @@ def sees_leadership() -> bool:
 
 
 def load_case(complaint_id: int) -> Complaint:
-    """Return the school's case, or 404 (a leadership report too, unless the bureau asks)."""
+    """Return the school's case, or 404 (a leadership report too, unless the bureau asks);
+    403 for staff who may neither see every case nor are in charge of this one."""
     case = queries.find_case(complaint_id, leadership=sees_leadership())
     if case is None:
         abort(404)
+    if not may_open(case):
+        abort(403)
     return case
+
+
+# What the person in charge of a case may do to it, whatever else their role allows.
+OWNER_STEPS = ("advance", "findings", "answer", "note")
+
+
+def in_charge(case: Complaint) -> bool:
+    """Tell whether the current user is the case's person in charge (首问责任人)."""
+    return case.owner_id is not None and case.owner_id == current_user.id
+
+
+def may_open(case: Complaint) -> bool:
+    """Tell whether the current user may open ``case``: all the school's, or their own."""
+    return user_can(current_user, "complaints.view", g.org) or in_charge(case)
 
 
 def may_act(case: Complaint) -> bool:
@@ -53,6 +70,11 @@ def may_act(case: Complaint) -> bool:
     if case.handled_by_bureau or case.about_leadership:
         return user_can(current_user, "complaints.supervise", g.org)
     return True
+
+
+def may_work(case: Complaint) -> bool:
+    """Tell whether the current user may verify, handle, answer and annotate ``case``."""
+    return may_act(case) or (in_charge(case) and user_can(current_user, "complaints.work", g.org))
 
 
 def owner_choices(case: Complaint | None) -> list[SelectChoice]:
@@ -89,7 +111,7 @@ def export(fmt: str) -> Any:
 
 
 @bp.get("/cases/<int:complaint_id>")
-@require("complaints.view")
+@require("complaints.open")
 def show(complaint_id: int) -> Any:
     """Show a case with its timeline and the next steps."""
     case = load_case(complaint_id)
@@ -117,6 +139,7 @@ def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
     templates = queries.answer_templates()
     return render(
         "complaints/case.html", case=case, today=_today(), may_act=may_act(case),
+        may_work=may_work(case),
         may_supervise=user_can(current_user, "complaints.supervise", g.org),
         missing=services.missing_for_closing(case), templates=templates, school=g.school,
         **context,
@@ -128,6 +151,8 @@ def _step(complaint_id: int, form_name: str, form: Any, action: Any) -> Any:
     case = load_case(complaint_id)
     if form_name in ("urge", "take_over"):
         allowed = user_can(current_user, "complaints.supervise", g.org)
+    elif form_name in OWNER_STEPS:
+        allowed = may_work(case)
     else:
         allowed = may_act(case)
     if not allowed:
@@ -186,7 +211,7 @@ def reject(complaint_id: int) -> Any:
 
 @bp.post("/cases/<int:complaint_id>/advance/verifying", defaults={"status": "verifying"})
 @bp.post("/cases/<int:complaint_id>/advance/handling", defaults={"status": "handling"})
-@require("complaints.handle")
+@require("complaints.work")
 def advance(complaint_id: int, status: str) -> Any:
     """Start verifying or handling a case."""
     return _step(complaint_id, "advance", None,
@@ -194,7 +219,7 @@ def advance(complaint_id: int, status: str) -> Any:
 
 
 @bp.post("/cases/<int:complaint_id>/findings")
-@require("complaints.handle")
+@require("complaints.work")
 def findings(complaint_id: int) -> Any:
     """Record the finding, the verified facts, the action and the correction."""
     return _step(complaint_id, "findings", FindingsForm(),
@@ -204,7 +229,7 @@ def findings(complaint_id: int) -> Any:
 
 
 @bp.post("/cases/<int:complaint_id>/answer")
-@require("complaints.handle")
+@require("complaints.work")
 def answer(complaint_id: int) -> Any:
     """Answer the complainant."""
     return _step(complaint_id, "answer", AnswerForm(),
@@ -220,7 +245,7 @@ def close(complaint_id: int) -> Any:
 
 
 @bp.post("/cases/<int:complaint_id>/note")
-@require("complaints.handle")
+@require("complaints.work")
 def note(complaint_id: int) -> Any:
     """Add an internal note to the timeline."""
     return _step(complaint_id, "note", NoteForm(),
@@ -261,7 +286,7 @@ def take_over(complaint_id: int) -> Any:
 
 
 @bp.get("/cases/<int:complaint_id>/files/<int:attachment_id>")
-@require("complaints.view")
+@require("complaints.open")
 def attachment(complaint_id: int, attachment_id: int) -> Any:
     """Download a file of a case: always as an attachment, never rendered."""
     case = load_case(complaint_id)
