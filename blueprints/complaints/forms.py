@@ -171,7 +171,8 @@ class BatchForm(FlaskForm):
 
 class AcceptForm(FlaskForm):
     owner = SelectField(_l("Person in charge"), coerce=int,
-                        validators=[InputRequired(message=_l("Choose who is in charge."))])
+                        validators=[InputRequired(message=_l("Choose who is in charge.")),
+                                    NumberRange(min=1, message=_l("Choose who is in charge."))])
     note = TextAreaField(_l("Message to the complainant (optional)"), filters=[clean],
                          validators=[Length(max=2000)])
 
@@ -216,6 +217,12 @@ class UrgeForm(FlaskForm):
     note = TextAreaField(_l("Instruction"), filters=[clean],
                          validators=[_required(_l("Write what must be done.")), Length(max=2000)])
     new_due = DateField(_l("New deadline"), validators=[InputRequired(message=_l("Enter a date."))])
+
+
+class TakeOverForm(FlaskForm):
+    confirm = BooleanField(
+        _l("Yes: the bureau takes this case over from the school, with me in charge"),
+        validators=[DataRequired(message=_l("Tick the box to confirm the take-over."))])
 
 
 class RewardPaymentForm(FlaskForm):

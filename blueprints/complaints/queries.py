@@ -82,13 +82,20 @@ def answer_templates() -> list[AnswerTemplate]:
 
 
 def possible_owners(school: Organisation, case: Complaint | None) -> list[User]:
-    """Return who may be put in charge: the school's staff and the bureau's supervisors,
-    or only the bureau's for a case the bureau handles (a leadership report too)."""
-    people = holders("complaints.supervise", school, reach="above")
-    if case is None or not (case.about_leadership or case.handled_by_bureau):
-        people += holders("complaints.enter", school, reach="own")
+    """Return who may be put in charge: the school's own staff for a case the school
+    handles; the bureau's supervisors only when it is handed up (taken over by the bureau,
+    or a report about the school's leadership)."""
+    if case is not None and (case.about_leadership or case.handled_by_bureau):
+        people = holders("complaints.supervise", school, reach="above")
+    else:
+        people = holders("complaints.work", school, reach="own")
     unique = {person.id: person for person in people}
     return sorted(unique.values(), key=lambda person: person.display_name)
+
+
+def reachable(person: User) -> bool:
+    """Tell whether ``person`` can be notified: an e-mail address or a phone number."""
+    return bool(getattr(person, "email", None) or getattr(person, "phone", None))
 
 
 def cases_in_charge(school: Organisation, user: User, today: date, *,

@@ -75,11 +75,14 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     case_path = page.url.removeprefix(admin.base_url)
     assert_clean(admin)
     accept = page.locator("form[action$='/accept']")
-    accept.locator("#owner").select_option(label="郑海燕")
+    owners = accept.locator("#owner option").all_inner_texts()
+    assert owners[0] == "请选择责任人"  # no default person in charge
+    assert not any("县" in owner for owner in owners)  # the school's own staff only
+    accept.locator("#owner").select_option(label="郑海燕（教师）")
     accept.locator("#note").fill("已收到您的反映，学校将认真核查。")
     accept.locator("button[type=submit]").click()
     page.wait_for_url(admin.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    assert flash_text(page, "info") == "已受理，责任人：郑海燕。"
     assert "已受理" in status_badges(page)
     assert page.locator("dl.contact dt:text-is('责任人') + dd").inner_text() == "郑海燕"
 
@@ -118,7 +121,7 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     findings.locator("#correction").fill(CORRECTION)
     findings.locator("button[type=submit]").click()
     page.wait_for_url(admin.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    assert flash_text(page, "info") == "核查结论已保存。"
     assert page.locator("ul.missing").count() == 0
     page.locator("form[action$='/close'] button").click()
     page.wait_for_url(admin.base_url + case_path)
@@ -146,7 +149,7 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     page.locator("form:has(input[name=action][value=feedback]) button").click()
     page.wait_for_load_state()
     assert page.locator(".flash-info").is_visible()
-    assert page.get_by_text("您表示不满意，已报告教育局。").is_visible()
+    assert flash_text(page, "info") == "您表示不满意，已报告教育局，该意见重新办理。"
     assert page.locator("dl.contact .badge").inner_text() == "办理中"
     assert "反映人不满意，重新办理" in page.locator("ol.timeline").inner_text()
     assert page.locator("input[name=verdict]").count() == 0  # a verdict is given once
@@ -176,7 +179,8 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     urge.locator("#new_due").fill(new_due.isoformat())
     urge.locator("button[type=submit]").click()
     page.wait_for_url(supervisor.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    long_due = format_date(new_due, "long", locale="zh_Hans")
+    assert flash_text(page, "info") == f"已督办，新的答复期限为 {long_due}。"
     assert "已督办" in status_badges(page)
     shown_due = format_date(new_due, "medium", locale="zh_Hans")
     assert page.locator("dl.contact dt:text-is('答复期限') + dd").inner_text() == shown_due

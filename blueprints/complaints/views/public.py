@@ -133,7 +133,13 @@ def track_action() -> Any:
         flash(str(error.message), "error")
         return tracking_page(queries.case_by_receipt(receipt) or case, code, status=409)
     db.session.commit()
-    flash(_("Thank you. What you sent was added to the case."), "info")
+    if action == "information":
+        flash(_("Thank you. What you sent was added to the case."), "info")
+    elif case.satisfied:
+        flash(_("Thank you for telling us that the answer satisfies you."), "info")
+    else:
+        flash(_("You said the answer does not satisfy you. The case is open again and the "
+                "education bureau has been told."), "info")
     return tracking_page(case, code)
 
 

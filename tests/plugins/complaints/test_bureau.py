@@ -113,7 +113,11 @@ def test_urge_and_take_over_through_the_pages(ctx, county, as_user):
     (stored,) = all_cases()
     assert stored.urged_count == 1
     assert stored.answer_due.isoformat() == new_due
-    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over").status_code == 302
+    # the take-over asks for confirmation first
+    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over").status_code == 400
+    assert not all_cases()[0].handled_by_bureau
+    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over",
+                       data={"confirm": "y"}).status_code == 302
     assert all_cases()[0].handled_by_bureau
     # the school can no longer move the bureau's case on
     school = as_user("a1.admin")
