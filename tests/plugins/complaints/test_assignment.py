@@ -51,7 +51,7 @@ def test_accepting_says_who_is_in_charge_and_warns_when_unreachable(ctx, county,
     teacher = county.users["a1.teacher"]
     client = as_user("a1.admin")
     base = f"/s/a1/complaints/cases/{case.id}"
-    client.post(f"{base}/accept", data={"owner": teacher.id})
+    client.post(f"{base}/accept", data={"owner": teacher.id}, headers=EN)
     page = client.get(base, headers=EN).get_data(as_text=True)
     assert "Accepted. Person in charge: A1.Teacher." in page
     assert "A1.Teacher has no e-mail address or phone number" in page
@@ -61,9 +61,9 @@ def test_accepting_says_who_is_in_charge_and_warns_when_unreachable(ctx, county,
     # reachable now: the hand-over is notified through the outbox, and no warning shows
     teacher.email = "teacher@a1.example.cn"
     db.session.commit()
-    client.post(f"{base}/reassign", data={"owner": county.users["a1.admin"].id})
-    client.get(base)  # shows (and so clears) the warning about the admin, who has no address
-    client.post(f"{base}/reassign", data={"owner": teacher.id})
+    client.post(f"{base}/reassign", data={"owner": county.users["a1.admin"].id}, headers=EN)
+    client.get(base, headers=EN)  # shows, and so clears, the warning about the admin
+    client.post(f"{base}/reassign", data={"owner": teacher.id}, headers=EN)
     page = client.get(base, headers=EN).get_data(as_text=True)
     assert "The person in charge is now A1.Teacher." in page
     assert "has no e-mail address" not in page
@@ -79,7 +79,7 @@ def test_each_step_says_what_happened(ctx, county, as_user):
     db.session.commit()
     client = as_user("a1.admin")
     base = f"/s/a1/complaints/cases/{case.id}"
-    client.post(f"{base}/advance/verifying")
+    client.post(f"{base}/advance/verifying", headers=EN)
     assert "Verification started." in client.get(base, headers=EN).get_data(as_text=True)
-    client.post(f"{base}/note", data={"text": "已联系家长。"})
+    client.post(f"{base}/note", data={"text": "已联系家长。"}, headers=EN)
     assert "The internal note was added." in client.get(base, headers=EN).get_data(as_text=True)
