@@ -219,6 +219,12 @@ class UrgeForm(FlaskForm):
     new_due = DateField(_l("New deadline"), validators=[InputRequired(message=_l("Enter a date."))])
 
 
+class InstructionForm(FlaskForm):
+    instruction = TextAreaField(
+        _l("Instruction"), filters=[clean],
+        validators=[_required(_l("Write the instruction.")), Length(max=2000)])
+
+
 class TakeOverForm(FlaskForm):
     confirm = BooleanField(
         _l("Yes: the bureau takes this case over from the school, with me in charge"),

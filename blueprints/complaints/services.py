@@ -311,6 +311,16 @@ def urge(case: Complaint, note: str, new_due: date, actor: Any) -> None:
     notices.urged(case, note.strip(), new_due)
 
 
+def instruct(case: Complaint, text: str, leader: Any) -> None:
+    """Add a bureau leader's instruction (批示): the school's staff see it, the complainant
+    does not; the person in charge and the school's administrators are told."""
+    if not text.strip():
+        raise WorkflowError(_l("Write the instruction."))
+    _event(case, "instruction", body=text.strip(), actor=leader)
+    _audit("instructed", case, leader)
+    notices.instructed(case, text.strip(), leader)
+
+
 def take_over(case: Complaint, actor: Any) -> None:
     """Let the bureau handle the case itself, with ``actor`` in charge."""
     if case.status not in OPEN_STATUSES or case.handled_by_bureau:

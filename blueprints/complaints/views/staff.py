@@ -22,6 +22,7 @@ from ..forms import (
     AnswerForm,
     BatchForm,
     FindingsForm,
+    InstructionForm,
     NoteForm,
     RejectForm,
     RewardPaymentForm,
@@ -152,12 +153,14 @@ def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
         "note_form": forms.get("note") or NoteForm(formdata=None),
         "urge_form": forms.get("urge") or UrgeForm(formdata=None),
         "take_over_form": forms.get("take_over") or TakeOverForm(formdata=None),
+        "instruction_form": forms.get("instruction") or InstructionForm(formdata=None),
         "reward_form": forms.get("reward") or RewardPaymentForm(formdata=None),
     }
     templates = queries.answer_templates()
     return render(
         "complaints/case.html", case=case, today=_today(), may_act=may_act(case),
         may_work=may_work(case),
+        may_instruct=user_can(current_user, "complaints.instruct", g.org),
         may_supervise=user_can(current_user, "complaints.supervise", g.org),
         missing=services.missing_for_closing(case), templates=templates, school=g.school,
         **context,
@@ -171,6 +174,8 @@ def _step(complaint_id: int, form_name: str, form: Any, action: Any,
     case = load_case(complaint_id)
     if form_name in ("urge", "take_over"):
         allowed = user_can(current_user, "complaints.supervise", g.org)
+    elif form_name == "instruction":
+        allowed = user_can(current_user, "complaints.instruct", g.org)
     elif form_name in OWNER_STEPS:
         allowed = may_work(case)
     else:
@@ -318,6 +323,16 @@ def urge(complaint_id: int) -> Any:
         case, form.note.data, form.new_due.data, current_user),
         lambda case: _("Urged. The new answer deadline is %(date)s.",
                        date=format_date(case.answer_due, "long")))
+
+
+@bp.post("/cases/<int:complaint_id>/instruction")
+@require("complaints.instruct")
+def instruction(complaint_id: int) -> Any:
+    """Add a bureau leader's instruction (批示) to a case."""
+    return _step(complaint_id, "instruction", InstructionForm(),
+                 lambda case, form: services.instruct(case, form.instruction.data, current_user),
+                 lambda case: _("The instruction was added. The person in charge and the "
+                                "school's administrators are told."))
 
 
 @bp.post("/cases/<int:complaint_id>/take-over")
