@@ -34,7 +34,7 @@ from wtforms.validators import (
 )
 
 from kaimen import receipts
-from kaimen.forms import Email, Phone
+from kaimen.forms import Email, MainlandPhone
 
 from .choices import CATEGORIES, FINDINGS, KINDS, REJECTION_REASONS, STAFF_CHANNELS
 from .services import Submission
@@ -70,8 +70,8 @@ class ContactMixin:
     )
     contact_name = StringField(_l("Your name"), filters=[clean], validators=[Length(max=80)])
     contact_phone = StringField(
-        _l("Mobile phone"), filters=[clean],
-        validators=[Optional(), Phone()],
+        _l("Mobile or landline phone"), filters=[clean],
+        validators=[Optional(), MainlandPhone()],
     )
     contact_email = StringField(
         _l("E-mail"), filters=[clean],
@@ -83,8 +83,18 @@ class ContactMixin:
         if self.identity.data == "named" and not field.data:
             raise ValidationError(_l("Enter your name, or choose to send anonymously."))
 
+    def typed_contact(self) -> bool:
+        """Tell whether any contact detail was typed in."""
+        return any((self.contact_name.data, self.contact_phone.data, self.contact_email.data))
+
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)  # type: ignore[misc]
+        if self.identity.data == "anonymous" and self.typed_contact():
+            # Never drop what was typed: ask which the complainant meant.
+            self.identity.errors = list(self.identity.errors) + [_l(
+                "You chose to send anonymously but typed contact details. Choose \"with my "
+                "name\" to send them, or clear them to stay anonymous.")]
+            return False
         if self.identity.data == "named" and not self.contact_phone.data \
                 and not self.contact_email.data and not self.contact_phone.errors:
             self.contact_phone.errors = [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from blueprints.complaints import services
 from kaimen.extensions import db
 
-from .helpers import all_cases, form_token, opinion, receipt_code
+from .helpers import all_cases, file_case, form_token, opinion, receipt_code
 
 
 def test_form_answers_with_token_and_no_store(client, county):
@@ -16,7 +18,8 @@ def test_form_answers_with_token_and_no_store(client, county):
 
 
 def test_anonymous_submission_gives_receipt_and_keeps_nothing_personal(app, client, county, submit):
-    response = submit(contact_name="张三", contact_phone="13800000000")
+    # (contact details typed with "anonymous" are no longer dropped but asked about: below)
+    response = submit()
     assert response.status_code == 200
     code = receipt_code(response)
     assert response.headers["Cache-Control"] == "no-store"
@@ -79,3 +82,36 @@ def test_form_shows_the_time_limits_before_sending(ctx, county, client):
     text = page.get_data(as_text=True)
     assert "accepted within 1 working days, answered within 3 working days" in text
     assert "answered by" in text
+
+
+def test_anonymous_with_contact_details_asks_which_was_meant(client, county, submit):
+    response = submit(contact_name="李先生", contact_phone="13800138000")
+    page = response.get_data(as_text=True)
+    assert "receipt-code" not in page
+    assert all_cases() == []  # nothing filed, nothing dropped
+    assert 'value="13800138000"' in page  # what was typed is still there
+    assert 'value="李先生"' in page
+    assert "您选择了匿名提交，但填写了联系方式" in page
+    # choosing "named" sends them
+    named = submit(identity="named", contact_name="李先生", contact_phone="13800138000")
+    assert "receipt-code" in named.get_data(as_text=True)
+    (case,) = all_cases()
+    assert case.contact_phone == "13800138000"
+
+
+@pytest.mark.parametrize(("phone", "valid"), [
+    ("13800138000", True), ("138 0013 8000", True), ("0715-1234567", True),
+    ("010-12345678", True), ("12345", False), ("12800138000", False), ("0715-12345", False),
+])
+def test_contact_phone_is_a_mainland_mobile_or_landline(client, county, submit, phone, valid):
+    response = submit(identity="named", contact_name="李先生", contact_phone=phone)
+    assert ("receipt-code" in response.get_data(as_text=True)) is valid
+    if not valid:
+        assert "0715-1234567" in response.get_data(as_text=True)  # the message shows the forms
+
+
+def test_the_service_keeps_no_contact_of_an_anonymous_case(ctx, county):
+    kept, _code = file_case(county.a1, anonymous=True, contact_name="张三",
+                            contact_phone="13800000000")
+    assert kept.contact_name is None
+    assert kept.contact_phone is None
