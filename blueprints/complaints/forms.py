@@ -258,6 +258,10 @@ class TrackCodeMixin:
     code = HiddenField(filters=[clean], validators=[DataRequired(), Length(max=40)])
 
 
+class ProofForm(TrackCodeMixin, FlaskForm):
+    """The receipt code, posted to download the proof of filing (never put in a URL)."""
+
+
 class InformationForm(TrackCodeMixin, FlaskForm):
     text = TextAreaField(_l("Add information"), filters=[clean],
                          validators=[_required(_l("Write what you want to add.")),

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, g, make_response, request
+from flask import abort, current_app, flash, g, make_response, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from kaimen import Organisation, db, limiter, local_date, private, public, receipts
 
-from .. import deadlines, queries, services
+from .. import deadlines, proof, queries, services
 from ..blueprint import school_blueprint as bp
-from ..forms import FeedbackForm, InformationForm, OpinionForm, submission_from
+from ..forms import FeedbackForm, InformationForm, OpinionForm, ProofForm, submission_from
 from ..models import Complaint
 from ..uploads import UploadError, read_uploads
 from . import render
@@ -89,7 +90,34 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
 
 
 def _receipt(case: Complaint, code: str | None) -> Any:
-    return _page("complaints/receipt.html", case=case, code=code, school=case.school)
+    proof_form = ProofForm(formdata=None, code=code) if code else None
+    return _page("complaints/receipt.html", case=case, code=code, school=case.school,
+                 proof_form=proof_form)
+
+
+@bp.post("/proof.pdf")
+@public
+@limiter.limit("30 per minute")
+def proof_of_filing() -> Any:
+    """Download the proof of filing as a PDF: the receipt code comes in the form body."""
+    form = ProofForm()
+    receipt = receipts.lookup(form.code.data or "") if form.validate_on_submit() else None
+    if receipt is None or receipt.school_id != g.school.id:
+        abort(404)
+    case = queries.case_by_receipt(receipt)
+    if case is None:
+        abort(404)
+    code = receipts.normalise(form.code.data or "") or ""
+    size = receipts.GROUP_SIZE
+    grouped = "-".join(code[i:i + size] for i in range(0, len(code), size))
+    pdf = proof.proof_pdf(case, grouped, case.school.display_name(str(get_locale())),
+                          url_for("core.track", _external=True))
+    response = make_response(pdf)
+    private()
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="proof-{case.school.slug}-{case.id}.pdf"')
+    return response
 
 
 def tracking_page(case: Complaint, code: str, info: InformationForm | None = None,
