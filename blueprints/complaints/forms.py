@@ -6,6 +6,8 @@ import re
 from datetime import date
 from typing import Any
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -40,6 +42,7 @@ from .choices import CATEGORIES, FINDINGS, KINDS, REJECTION_REASONS, STAFF_CHANN
 from .services import Submission
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SUBJECT_MAX, DESCRIPTION_MAX = 120, 5000
 REFERENCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.-]{1,40}$"
 
 
@@ -56,6 +59,27 @@ def _choices(labels: dict[str, Any]) -> list[SelectChoice]:
 
 def _required(message: Any) -> DataRequired:
     return DataRequired(message=message)
+
+
+class TextLength:
+    """Between ``least`` and ``most`` characters, checked on the server and said with the count.
+
+    Unlike WTForms' ``Length`` it puts no ``maxlength`` on the field: a browser would cut
+    a longer paste silently, and the writer would never know what was lost.
+    """
+
+    def __init__(self, most: int, least: int = 0) -> None:
+        self.least, self.most = least, most
+
+    def __call__(self, form: Any, field: Any) -> None:
+        count = len(field.data or "")
+        if count > self.most:
+            raise ValidationError(_(
+                "This is %(count)s characters long; the limit is %(max)s. "
+                "Shorten it by %(over)s characters.", count=format_decimal(count),
+                max=format_decimal(self.most), over=format_decimal(count - self.most)))
+        if count < self.least:
+            raise ValidationError(_("Write at least %(min)s characters.", min=self.least))
 
 
 class ContactMixin:
@@ -114,14 +138,13 @@ class OpinionFields:
     )
     subject = StringField(
         _l("Subject"), filters=[clean],
-        validators=[_required(_l("Give it a short subject.")),
-                    Length(max=120, message=_l("Keep the subject under 120 characters."))],
+        validators=[_required(_l("Give it a short subject.")), TextLength(most=SUBJECT_MAX)],
     )
     description = TextAreaField(
         _l("What happened, or what you suggest"), filters=[clean],
         validators=[_required(_l("Describe the matter.")),
-                    Length(min=10, max=5000, message=_l(
-                        "Write between 10 and 5000 characters."))],
+                    TextLength(least=10, most=DESCRIPTION_MAX)],
+        render_kw={"data-limit": DESCRIPTION_MAX},  # complaints.js counts as one types
     )
     about_leadership = BooleanField(
         _l("This is about the school's leadership: send it to the education bureau only"))
@@ -166,8 +189,9 @@ class BatchRow(Form):
 
     kind = SelectField(_l("Kind"), choices=_choices(KINDS), default="complaint")
     category = SelectField(_l("Area"), choices=_choices(CATEGORIES), default="other")
-    subject = StringField(_l("Subject"), filters=[clean], validators=[Length(max=120)])
-    text = TextAreaField(_l("Content"), filters=[clean], validators=[Length(max=5000)])
+    subject = StringField(_l("Subject"), filters=[clean], validators=[TextLength(most=SUBJECT_MAX)])
+    text = TextAreaField(_l("Content"), filters=[clean],
+                         validators=[TextLength(most=DESCRIPTION_MAX)])
 
 
 class BatchForm(FlaskForm):

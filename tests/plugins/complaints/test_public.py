@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from blueprints.complaints import services
@@ -115,3 +117,22 @@ def test_the_service_keeps_no_contact_of_an_anonymous_case(ctx, county):
                             contact_phone="13800000000")
     assert kept.contact_name is None
     assert kept.contact_phone is None
+
+
+def test_long_text_is_refused_with_its_count_never_cut(client, county, submit):
+    form = client.get("/s/a1/complaints/", headers={"Accept-Language": "en"}).get_data(
+        as_text=True)
+    textarea = re.search(r"<textarea[^>]*>", form)
+    assert textarea, "the form has a text area"
+    assert "maxlength" not in textarea.group(0)  # a browser would cut a paste silently
+    assert 'data-limit="5000"' in textarea.group(0)
+    assert "At most 5000 characters." in form
+    long_text = "家长反映的情况" * 857 + "。"  # 6,000 characters
+    assert len(long_text) == 6000
+    response = submit(description=long_text)
+    page = response.get_data(as_text=True)
+    assert "receipt-code" not in page
+    assert all_cases() == []
+    assert "6,000" in page
+    assert "5,000" in page
+    assert long_text in page  # what was written is all still there
