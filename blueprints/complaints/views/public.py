@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import abort, current_app, flash, g, make_response, request, url_for
@@ -19,12 +21,18 @@ from ..uploads import UploadError, read_uploads
 from . import render
 
 
+def _setting(name: str, default: str) -> str:
+    """Return a setting of the box: the app's config, else ``KAIMEN_<name>``, else the default
+    (the README's settings table lists them)."""
+    return current_app.config.get(name) or os.environ.get(f"KAIMEN_{name}") or default
+
+
 def _client_limit() -> str:
-    return current_app.config.get("COMPLAINTS_CLIENT_LIMIT", "6 per minute;40 per day")
+    return _setting("COMPLAINTS_CLIENT_LIMIT", "6 per minute;40 per day")
 
 
 def _school_limit() -> str:
-    return current_app.config.get("COMPLAINTS_SCHOOL_LIMIT", "120 per hour")
+    return _setting("COMPLAINTS_SCHOOL_LIMIT", "120 per hour")
 
 
 def _school_key() -> str:
@@ -37,10 +45,24 @@ def _page(template: str, status: int = 200, **context: Any) -> Any:
     return make_response(render(template, **context), status)
 
 
+def _counted(_response: Any) -> bool:
+    # Only what was filed (or caught in the trap) counts: a form sent back to correct does not.
+    return bool(g.get("complaints_counted"))
+
+
+def _form_again(limit: Any) -> Any:
+    """Answer a breached limit with the form as it was filled, when to retry and whom to call."""
+    bureau = g.school.bureau()
+    retry_at = datetime.fromtimestamp(limit.reset_at, tz=UTC).replace(tzinfo=None)
+    return _form_page(OpinionForm(), g.school, 429, limited=True,
+                      retry_at=retry_at, hotline=g.school.hotline or bureau.hotline)
+
+
 @bp.route("/", methods=["GET", "POST"])
 @public
-@limiter.limit(_client_limit, methods=["POST"])
-@limiter.limit(_school_limit, key_func=_school_key, methods=["POST"])
+@limiter.limit(_client_limit, methods=["POST"], deduct_when=_counted, on_breach=_form_again)
+@limiter.limit(_school_limit, key_func=_school_key, methods=["POST"], deduct_when=_counted,
+               on_breach=_form_again)
 def new() -> Any:
     """Show the box's form; file an opinion and show its receipt once."""
     school = g.school
@@ -55,6 +77,7 @@ def new() -> Any:
             return _receipt(*earlier)
     if form.validate_on_submit():
         if form.website.data:
+            g.complaints_counted = True
             return _form_page(form, school, 400, refused=True)
         try:
             uploads = read_uploads(request.files.getlist(form.attachments.name))
@@ -79,6 +102,7 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
     try:
         case, code = services.file_case(school, submission_from(form), uploads, token=token)
         db.session.commit()
+        g.complaints_counted = True
     except IntegrityError:
         # The same form arrived twice at once: show the receipt of the one that won.
         db.session.rollback()

@@ -136,3 +136,31 @@ def test_long_text_is_refused_with_its_count_never_cut(client, county, submit):
     assert "6,000" in page
     assert "5,000" in page
     assert long_text in page  # what was written is all still there
+
+
+def test_rate_limit_keeps_the_form_says_when_and_whom_to_call(app, ctx, client, county):
+    county.a1.hotline = "0715-1234567"
+    db.session.commit()
+    app.config["COMPLAINTS_CLIENT_LIMIT"] = "2 per minute"
+    en = {"Accept-Language": "en"}
+    # validation failures do not count toward the limit
+    for _ in range(3):
+        bad = client.post("/s/a1/complaints/", data=opinion(token=form_token(client),
+                                                            description="短"), headers=en)
+        assert bad.status_code == 200
+        assert "receipt-code" not in bad.get_data(as_text=True)
+    for _ in range(2):
+        sent = client.post("/s/a1/complaints/", data=opinion(token=form_token(client)),
+                           headers=en)
+        assert "receipt-code" in sent.get_data(as_text=True)
+    limited = client.post("/s/a1/complaints/", data=opinion(
+        token=form_token(client), subject="第三条意见的标题",
+        description="这是第三条意见，内容应当保留在表单里。"), headers=en)
+    assert limited.status_code == 429
+    page = limited.get_data(as_text=True)
+    assert "<form" in page
+    assert 'value="第三条意见的标题"' in page  # what was typed is kept
+    assert "这是第三条意见，内容应当保留在表单里。" in page
+    assert "send it again after" in page
+    assert "0715-1234567" in page
+    assert len(all_cases()) == 2
