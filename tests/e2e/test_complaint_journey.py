@@ -160,9 +160,12 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     login(supervisor, "supervisor")
     page.locator("nav a[href='/b/jiayu/complaints/']").click()
     page.wait_for_url(supervisor.base_url + "/b/jiayu/complaints/")
+    assert page.locator("details.filters-fold").get_attribute("open") is None  # folded
+    page.locator("details.filters-fold > summary").click()
     page.locator("form.filters input[name=flagged]").check()
     page.locator("form.filters button[type=submit]").click()
     page.wait_for_url(re.compile(r"flagged=1"))
+    assert page.locator("details.filters-fold").get_attribute("open") == ""  # a filter is on
     rows = page.locator("main table tbody tr")
     assert rows.count() == 1
     assert "嘉鱼县实验小学" in rows.inner_text()

@@ -240,3 +240,13 @@ def test_another_schools_case_answers_404_and_changes_nothing(ctx, county, as_us
     (stored,) = all_cases()
     assert stored.status == "received"
     assert [e.action for e in stored.events] == ["submitted"]
+
+
+def test_filters_fold_away_unless_one_is_active(ctx, county, as_user):
+    client = as_user("a.supervisor")
+    for path in ("/s/a1/complaints/cases", "/b/county-a/complaints/"):
+        plain = client.get(path).get_data(as_text=True)
+        assert '<details class="filters-fold">' in plain
+        assert 'name="status"' in plain  # the filters are inside, folded
+        filtered = client.get(f"{path}?status=received").get_data(as_text=True)
+        assert '<details class="filters-fold" open>' in filtered
