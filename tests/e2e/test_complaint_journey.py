@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -199,3 +201,62 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     assert "已督办" in status_badges(admin.page)
     assert URGE_NOTE in admin.page.locator("ol.timeline").inner_text()
     assert_clean(admin)
+
+
+SMALL_PHONE = PHONE | {"viewport": {"width": 360, "height": 740}, "accept_downloads": True}
+
+
+def no_horizontal_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def snap(page, name):
+    """Keep a screenshot for a reviewer when KAIMEN_SCREENSHOTS names a folder."""
+    folder = os.environ.get("KAIMEN_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_parent_on_a_small_phone_is_never_silently_cut_or_dropped(browse, tmp_path):
+    parent = browse(SMALL_PHONE)
+    page = parent.page
+    parent.goto(BOX)
+    assert "办理时限" in page.locator("main .time-limits").inner_text()
+    assert page.locator("#description").get_attribute("maxlength") is None
+    page.locator("#category").select_option("paid_tutoring")
+    page.locator("#subject").fill("老师周末有偿补课")
+    page.locator("#description").fill(DESCRIPTION)
+    assert page.locator("#description-count").inner_text() == f"{len(DESCRIPTION)} / 5000"
+    # anonymous, yet a phone number typed: the form asks which was meant, keeping it
+    page.locator("#contact_phone").fill("13800138000")
+    snap(page, "1-form")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "您选择了匿名提交，但填写了联系方式" in page.locator(".error-summary").inner_text()
+    assert page.locator("#contact_phone").input_value() == "13800138000"
+    assert page.locator("#description").input_value() == DESCRIPTION
+    assert no_horizontal_scroll(page)
+    snap(page, "2-which-was-meant")
+    assert_clean(parent)
+    page.locator("input[name=identity][value=named]").check()
+    page.locator("#contact_name").fill("李女士")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    code = page.locator(".receipt-code").inner_text().strip()
+    assert RECEIPT.match(code)
+    assert no_horizontal_scroll(page)
+    groups = page.locator(".receipt-code .code-group")
+    heights = {round(groups.nth(i).bounding_box()["height"]) for i in range(groups.count())}
+    assert len(heights) == 1  # no group is broken across lines
+    assert DESCRIPTION in page.locator("section.proof").inner_text()
+    assert "截图保存" in page.locator("main").inner_text()
+    snap(page, "3-receipt")
+    with page.expect_download() as download_info:
+        page.locator("form.proof-download button").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf")
+    assert code not in download.url
+    saved = tmp_path / "proof.pdf"
+    download.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert_clean(parent)
