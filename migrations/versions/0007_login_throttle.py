@@ -1,7 +1,7 @@
 """login throttle per (username, address) pair
 
 Revision ID: 0007_login_throttle
-Revises: 0004_row_level_security
+Revises: 0005_school_years
 Create Date: 2026-12-02 04:30:00
 
 The throttle counts login attempts per username and address (the empty address
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0007_login_throttle'
-down_revision = '0004_row_level_security'
+down_revision = '0005_school_years'
 branch_labels = None
 depends_on = None
 

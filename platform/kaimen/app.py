@@ -110,6 +110,7 @@ def configure_db(app: Flask) -> None:
     )
     from . import audit, notify, orgs, receipts  # noqa: F401 - register the core's models
     from .auth import models  # noqa: F401
+    from .classes import models as classes_models  # noqa: F401
 
     with app.app_context():
         engine = db.engine
@@ -154,12 +155,14 @@ def load_plugins(app: Flask) -> None:
 def register_core(app: Flask) -> None:
     from .admin.audit_log import bp as audit_bp
     from .admin.views import bp as admin_bp
+    from .classes.views import bp as classes_bp
     from .web import context, errors
     from .web.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(classes_bp)
     context.init_app(app)
     errors.init_app(app)
     app.context_processor(_template_globals)

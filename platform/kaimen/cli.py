@@ -251,7 +251,7 @@ def users_create(
     email: str | None,
 ) -> None:
     """Create a user with one grant; the password is asked for."""
-    from .admin.services import UserError, add_user
+    from .admin.services import NewUser, UserError, add_user
 
     kind = orgs.SCHOOL if role in SCHOOL_ROLES else orgs.BUREAU
     org = orgs.find(org_slug, kind)
@@ -266,10 +266,10 @@ def users_create(
             raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     try:
-        add_user(
+        add_user(NewUser(
             username=username, display_name=display_name, email=email, password=password,
             role=role, org=org, unit_id=unit.id if unit is not None else None,
-        )
+        ))
     except UserError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {username}")

@@ -59,6 +59,11 @@ CORE_PERMISSIONS = [
     Permission.of(
         "audit.checkpoints", _l("Receive the signed checkpoints of the audit log"), ["supervisor"]
     ),
+    Permission.of(
+        "bureau.school_years", _l("Manage school years and terms"), ["bureau_admin"]
+    ),
+    Permission.of("classes.view", _l("See the school's classes"), ["school_admin", "bureau_admin"]),
+    Permission.of("classes.manage", _l("Manage the school's classes"), ["school_admin"]),
 ]
 
 

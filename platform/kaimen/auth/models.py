@@ -121,11 +121,13 @@ def authenticate(username: str, password: str) -> User | None:
     """
     user = find_user(username)
     if user is None or not user.active:
-        check_password_hash(_dummy_hash(), password)
+        method = current_app.config["PASSWORD_METHOD"] if has_app_context() else "scrypt"
+        check_password_hash(_dummy_hash(method), password)
         return None
     return user if user.check_password(password) else None
 
 
 @functools.cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
+def _dummy_hash(method: str) -> str:
+    """Return a hash of a random password, made once per process with ``method``."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
