@@ -27,6 +27,7 @@ from kaimen import (
     render_panel,
     user_can,
 )
+from kaimen.classes import current_year
 
 from .choices import OPEN_STATUSES, STATUSES, SUBSTANTIATED
 from .models import Complaint
@@ -61,8 +62,12 @@ def _figures(today: Any) -> list[Any]:
     ]
 
 
-def period_of(today: Any) -> tuple[Any, str]:
-    """Return the first day of the figures' period (this school year) and its wording."""
+def period_of(org: Organisation, today: Any) -> tuple[Any, str]:
+    """Return the first day of the figures' period, this school year, and its wording: the
+    bureau's school year when it has one for today, else September to August."""
+    year = current_year(org, today)
+    if year is not None:
+        return year.starts_on, _("This school year (%(year)s)", year=year.name)
     start = school_year_start(today)
     return start, _("This school year (%(year)s)", year=school_year_label(start))
 
@@ -70,7 +75,7 @@ def period_of(today: Any) -> tuple[Any, str]:
 def school_panel(school: Organisation) -> Panel:
     """Return the public panel: the box's link and the school's figures for this school year."""
     today = local_date(school.bureau())
-    since, period = period_of(today)
+    since, period = period_of(school, today)
     received, _open, _overdue, due, on_time, satisfied, judged = db.session.execute(
         among(sa.select(*_figures(today)), [school.id], leadership=False, since=since)
     ).one()
@@ -112,7 +117,7 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     its link opens the bureau's list of the same cases."""
     ids = [s.id for s in schools]
     today = local_date(bureau)
-    since, period = period_of(today)
+    since, period = period_of(bureau, today)
     rows = db.session.execute(all_schools(among(
         sa.select(Complaint.school_id, *_figures(today)), ids, leadership=True, since=since,
     ).group_by(Complaint.school_id))).all()

@@ -19,7 +19,8 @@ from .models import AnswerTemplate, Attachment, Complaint, with_leadership
 
 
 def school_year_start(day: date) -> date:
-    """Return the first day of the school year ``day`` falls in: school years start in September."""
+    """Return the first day of the school year ``day`` falls in, when the bureau keeps no
+    school years (``kaimen.classes``): school years start in September."""
     return date(day.year if day.month >= 9 else day.year - 1, 9, 1)
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from blueprints.complaints import metrics, services
 from blueprints.complaints.queries import school_year_start
 from kaimen import local_date, tenancy
+from kaimen.classes import SchoolYear
 from kaimen.extensions import db
 
 from .helpers import all_cases, file_case
@@ -88,3 +89,19 @@ def test_bureau_list_counts_agree_with_the_umbrella(app, ctx, county, as_user):
     ticked = client.get("/b/county-a/complaints/?leadership=1", headers=en).get_data(as_text=True)
     assert _total(ticked) == 1
     assert ticked.count("反映校长") >= 1
+
+
+def test_the_period_is_the_bureaus_own_school_year_when_it_keeps_one(app, ctx, county, client):
+    today = local_date(county.a)
+    starts = today - timedelta(days=10)
+    db.session.add(SchoolYear(bureau_id=county.a.id, name="本县学年", starts_on=starts,
+                              ends_on=today + timedelta(days=300)))
+    file_case(county.a1, subject="学年开始前", received_on=starts - timedelta(days=1))
+    file_case(county.a1, subject="学年开始后", received_on=starts)
+    page = client.get("/s/a1/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "This school year (本县学年)" in page
+    assert re.search(r"Opinions received</dt><dd>1</dd>", page)
+    with app.test_request_context(), tenancy.system_scope():
+        table = metrics.bureau_table(county.a, [county.a1])
+    assert table.url is not None
+    assert f"since={starts.isoformat()}" in table.url
