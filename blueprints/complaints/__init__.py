@@ -42,12 +42,21 @@ PERMISSIONS = [
                   ["school_admin", "bureau_admin", "supervisor", "leader"]),
     Permission.of("complaints.handle", _l("Handle opinions"),
                   ["school_admin", "bureau_admin", "supervisor"]),
+    Permission.of("complaints.open",
+                  _l("Open opinions: all of the school's, or those one is in charge of"),
+                  ["school_admin", "teacher", "bureau_admin", "supervisor", "leader"]),
+    Permission.of("complaints.work",
+                  _l("Verify, handle and answer the opinions one is in charge of"),
+                  ["school_admin", "teacher", "bureau_admin", "supervisor"]),
     Permission.of("complaints.enter", _l("Enter opinions received on paper, by phone or in person"),
                   ["school_admin", "teacher", "bureau_admin", "supervisor"]),
     Permission.of("complaints.oversee", _l("See reports about a school's leadership"),
                   ["bureau_admin", "supervisor", "leader"]),
     Permission.of("complaints.supervise", _l("Urge and take over opinions; set time limits"),
                   ["bureau_admin", "supervisor"]),
+    Permission.of("complaints.instruct",
+                  _l("Give instructions on opinions (批示), which the school sees"),
+                  ["leader"]),
     Permission.of("complaints.alerts",
                   _l("Receive notices of overdue opinions and of dissatisfied complainants"),
                   ["supervisor"]),
@@ -79,6 +88,11 @@ def kaimen_navigation(org: Organisation, user: User | Any) -> list[NavItem]:
 @hookimpl
 def kaimen_school_panels(school: Organisation) -> list[Panel]:
     return [metrics.school_panel(school)]
+
+
+@hookimpl
+def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
+    return metrics.my_cases_panel(school, user)
 
 
 @hookimpl

@@ -299,13 +299,26 @@ def urge(case: Complaint, note: str, new_due: date, actor: Any) -> None:
     """Urge an open case (督办): a note and a new answer deadline, notified to those in charge."""
     if case.status not in OPEN_STATUSES:
         raise WorkflowError(_l("Only an open case can be urged."))
-    if new_due < local_date(case.school.bureau()):
+    today = local_date(case.school.bureau())
+    if new_due < today:
         raise WorkflowError(_l("The new deadline cannot be in the past."))
     case.answer_due = new_due
+    if case.status == RECEIVED and (case.ack_due < today or case.ack_due > new_due):
+        case.ack_due = new_due  # the new deadline is the one that counts, for accepting too
     case.urged_count += 1
     _event(case, "urged", body=note.strip(), actor=actor, due=new_due)
     _audit("urged", case, actor, due=new_due.isoformat())
     notices.urged(case, note.strip(), new_due)
+
+
+def instruct(case: Complaint, text: str, leader: Any) -> None:
+    """Add a bureau leader's instruction (批示): the school's staff see it, the complainant
+    does not; the person in charge and the school's administrators are told."""
+    if not text.strip():
+        raise WorkflowError(_l("Write the instruction."))
+    _event(case, "instruction", body=text.strip(), actor=leader)
+    _audit("instructed", case, leader)
+    notices.instructed(case, text.strip(), leader)
 
 
 def take_over(case: Complaint, actor: Any) -> None:
