@@ -25,7 +25,7 @@ from kaimen import (
     user_can,
 )
 
-from . import commands, demo, hookspecs, metrics
+from . import commands, demo, hookspecs, metrics, services
 from .blueprint import NAME, bureau_blueprint, school_blueprint
 from .models import HIDE_LEADERSHIP_REPORTS
 from .views import bureau as bureau_pages  # noqa: F401 - registers the routes
@@ -98,6 +98,21 @@ def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
 @hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_table(bureau, schools)
+
+
+@hookimpl
+def kaimen_audit_actions() -> dict[str, Any]:
+    return services.AUDIT_ACTIONS
+
+
+@hookimpl
+def kaimen_audit_object(
+    object_type: str, object_id: str, school: Organisation | None, bureau: Organisation
+) -> tuple[Any, str | None] | None:
+    if object_type != "Complaint" or school is None or not object_id.isdigit():
+        return None
+    return (_l("Opinion %(id)s", id=object_id),
+            url_for("complaints.show", school=school.slug, complaint_id=int(object_id)))
 
 
 @hookimpl

@@ -115,6 +115,33 @@ def _event(case: Complaint, action: str, *, body: str = "", public: bool = False
     return event
 
 
+# The audit log shows these in words (the kaimen_audit_actions hook).
+AUDIT_ACTIONS = {
+    "complaint.filed": _l("Opinion filed"),
+    "complaint.accepted": _l("Opinion accepted"),
+    "complaint.not_accepted": _l("Opinion not accepted"),
+    "complaint.reassigned": _l("Person in charge changed"),
+    "complaint.verifying": _l("Verification started"),
+    "complaint.handling": _l("Handling started"),
+    "complaint.findings": _l("Findings recorded"),
+    "complaint.answered": _l("Opinion answered"),
+    "complaint.closed": _l("Opinion closed"),
+    "complaint.information": _l("Further information from the complainant"),
+    "complaint.satisfied": _l("The complainant's verdict"),
+    "complaint.urged": _l("Opinion urged by the bureau"),
+    "complaint.instructed": _l("Instruction from a bureau leader"),
+    "complaint.taken_over": _l("Opinion taken over by the bureau"),
+    "complaint.note": _l("Internal note"),
+    "complaint.reward_marked": _l("Reporting reward decided"),
+    "complaint.reward_paid": _l("Reporting reward paid"),
+    "complaint.template_added": _l("Answer template added"),
+    "complaint.template_removed": _l("Answer template removed"),
+    "complaint.settings_changed": _l("Time limits changed"),
+    "complaint.holiday_added": _l("Holiday added"),
+    "complaint.holiday_removed": _l("Holiday removed"),
+}
+
+
 def _audit(action: str, case: Complaint, actor: Any, **data: Any) -> None:
     # No actor means the complainant (the public form, tracking by receipt): record it
     # as the public's even when the browser is logged in, or anonymity would be lost.
