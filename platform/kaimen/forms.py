@@ -33,15 +33,28 @@ class Phone(Regexp):
         )
 
 
-MOBILE = re.compile(r"^(?:\+?86)?1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+# 11-digit mobile numbers start 13–19, after an optional +86 / 0086 / 86 country prefix.
+MOBILE = re.compile(r"^(?:\+?86|0086)?1[3-9]\d{9}$")
+# A landline: area code 0xx or 0xxx, 7 or 8 digits, optionally an extension.
+LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}(?:-\d{1,6})?$")
+
+
+def compact_phone(value: str) -> str:
+    """Return a number without spaces and brackets, and a mobile without its hyphens."""
+    cleaned = re.sub(r"[\s()（）]", "", value or "")
+    digits = cleaned.replace("-", "")
+    return digits if MOBILE.match(digits) else cleaned
+
+
+def is_mobile_phone(value: str) -> bool:
+    """Tell whether ``value`` is a mainland mobile number (one that receives text messages)."""
+    return MOBILE.match(compact_phone(value)) is not None
 
 
 def is_mainland_phone(value: str) -> bool:
-    """Tell whether ``value`` is a mainland mobile (1[3-9] and 9 digits, spaces, hyphens or
-    a +86 prefix allowed) or a landline with its area code (0\\d{2,3}-?\\d{7,8})."""
-    compact = re.sub(r"\s", "", value)
-    return bool(MOBILE.match(compact.replace("-", "")) or LANDLINE.match(compact))
+    """Tell whether ``value`` is a mainland mobile, or a landline with its area code."""
+    number = compact_phone(value)
+    return MOBILE.match(number) is not None or LANDLINE.match(number) is not None
 
 
 class MainlandPhone:

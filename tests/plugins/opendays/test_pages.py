@@ -71,7 +71,7 @@ def test_bad_input_keeps_what_was_typed_and_stores_nothing(visitor, schedule):
                         data=form(phone="12345", name="Zhang San", child_class="5-1"))
     html = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "Enter a mainland mobile number" in html
+    assert "Enter a mobile number of 11 digits" in html
     assert 'value="Zhang San"' in html
     assert 'value="5-1"' in html
     too_many = visitor.post(f"/s/a1/opendays/{event.id}", data=form(attendees="3"))
