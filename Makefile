@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app kaimen
 export KAIMEN_DEMO_PASSWORD ?= kaimen-demo-2026
+# `make run PORT=5001` serves elsewhere; links and QR codes follow the base URL.
+PORT ?= 5000
+BASE_URL = $${KAIMEN_BASE_URL:-http://127.0.0.1:$(PORT)}
 
 .PHONY: install run demo test lint bench translations clean
 
@@ -27,7 +30,7 @@ demo: install
 	@echo
 
 run: demo
-	KAIMEN_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
+	KAIMEN_DEBUG=1 KAIMEN_BASE_URL=$(BASE_URL) $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 test: install
 	$(BIN)/ruff check platform blueprints tests

@@ -19,6 +19,9 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 FIXTURES = Path(__file__).parent / "fixtures"
 # The test plugin is found through its entry point, like any installed plugin.
 sys.path.insert(0, str(FIXTURES / "plugin_dist"))
+# A cheap password hash for the suite (production keeps scrypt; test_config proves it), also
+# for the servers that browser and load tests start as subprocesses.
+os.environ.setdefault("KAIMEN_PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 from kaimen import create_app, rls, tenancy  # noqa: E402
 from kaimen.auth.models import RoleGrant, User  # noqa: E402

@@ -172,3 +172,74 @@ def test_harness_covers_every_plugin(app, world):
     cases, _ = targets(app, world)
     covered = {endpoint.split(".")[0].removesuffix("_bureau") for endpoint, *_ in cases}
     assert set(app.extensions["kaimen"].plugins) <= covered
+
+
+# Values that once reached the database and ended in a 500: beyond PostgreSQL's integer,
+# beyond SQLite's 64-bit integer, and NUL, which PostgreSQL refuses in text.
+HOSTILE_IDS = ["2147483648", "9999999999", str(2**63 + 7), "99999999999999999999999"]
+HOSTILE_SLUGS = ["x\x00", "a1\x00", "%00"]
+QUERY_IDS = ("owner", "school", "template", "page")
+
+
+def hostile_paths(app: Any, world: Any) -> list[tuple[str, str, str]]:
+    """Return (method, path, what) for every rule with an id or slug, filled with bad values."""
+    cases, _ = targets(app, world)
+    adapter = app.url_map.bind("localhost")
+    paths = []
+    for endpoint, method, _public, victim, _cross in cases:
+        ids = [key for key in victim if key.endswith("_id")]
+        good = adapter.build(endpoint, victim)
+        for key in ids:
+            for bad in HOSTILE_IDS:
+                paths.append((method, good.replace(f"/{victim[key]}", f"/{bad}", 1), key))
+        for key, slug in (("school", "a1"), ("bureau", "county-a")):
+            if key in victim:
+                for bad in HOSTILE_SLUGS:
+                    paths.append((method, good.replace(f"/{slug}/", f"/{bad}/", 1), key))
+    return paths
+
+
+def test_out_of_range_ids_and_nul_in_paths_answer_404(app, world):
+    paths = hostile_paths(app, world)
+    assert any(what.endswith("_id") for *_, what in paths)
+    assert any(what == "school" for *_, what in paths)
+    clients = {"anonymous": app.test_client(), "a1.admin": app.test_client()}
+    login(clients["a1.admin"], "a1.admin")
+    limiter.enabled = False
+    failures = []
+    try:
+        for name, client in clients.items():
+            for method, path, what in paths:
+                response = client.open(path, method=method, data={})
+                if response.status_code != 404:
+                    failures.append(f"{method} {path!r} ({what}) as {name}: {response.status_code}")
+    finally:
+        limiter.enabled = True
+    assert not failures, "\n".join(failures)
+
+
+def test_out_of_range_query_ids_are_ignored(app, world):
+    """Every GET page of a school or bureau, with huge or non-ASCII ids in its query string."""
+    cases, _ = targets(app, world)
+    staff = {"school": app.test_client(), "bureau": app.test_client()}
+    login(staff["school"], "a1.admin")
+    login(staff["bureau"], "a.supervisor")
+    adapter = app.url_map.bind("localhost")
+    limiter.enabled = False
+    failures, seen = [], 0
+    try:
+        for endpoint, method, _public, victim, _cross in cases:
+            if method != "GET":
+                continue
+            client = staff["school" if "school" in victim else "bureau"]
+            path = adapter.build(endpoint, victim)
+            for bad in [*HOSTILE_IDS, "\u00b2", "1\x00"]:
+                query = "&".join(f"{name}={bad}" for name in QUERY_IDS)
+                response = client.get(f"{path}?{query}")
+                seen += 1
+                if response.status_code >= 500:
+                    failures.append(f"GET {path}?{query!r}: {response.status_code}")
+    finally:
+        limiter.enabled = True
+    assert seen
+    assert not failures, "\n".join(failures)

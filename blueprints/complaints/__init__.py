@@ -11,10 +11,11 @@ from typing import Any
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from kaimen import NavItem, Permission, hookimpl
+from kaimen import NavItem, Permission, StatementCriteria, hookimpl
 from kaimen.auth.access import user_can
 
 from . import hookspecs, metrics, views
+from .models import HIDE_LEADERSHIP_REPORTS
 
 NAME = views.NAME
 HOOKSPECS = hookspecs  # this plugin's own hooks, for plugins that build on it
@@ -66,6 +67,11 @@ def kaimen_school_panels(school: Any) -> list[Any]:
 @hookimpl
 def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> Any:
     return metrics.bureau_table(bureau, schools)
+
+
+@hookimpl
+def kaimen_statement_criteria() -> list[StatementCriteria]:
+    return [HIDE_LEADERSHIP_REPORTS]
 
 
 @hookimpl

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
+from kaimen.timeutil import local_date  # noqa: F401 - the views call deadlines.local_date
 
 from .models import ComplaintSettings, Holiday
 
@@ -73,10 +72,3 @@ def extend(bureau: Organisation, start: date, days: int) -> date:
     """Return ``days`` working days after ``start`` by the bureau's calendar."""
     off, worked = calendar_of(bureau, start, days=max(120, days * 3))
     return add_working_days(start, days, off, worked)
-
-
-def local_date(bureau: Organisation, moment: datetime | None = None) -> date:
-    """Return the bureau's local calendar date of a naive UTC ``moment`` (now by default)."""
-    moment = moment or utcnow()
-    zone = ZoneInfo(bureau.timezone or "Asia/Shanghai")
-    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()

@@ -32,8 +32,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from kaimen.admin.forms import PHONE_PATTERN
-from kaimen.auth.forms import EMAIL_PATTERN
+from kaimen.forms import Email, Phone
 
 from .choices import CATEGORIES, FINDINGS, KINDS, REJECTION_REASONS, STAFF_CHANNELS
 
@@ -69,13 +68,12 @@ class ContactMixin:
     contact_name = StringField(_l("Your name"), filters=[clean], validators=[Length(max=80)])
     contact_phone = StringField(
         _l("Mobile phone"), filters=[clean],
-        validators=[Optional(), Regexp(PHONE_PATTERN, message=_l(
-            "Enter a telephone number: digits, spaces, + and -."))],
+        validators=[Optional(), Phone()],
     )
     contact_email = StringField(
         _l("E-mail"), filters=[clean],
         validators=[Optional(), Length(max=200),
-                    Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address."))],
+                    Email()],
     )
 
     def validate_contact_name(self, field: Any) -> None:

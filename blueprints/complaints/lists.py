@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from kaimen.export import table_response
 from kaimen.extensions import db
+from kaimen.safety import id_arg
 
 from . import deadlines
 from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, STATUSES
@@ -51,10 +52,10 @@ def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
                                   ("kind", Complaint.kind, KINDS)):
         if args.get(name) in allowed:
             statement = statement.where(column == args[name])
-    if args.get("owner", "").isdigit():
-        statement = statement.where(Complaint.owner_id == int(args["owner"]))
-    if args.get("school", "").isdigit():
-        statement = statement.where(Complaint.school_id == int(args["school"]))
+    if (owner_id := id_arg("owner")) is not None:
+        statement = statement.where(Complaint.owner_id == owner_id)
+    if (school_id := id_arg("school")) is not None:
+        statement = statement.where(Complaint.school_id == school_id)
     if args.get("overdue") == "1":
         statement = statement.where(overdue_clause(deadlines.local_date(bureau)))
     if args.get("flagged") == "1":

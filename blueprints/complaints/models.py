@@ -5,17 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.orm import (
-    Mapped,
-    ORMExecuteState,
-    Session,
-    mapped_column,
-    relationship,
-    with_loader_criteria,
-)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kaimen import TenantOwned
+from kaimen import StatementCriteria, TenantOwned
 from kaimen.auth.models import User
 from kaimen.extensions import Model
 from kaimen.orgs import Organisation
@@ -180,18 +172,8 @@ def with_leadership(statement):  # type: ignore[no-untyped-def]
     return statement.execution_options(**{LEADERSHIP_OPTION: True})
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _hide_leadership_reports(state: ORMExecuteState) -> None:
-    """Leave leadership reports out of every query that does not ask for them."""
-    if state.is_column_load or state.is_relationship_load:
-        return
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.execution_options.get(LEADERSHIP_OPTION):
-        return
-    # On every statement, as the tenancy scope does: a no-op where no complaint is read,
-    # cheaper than walking the statement to find out, and it also reaches the counts of
-    # ``select(count()).select_from(Complaint)`` and the pagination helper's subquery.
-    state.statement = state.statement.options(
-        with_loader_criteria(Complaint, Complaint.about_leadership.is_(False), include_aliases=True)
-    )
+# Reports about a school's leadership are left out of every statement that does not
+# ask for them with ``with_leadership`` (bureau code only); the core applies it.
+HIDE_LEADERSHIP_REPORTS = StatementCriteria(
+    Complaint, Complaint.about_leadership.is_(False), lifted_by=LEADERSHIP_OPTION
+)

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, request, send_file, url_for
+from flask import abort, flash, g, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
@@ -16,6 +16,7 @@ from kaimen.auth.access import user_can
 from kaimen.auth.models import RoleGrant, User
 from kaimen.extensions import db
 from kaimen.pagination import paginate
+from kaimen.safety import id_arg
 
 from . import deadlines, lists, services
 from .forms import (
@@ -112,8 +113,8 @@ def show(complaint_id: int) -> Any:
 
 def _case_page(case: Complaint, status: int = 200, **forms: Any) -> Any:
     template_text = None
-    if request.args.get("template", "").isdigit():
-        chosen = db.session.get(AnswerTemplate, int(request.args["template"]))
+    if (template_id := id_arg("template")) is not None:
+        chosen = db.session.get(AnswerTemplate, template_id)
         template_text = chosen.body if chosen is not None else None
     accept_form = forms.get("accept") or AcceptForm(formdata=None)
     accept_form.owner.choices = owner_choices(case)

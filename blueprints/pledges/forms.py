@@ -6,21 +6,17 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField, ValidationError
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from kaimen.forms import SchoolYear
+
 from .models import ANSWERABLE_MAX, ETHICS, REASON_MAX, SERVICE, TEXT_MAX, TITLE_MAX, UPDATE_MAX
-from .services import is_school_year
 
 
 def _too_long(limit: int) -> Any:
     return Length(max=limit, message=_l("Write at most %(max)d characters.", max=limit))
-
-
-def _school_year(form: Any, field: Any) -> None:
-    if field.data and not is_school_year(field.data.strip()):
-        raise ValidationError(_l("Write the school year as two consecutive years, e.g. 2026-2027."))
 
 
 class PledgeForm(FlaskForm):
@@ -43,7 +39,7 @@ class PledgeForm(FlaskForm):
     )
     school_year = StringField(
         _l("School year"),
-        validators=[DataRequired(message=_l("Give the school year.")), _school_year],
+        validators=[DataRequired(message=_l("Give the school year.")), SchoolYear()],
     )
 
 

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from kaimen import audit, plugins
 from kaimen.auth.access import user_can
 from kaimen.extensions import db
+from kaimen.forms import is_school_year
 from kaimen.orgs import Organisation
 from kaimen.timeutil import utcnow
 
@@ -47,13 +48,6 @@ def school_year_of(day: date) -> str:
 def current_school_year() -> str:
     """Return the school year of today (UTC)."""
     return school_year_of(utcnow().date())
-
-
-def is_school_year(value: str) -> bool:
-    """Tell whether ``value`` reads like ``2026-2027``."""
-    head, sep, tail = value.partition("-")
-    return (sep == "-" and len(head) == 4 and len(tail) == 4 and head.isdigit()
-            and tail.isdigit() and int(tail) == int(head) + 1)
 
 
 def _audit(action: str, pledge: AnyPledge, actor: Any, data: dict | None = None) -> None:

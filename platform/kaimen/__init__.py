@@ -1,20 +1,100 @@
-"""Kaimen: the open-door platform of a county education bureau and its schools."""
+"""Kaimen: the open-door platform of a county education bureau and its schools.
 
+This package is the plugin API. A plugin imports the core from here and from
+the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``), never
+from anywhere else in ``kaimen``; a test enforces it. What it offers:
+
+Database and tenancy
+    ``db``, ``Model`` (the typed declarative base), ``TenantOwned`` (the
+    ``school_id`` mixin), ``all_schools(statement)`` (cross the request's scope,
+    explicitly), ``StatementCriteria`` and ``lift`` (conditions on every statement).
+Organisations and people
+    ``Organisation``, ``Unit``, ``schools_under(bureau)``, ``User``.
+Permissions
+    ``Permission``, ``public``, ``require(permission)`` (one marker per view),
+    ``user_can(user, permission, org)``, ``holders(permission, org, reach=...)``,
+    ``count_holders(permission, schools)``.
+Plugins
+    ``hookimpl``, ``hookspec`` (for a plugin's own ``hookspecs.py``), ``NavItem``,
+    ``Panel``, ``MetricTable``, ``hook_for(school, name)``,
+    ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
+Pages
+    ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
+    is set by one rule), ``paginate``, ``table_response`` (CSV and Excel), ``limiter``,
+    ``id_arg(name)`` (an id from the query string, None unless it fits the column).
+Records and messages
+    ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
+    (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
+Time and the command line
+    ``utcnow``, ``local_date(org)``, ``transactional`` (one transaction per command).
+"""
+
+from . import audit, notify, receipts
 from .app import create_app
-from .auth.access import Permission, public, require
-from .hookspecs import hookimpl
-from .plugins import MetricTable, NavItem, Panel
+from .auth.access import Permission, count_holders, holders, public, require, user_can
+from .auth.models import User
+from .cli import transactional
+from .export import table_response
+from .extensions import Model, db, limiter
+from .hookspecs import hookimpl, hookspec
+from .orgs import Organisation, Unit, schools_under
+from .pagination import paginate
+from .plugins import (
+    MetricTable,
+    NavItem,
+    Panel,
+    StatementCriteria,
+    call_per_plugin,
+    hook_for,
+    is_enabled,
+    lift,
+)
+from .safety import id_arg
 from .tenancy import TenantOwned, all_schools
+from .timeutil import local_date, utcnow
+from .web.pages import private, render_panel, render_private
+
+# The submodules a plugin may import besides this package.
+PLUGIN_SUBMODULES = ("kaimen.forms",)
 
 __all__ = [
+    "PLUGIN_SUBMODULES",
     "MetricTable",
+    "Model",
     "NavItem",
+    "Organisation",
     "Panel",
     "Permission",
+    "StatementCriteria",
     "TenantOwned",
+    "Unit",
+    "User",
     "all_schools",
+    "audit",
+    "call_per_plugin",
+    "count_holders",
     "create_app",
+    "db",
+    "hook_for",
+    "holders",
     "hookimpl",
+    "hookspec",
+    "id_arg",
+    "is_enabled",
+    "lift",
+    "limiter",
+    "local_date",
+    "notify",
+    "paginate",
+    "private",
     "public",
+    "receipts",
+    "render_panel",
+    "render_private",
     "require",
+    "schools_under",
+    "table_response",
+    "transactional",
+    "user_can",
+    "utcnow",
 ]

@@ -18,7 +18,7 @@ from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
 from .i18n import LOCALE_NAMES, select_locale, select_timezone
 from .pagination import page_url
-from .safety import KaimenRequest
+from .safety import CONVERTERS, KaimenRequest, refuse_untrusted_host
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,6 +28,8 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     instance = os.environ.get("KAIMEN_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     app.request_class = KaimenRequest
+    app.url_map.converters.update(CONVERTERS)  # before any route: ids in range, no NUL
+    app.before_request(refuse_untrusted_host)  # before every other hook
     configure(app, settings)
     configure_db(app)
     configure_babel(app)
@@ -60,6 +62,8 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI=values["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # Any other Host header gets 400: it would otherwise reach redirects and links.
+        TRUSTED_HOSTS=config.trusted_hosts(values),
     )
     if values["PROXY_COUNT"]:
         # Trust exactly that many proxies for the client address, so rate limits key on it.
@@ -137,7 +141,10 @@ def load_plugins(app: Flask) -> None:
                 raise RuntimeError(f"permission {permission.name} is defined twice")
             permissions[permission.name] = permission
     app.extensions["kaimen"] = plugins.KaimenState(
-        manager=manager, plugins={m.NAME: m for m in modules}, permissions=permissions
+        manager=manager,
+        plugins={m.NAME: m for m in modules},
+        permissions=permissions,
+        criteria=[c for group in manager.hook.kaimen_statement_criteria() for c in group or []],
     )
     plugins.register_blueprints(app, modules)
 

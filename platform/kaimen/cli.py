@@ -14,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import audit, notify, orgs, plugins, provisioning, rls, tenancy
+from .auth.roles import ROLES, SCHOOL_ROLES
 from .extensions import db
 
 kaimen = AppGroup("kaimen", help="Kaimen administration: tenants, users, plugins, audit, mail.")
@@ -100,14 +101,8 @@ def _switch(school_slug: str, name: str, enabled: bool) -> None:
         changed = plugins.set_enabled(school, name, enabled)
     except KeyError:
         raise click.ClickException(f"no plugin {name!r} is installed") from None
-    if changed:
-        audit.record(
-            "plugin.enabled" if enabled else "plugin.disabled",
-            school,
-            school=school,
-            data={"plugin": name},
-        )
-    click.echo(f"{name} {'enabled' if enabled else 'disabled'} for {school.slug}")
+    state = "enabled" if enabled else "disabled"
+    click.echo(f"{name} {state} for {school.slug}" + ("" if changed else " (unchanged)"))
 
 
 @plugins_group.command("enable")
@@ -186,13 +181,7 @@ def users_group() -> None:
 @users_group.command("create")
 @click.argument("username")
 @click.option("--name", "display_name", required=True, help="The person's full name.")
-@click.option(
-    "--role",
-    required=True,
-    type=click.Choice(
-        sorted(("school_admin", "teacher", "bureau_admin", "supervisor", "leader", "unit_staff"))
-    ),
-)
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES)))
 @click.option("--org", "org_slug", required=True, help="Slug of the school or bureau.")
 @click.option("--unit", "unit_slug", default=None, help="Unit slug, for unit_staff.")
 @click.option("--email", default=None)
@@ -206,36 +195,27 @@ def users_create(
     email: str | None,
 ) -> None:
     """Create a user with one grant; the password is asked for."""
-    from .auth.models import SCHOOL_ROLES, RoleGrant, User, find_user
+    from .admin.services import UserError, add_user
 
     kind = orgs.SCHOOL if role in SCHOOL_ROLES else orgs.BUREAU
     org = orgs.find(org_slug, kind)
     if org is None:
         raise click.ClickException(f"no {kind} {org_slug!r}")
-    if find_user(username) is not None:
-        raise click.ClickException(f"user {username!r} exists")
-    unit_id = None
+    unit = None
     if role == "unit_staff":
         unit = db.session.scalar(
             sa.select(orgs.Unit).filter_by(bureau_id=org.id, slug=unit_slug or "")
         )
         if unit is None:
             raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
-        unit_id = unit.id
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
-    if len(password) < 10:
-        raise click.ClickException("the password needs at least 10 characters")
-    user = User(username=username.lower(), display_name=display_name, email=email)
-    user.set_password(password)
-    user.grants.append(RoleGrant(role=role, org_id=org.id, unit_id=unit_id))
-    db.session.add(user)
-    audit.record(
-        "user.created",
-        user,
-        bureau=org.bureau(),
-        school=org if org.is_school else None,
-        data={"role": role, "org": org.slug},
-    )
+    try:
+        add_user(
+            username=username, display_name=display_name, email=email, password=password,
+            role=role, org=org, unit_id=unit.id if unit is not None else None,
+        )
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"created {username}")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_SECRET_KEY = "kaimen-development-only-secret"  # noqa: S105 - refused outside debug/testing
+MIN_SECRET_LENGTH = 32  # signs sessions and keys receipt hashes: at least 32 characters
 
 
 class ConfigError(RuntimeError):
@@ -22,6 +24,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECRET_KEY": (DEFAULT_SECRET_KEY, str),
     "DATABASE_URL": (None, str),
     "BASE_URL": ("http://127.0.0.1:5000", str),
+    "ALLOWED_HOSTS": ("", str),
     "DEBUG": (False, _boolean),
     "TESTING": (False, _boolean),
     "DEFAULT_LOCALE": ("zh_Hans", str),
@@ -33,6 +36,7 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
     "LOGIN_IP_LIMIT": ("30 per 15 minutes", str),
+    "SESSION_IDLE_HOURS": (8.0, float),
     "MAIL_BACKEND": ("console", str),
     "MAIL_SENDER": ("kaimen@localhost", str),
     "SMTP_HOST": ("127.0.0.1", str),
@@ -43,6 +47,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMS_BACKEND": (None, str),
     "NOTIFY_MAX_ATTEMPTS": (5, int),
     "PLUGINS_DISABLED": ("", str),
+    # Werkzeug's hashing method for new passwords. Production keeps the strong default;
+    # the test suite sets a cheap one (KAIMEN_PASSWORD_METHOD) so it does not spend its
+    # time hashing demo passwords.
+    "PASSWORD_METHOD": ("scrypt", str),
 }
 
 
@@ -59,12 +67,31 @@ def load(
     return settings
 
 
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def trusted_hosts(settings: Mapping[str, Any]) -> list[str]:
+    """Return the host names requests may carry: the base URL's, the extra allowed ones,
+    and the loopback names in debug and testing."""
+    hosts = [urlsplit(settings["BASE_URL"]).hostname or ""]
+    hosts += [host.strip().lower() for host in settings["ALLOWED_HOSTS"].split(",")]
+    if settings.get("DEBUG") or settings.get("TESTING"):
+        hosts += LOCAL_HOSTS
+    return list(dict.fromkeys(host for host in hosts if host))
+
+
 def check_secret(settings: Mapping[str, Any]) -> None:
-    """Refuse the development secret key outside debug and testing."""
+    """Refuse the development secret key, or a short one, outside debug and testing."""
     if settings.get("DEBUG") or settings.get("TESTING"):
         return
     if settings.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
         raise ConfigError(
             "KAIMEN_SECRET_KEY is not set: refusing to start with the development secret key. "
             "Set KAIMEN_SECRET_KEY to a long random value (or KAIMEN_DEBUG=1 for development)."
+        )
+    if len(str(settings["SECRET_KEY"])) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"KAIMEN_SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters: refusing to "
+            "start with a key that can be guessed. Generate one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
         )

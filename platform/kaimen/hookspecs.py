@@ -2,21 +2,32 @@
 
 A plugin is a module registered under the entry-point group ``kaimen.plugins``.
 It implements any of these hooks with ``@kaimen.hookimpl``. Hooks that take a
-school are only called for schools where the plugin is enabled.
+school are only called for schools where the plugin is enabled; hooks that take
+``schools`` receive only the schools where the plugin is enabled (the core calls
+them through ``kaimen.call_per_plugin``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from .auth.access import Permission
+    from .auth.models import User
+    from .orgs import Organisation
+    from .plugins import MetricTable, NavItem, Panel, StatementCriteria
+    from .receipts import Receipt
 
 hookspec = pluggy.HookspecMarker("kaimen")
 hookimpl = pluggy.HookimplMarker("kaimen")
 
 
 @hookspec
-def kaimen_permissions() -> list[Any]:
+def kaimen_permissions() -> list[Permission]:
     """Return the plugin's permissions as ``kaimen.Permission`` objects.
 
     Each names the roles that hold it by default, for example
@@ -26,24 +37,25 @@ def kaimen_permissions() -> list[Any]:
 
 
 @hookspec
-def kaimen_navigation(org: Any, user: Any) -> list[Any]:
+def kaimen_navigation(org: Organisation, user: User | Any) -> list[NavItem]:
     """Return ``NavItem`` entries for the navigation bar while ``org`` is shown.
 
     ``org`` is the school or bureau of the current page; ``user`` is the current
-    user (anonymous for parents). Return only entries the user may open.
+    user (Flask-Login's anonymous user for parents). Return only entries the user may open.
     """
 
 
 @hookspec
-def kaimen_school_panels(school: Any) -> list[Any]:
+def kaimen_school_panels(school: Organisation) -> list[Panel]:
     """Return ``Panel`` objects shown on the school's public page, ``/s/<school>/``.
 
-    Panels are public: show nothing that identifies a person.
+    Panels are public: show nothing that identifies a person. Render them from the
+    plugin's templates (``kaimen.render_panel``).
     """
 
 
 @hookspec
-def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> Any:
+def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
     """Return a ``MetricTable`` for the bureau's umbrella view, or None.
 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
@@ -53,12 +65,23 @@ def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> Any:
 
 
 @hookspec
-def kaimen_cli(group: Any) -> None:
+def kaimen_statement_criteria() -> list[StatementCriteria]:
+    """Return conditions the core puts on every ORM statement, each liftable by an option.
+
+    Called once when the app is created. The core's single ``do_orm_execute``
+    listener applies them next to the tenancy scope, so no plugin listens itself.
+    """
+
+
+@hookspec
+def kaimen_cli(group: click.Group) -> None:
     """Add Click commands to the ``flask kaimen`` command group."""
 
 
 @hookspec
-def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
+def kaimen_demo_data(
+    bureau: Organisation, schools: list[Organisation], users: dict[str, User]
+) -> None:
     """Create demo rows for ``schools`` of ``bureau`` in the caller's transaction.
 
     ``users`` maps usernames to the demo users loaded from the tenants file.
@@ -68,16 +91,16 @@ def kaimen_demo_data(bureau: Any, schools: list[Any], users: dict[str, Any]) -> 
 
 
 @hookspec(firstresult=True)
-def kaimen_track_receipt(receipt: Any) -> Any:
+def kaimen_track_receipt(receipt: Receipt) -> Any:
     """Answer ``/track`` for a receipt this plugin issued, or return None.
 
-    ``receipt`` is a ``kaimen.receipts.Receipt``; check ``receipt.plugin``.
-    Return a Flask response (usually a rendered page or a redirect).
+    The core calls only the plugin named by ``receipt.plugin``, and only while it is
+    enabled for the receipt's school. Return a Flask response (a page or a redirect).
     """
 
 
 @hookspec(firstresult=True)
-def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
+def kaimen_report_link(school: Organisation, reference: str, title: str) -> str | None:
     """Return a URL where a parent reports a problem about ``reference``, or None.
 
     ``reference`` is an opaque string such as ``"pledge:12"``; ``title`` is what
@@ -87,11 +110,14 @@ def kaimen_report_link(school: Any, reference: str, title: str) -> str | None:
 
 
 @hookspec
-def kaimen_report_counts(schools: list[Any], references: list[str]) -> dict[str, tuple[int, int]]:
+def kaimen_report_counts(
+    schools: list[Organisation], references: list[str]
+) -> dict[str, tuple[int, int]]:
     """Return ``{reference: (reports, substantiated)}`` for reports filed via report links.
 
     ``schools`` are the schools whose reports count (for one school's page, just that
     school; for the umbrella view, every school below the bureau where the answering
     plugin is enabled), so a bureau's figures take one call and a fixed number of
-    queries. References must be unique across schools (``"pledge:<id>"`` is).
+    queries. References of other schools count nothing. References must be unique
+    across schools (``"pledge:<id>"`` is).
     """

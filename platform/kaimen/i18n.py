@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
 LOCALES = ("zh_Hans", "en")
@@ -21,6 +21,8 @@ def _from_language_tag(tag: str) -> str | None:
 
 def select_locale() -> str:
     """Pick the locale: explicit choice, then the user's, then the browser's, then the bureau's."""
+    if not has_request_context():  # a command: messages in the platform's default language
+        return current_app.config["DEFAULT_LOCALE"]
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in LOCALES:
         return chosen

@@ -16,6 +16,17 @@ DEPARTMENT = "department"  # 股室
 SUBORDINATE = "subordinate"  # 二级单位
 
 
+class TreeCycleError(RuntimeError):
+    """The organisation tree in the database loops back on itself (a corrupted ``parent``)."""
+
+    def __init__(self, path: list[Organisation]) -> None:
+        slugs = " -> ".join(org.slug for org in path)
+        super().__init__(
+            f"the organisation tree has a cycle ({slugs}): fix the parent of one of these "
+            "bureaus in the tenants file or the database"
+        )
+
+
 class Organisation(Model):
     """A bureau or a school: the unit of tenancy and of role grants."""
 
@@ -57,8 +68,12 @@ class Organisation(Model):
 
     def ancestors(self) -> list[Organisation]:
         """Return the chain of bureaus above this organisation, nearest first."""
-        chain, node = [], self.parent
+        chain: list[Organisation] = []
+        node, seen = self.parent, {self.id}
         while node is not None:
+            if node.id in seen:
+                raise TreeCycleError([self, *chain, node])
+            seen.add(node.id)
             chain.append(node)
             node = node.parent
         return chain
@@ -104,6 +119,8 @@ def schools_under(bureau: Organisation) -> list[Organisation]:
                 )
             )
         )
+        if bureau_ids.intersection(frontier):  # in a tree, no bureau is reached twice
+            raise TreeCycleError([bureau])
         bureau_ids.update(frontier)
     return list(
         db.session.scalars(

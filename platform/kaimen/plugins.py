@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -14,7 +14,7 @@ from flask import Flask, current_app, g
 from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import hookspecs
+from . import audit, hookspecs
 from .extensions import Model, db
 from .orgs import Organisation
 
@@ -63,6 +63,26 @@ class PluginSetting(Model):
     enabled: Mapped[bool] = mapped_column(default=True)
 
 
+@dataclass(frozen=True)
+class StatementCriteria:
+    """A condition the core puts on every ORM statement that reads ``entity``.
+
+    A plugin returns these from ``kaimen_statement_criteria`` (the complaint box
+    hides reports about a school's leadership this way). A statement lifts one by
+    carrying the execution option ``lifted_by`` set to True, as ``all_schools``
+    lifts the tenancy scope; ``lift(statement, criteria)`` does that.
+    """
+
+    entity: type
+    condition: Any  # a SQL expression on ``entity``'s columns
+    lifted_by: str
+
+
+def lift(statement: Any, criteria: StatementCriteria) -> Any:
+    """Return ``statement`` marked to pass ``criteria`` (explicit and greppable)."""
+    return statement.execution_options(**{criteria.lifted_by: True})
+
+
 @dataclass
 class KaimenState:
     """What the core keeps per app: the plugin manager, plugins and permissions."""
@@ -70,6 +90,7 @@ class KaimenState:
     manager: pluggy.PluginManager
     plugins: dict[str, ModuleType]
     permissions: dict[str, Any]
+    criteria: list[StatementCriteria] = field(default_factory=list)
 
 
 def discover(disabled: Iterable[str] = ()) -> list[ModuleType]:
@@ -163,17 +184,44 @@ def hook_for(school: Organisation | None, hook_name: str) -> Any:
     return manager.subset_hook_caller(hook_name, remove_plugins=removed)
 
 
-def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[MetricTable]:
-    """Ask each plugin for its figures over the schools where it is enabled."""
+def implementation(name: str, school: Organisation, hook_name: str) -> Any:
+    """Return plugin ``name``'s ``hook_name`` if it is enabled for ``school``, else None.
+
+    For a hook that only the plugin that made something may answer: ``/track`` hands a
+    receipt to the plugin that issued it, and to no other.
+    """
+    if not is_enabled(name, school):
+        return None
+    for impl in getattr(state().manager.hook, hook_name).get_hookimpls():
+        if impl.plugin_name == name:
+            return impl.function
+    return None
+
+
+def call_per_plugin(hook_name: str, schools: Sequence[Organisation], **kwargs: Any) -> list[Any]:
+    """Call ``hook_name`` once per plugin, passing ``schools=`` only those where it is enabled.
+
+    This is how a figure over many schools reaches every plugin that answers it, in one
+    call each: the plugin switches are read in one query, and a plugin switched off for
+    every school is not called at all. Returns the answers that are not None.
+    """
     disabled = _disabled_by_school([s.id for s in schools])
-    tables: list[MetricTable] = []
-    for impl in state().manager.hook.kaimen_bureau_metrics.get_hookimpls():
+    answers: list[Any] = []
+    for impl in getattr(state().manager.hook, hook_name).get_hookimpls():
         enabled = [s for s in schools if impl.plugin_name not in disabled.get(s.id, ())]
         if not enabled:
             continue
-        table = cast(MetricTable | None, impl.function(bureau=bureau, schools=enabled))
-        if table is not None:
-            tables.append(table)
+        answer = impl.function(schools=enabled, **kwargs)
+        if answer is not None:
+            answers.append(answer)
+    return answers
+
+
+def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[MetricTable]:
+    """Ask each plugin for its figures over the schools where it is enabled."""
+    tables = cast(
+        list[MetricTable], call_per_plugin("kaimen_bureau_metrics", schools, bureau=bureau)
+    )
     return sorted(tables, key=lambda t: t.order)
 
 
@@ -189,8 +237,12 @@ def _disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
     return disabled
 
 
-def set_enabled(school: Organisation, name: str, enabled: bool) -> bool:
-    """Switch plugin ``name`` on or off for ``school``; return whether anything changed."""
+def set_enabled(school: Organisation, name: str, enabled: bool, actor: Any = None) -> bool:
+    """Switch plugin ``name`` on or off for ``school``, audited; return whether it changed.
+
+    ``actor`` is the user who asked (None for the command line). Raises ``KeyError``
+    when no such plugin is installed.
+    """
     if name not in state().plugins:
         raise KeyError(name)
     setting = db.session.scalar(
@@ -206,4 +258,11 @@ def set_enabled(school: Organisation, name: str, enabled: bool) -> bool:
     else:
         setting.enabled = enabled
     g.pop("kaimen_disabled_plugins", None)
+    audit.record(
+        "plugin.enabled" if enabled else "plugin.disabled",
+        school,
+        actor=actor,
+        school=school,
+        data={"plugin": name},
+    )
     return True

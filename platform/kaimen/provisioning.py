@@ -54,6 +54,7 @@ class _Loader:
         self.report = LoadReport()
         self.orgs: dict[str, orgs.Organisation] = {}
         self.units: dict[tuple[str, str], orgs.Unit] = {}
+        self.listed: dict[Any, str] = {}  # what the file has named so far, and where
 
     def fail(self, where: str, message: str) -> TenantFileError:
         return TenantFileError(f"{self.path}: {where}: {message}")
@@ -80,6 +81,36 @@ class _Loader:
                 raise self.fail(f"{where}.slug", "use only lower-case letters, digits and dashes")
             checked.append((where, item))
         return checked
+
+    def claim(self, where: str, key: Any, label: str) -> None:
+        """Refuse a second entry for the same slug or user, instead of letting the last win."""
+        if key in self.listed:
+            raise self.fail(where, f"{label} is already listed at {self.listed[key]}")
+        self.listed[key] = where.rsplit(".", 1)[0]
+
+    def org_upsert(self, where: str, slug: str, values: dict[str, Any]) -> orgs.Organisation:
+        """Create or update the bureau or school ``slug``; never turn one kind into the other."""
+        self.claim(f"{where}.slug", ("org", slug), f"{slug!r}")
+        existing = db.session.scalar(sa.select(orgs.Organisation).filter_by(slug=slug))
+        if existing is not None and existing.kind != values["kind"]:
+            raise self.fail(
+                f"{where}.slug", f"{slug!r} is already a {existing.kind}, not a {values['kind']}"
+            )
+        org: orgs.Organisation = self.upsert(orgs.Organisation, {"slug": slug}, values)
+        return org
+
+    def check_parent(self, where: str, slug: str, parent: orgs.Organisation) -> None:
+        """Refuse a parent that is the bureau itself or sits below it (a cycle)."""
+        path, seen = [slug], set()
+        node: orgs.Organisation | None = parent
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            path.append(node.slug)
+            if node.slug == slug:
+                raise self.fail(where, f"makes a cycle: {' -> '.join(path)}")
+            node = db.session.get(orgs.Organisation, node.parent_id) if node.parent_id else None
+        if node is not None:
+            raise self.fail(where, f"{parent.slug!r} already sits in a cycle of bureaus")
 
     def assign(self, obj: Any, values: dict[str, Any]) -> bool:
         changed = False
@@ -120,18 +151,19 @@ class _Loader:
             locale = item.get("default_locale", "zh_Hans")
             if locale not in LOCALES:
                 raise self.fail(f"{where}.default_locale", f"must be one of {', '.join(LOCALES)}")
-            parent = (
-                self.org(f"{where}.parent", item["parent"], orgs.BUREAU)
-                if "parent" in item
-                else None
-            )
+            parent = None
+            if "parent" in item:
+                if item["parent"] == item["slug"]:
+                    raise self.fail(f"{where}.parent", "a bureau cannot be its own parent")
+                parent = self.org(f"{where}.parent", item["parent"], orgs.BUREAU)
+                self.check_parent(f"{where}.parent", item["slug"], parent)
             values = self.contact(item) | {
                 "kind": orgs.BUREAU,
                 "timezone": timezone,
                 "default_locale": locale,
                 "parent_id": parent.id if parent else None,
             }
-            self.orgs[item["slug"]] = self.upsert(orgs.Organisation, {"slug": item["slug"]}, values)
+            self.orgs[item["slug"]] = self.org_upsert(where, item["slug"], values)
             db.session.flush()
 
     def load_units(self) -> None:
@@ -139,6 +171,7 @@ class _Loader:
             if item["kind"] not in (orgs.DEPARTMENT, orgs.SUBORDINATE):
                 raise self.fail(f"{where}.kind", "must be 'department' or 'subordinate'")
             bureau = self.org(f"{where}.bureau", item["bureau"], orgs.BUREAU)
+            self.claim(f"{where}.slug", ("unit", bureau.slug, item["slug"]), f"{item['slug']!r}")
             unit = self.upsert(
                 orgs.Unit,
                 {"bureau_id": bureau.id, "slug": item["slug"]},
@@ -152,7 +185,7 @@ class _Loader:
         for where, item in self.entries("school", SCHOOL_FIELDS, {"slug", "name", "bureau"}):
             bureau = self.org(f"{where}.bureau", item["bureau"], orgs.BUREAU)
             values = self.contact(item) | {"kind": orgs.SCHOOL, "parent_id": bureau.id}
-            school = self.upsert(orgs.Organisation, {"slug": item["slug"]}, values)
+            school = self.org_upsert(where, item["slug"], values)
             db.session.flush()
             self.orgs[item["slug"]] = school
             disabled = item.get("disabled_plugins", [])
@@ -208,6 +241,11 @@ class _Loader:
     def load_users(self, demo_password: str | None) -> None:
         for where, item in self.entries("user", USER_FIELDS, {"username", "display_name"}):
             username = item["username"].strip().lower()
+            self.claim(
+                f"{where}.username",
+                ("user", username),
+                f"{username!r} (user names ignore letter case)",
+            )
             wanted = self.grants_of(where, item)
             user = db.session.scalar(sa.select(User).where(User.username == username))
             values = {

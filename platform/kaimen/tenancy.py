@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import (
     Mapped,
@@ -134,29 +134,50 @@ def _touches_tenant_data(state: ORMExecuteState) -> bool:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _apply_scope(state: ORMExecuteState) -> None:
+def _apply_criteria(state: ORMExecuteState) -> None:
+    """Put the tenancy scope, and every plugin's statement criteria, on the statement.
+
+    The one ``do_orm_execute`` listener of the process: plugins add criteria through the
+    ``kaimen_statement_criteria`` hook instead of listening themselves.
+    """
     if state.is_column_load or state.is_relationship_load:
         return  # the criteria were propagated from the statement that loaded the parent
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if state.execution_options.get(ALL_SCHOOLS_OPTION):
+    if not has_app_context():
+        if _touches_tenant_data(state):
+            raise ScopeError("tenant data touched outside an app context")
         return
-    scope = g.get("kaimen_scope", _UNSET) if has_app_context() else _UNSET
+    options = state.execution_options
+    extra = [
+        with_loader_criteria(c.entity, c.condition, include_aliases=True)
+        for c in current_app.extensions["kaimen"].criteria
+        if not options.get(c.lifted_by)
+    ]
+    scope = _scope_criteria(state)
+    if scope is not None:
+        extra.append(scope)
+    if extra:
+        state.statement = state.statement.options(*extra)
+
+
+def _scope_criteria(state: ORMExecuteState) -> Any:
+    if state.execution_options.get(ALL_SCHOOLS_OPTION):
+        return None
+    scope = g.get("kaimen_scope", _UNSET)
     if scope is _UNSET:
         if _touches_tenant_data(state):
             raise ScopeError("tenant data touched with no scope set")
-        return
+        return None
     if scope is _EVERY_SCHOOL:
-        return
+        return None
     # With a scope set, the criteria go on every statement: on one that reads no
     # tenant-owned model they do nothing, and that is cheaper than finding out.
     school_ids = sorted(scope)  # type: ignore[arg-type]
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantOwned,
-            lambda cls: cls.school_id.in_(school_ids),
-            include_aliases=True,
-        )
+    return with_loader_criteria(
+        TenantOwned,
+        lambda cls: cls.school_id.in_(school_ids),
+        include_aliases=True,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 from pathlib import Path
 
@@ -180,6 +181,57 @@ def test_logout_requires_post_and_ends_the_session(client, county):
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     assert not logged_in(client)
+
+
+def test_logout_ends_every_copy_of_the_session(app, county, ctx):
+    """A cookie saved before logging out is worth nothing afterwards, from any client."""
+    this, thief = app.test_client(), app.test_client()
+    login(this, "a1.teacher")
+    saved = this.get_cookie("session").value
+    assert this.post("/logout").status_code == 302
+    thief.set_cookie("session", saved)
+    assert not logged_in(thief)
+    response = thief.post("/account", data={"pref-locale": "en"})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    db.session.expire_all()
+    assert find_user("a1.teacher").locale is None
+
+
+def _age_session(client, seconds: int) -> None:
+    with client.session_transaction() as session:
+        session["_seen"] -= seconds
+
+
+def test_an_idle_session_expires_after_the_configured_hours(app, county, ctx):
+    assert app.config["SESSION_IDLE_HOURS"] == 8
+    client = app.test_client()
+    login(client, "a1.teacher")
+    _age_session(client, 7 * 3600)
+    assert logged_in(client)  # used within the limit: still on, and the clock restarts
+    _age_session(client, 8 * 3600 - 30)
+    assert logged_in(client)
+    _age_session(client, 8 * 3600 + 60)
+    assert not logged_in(client)
+    response = client.post("/account", data={"pref-locale": "en"})
+    assert response.headers["Location"].startswith("/login")
+    db.session.expire_all()
+    assert find_user("a1.teacher").locale is None
+
+
+def test_the_idle_limit_is_a_setting(app, county, ctx):
+    app.permanent_session_lifetime = timedelta(hours=1)
+    try:
+        client = app.test_client()
+        login(client, "a1.teacher")
+        _age_session(client, 3600 + 60)
+        assert not logged_in(client)
+    finally:
+        app.permanent_session_lifetime = timedelta(hours=app.config["SESSION_IDLE_HOURS"])
+
+
+def test_a_session_cookie_is_signed_for_the_idle_limit_only(app):
+    assert app.permanent_session_lifetime == timedelta(hours=8)
 
 
 def test_logout_needs_a_session(client, county):

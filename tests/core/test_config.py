@@ -89,6 +89,30 @@ def test_default_secret_is_accepted_in_debug_and_testing(clean_env, tmp_path, fl
     dispose(app)
 
 
+@pytest.mark.parametrize("secret", ["short", "x" * 31, "0123456789abcdef0123456789abcde"])
+def test_a_short_secret_is_refused_at_start_up_outside_debug(clean_env, tmp_path, secret):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    with pytest.raises(ConfigError, match="shorter than 32 characters"):
+        create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
+    clean_env.setenv("KAIMEN_SECRET_KEY", secret)
+    clean_env.setenv("KAIMEN_DATABASE_URL", url)
+    with pytest.raises(ConfigError, match="KAIMEN_SECRET_KEY"):
+        create_app()
+
+
+def test_a_short_secret_is_accepted_in_debug(clean_env, tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    app = create_app({"DEBUG": True, "SECRET_KEY": "dev", "DATABASE_URL": url})
+    assert app.config["SECRET_KEY"] == "dev"
+    dispose(app)
+
+
+def test_a_secret_of_32_characters_is_enough(clean_env, tmp_path):
+    app = create_app({"SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    assert not app.config["DEBUG"]
+    dispose(app)
+
+
 def test_real_secret_is_accepted_in_production(clean_env, tmp_path):
     app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
     assert not app.config["TESTING"]
@@ -187,3 +211,36 @@ def test_limiter_keys_on_forwarded_client_behind_proxies(backend, fresh_database
         assert second == [429, 429]
     limiter.reset()
     dispose(app)
+
+
+def test_production_hashes_passwords_with_scrypt(clean_env, tmp_path):
+    """The suite hashes cheaply; a deployment that sets nothing gets scrypt."""
+    assert config.load(environ={})["PASSWORD_METHOD"] == "scrypt"
+    app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    from kaimen.auth.models import User
+
+    with app.app_context():
+        user = User(username="strong", display_name="Strong")
+        user.set_password("a long enough passphrase")
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password("a long enough passphrase")
+    dispose(app)
+
+
+def test_the_suite_uses_its_cheap_method(app):
+    assert app.config["PASSWORD_METHOD"].startswith("pbkdf2:sha256:")
+
+
+def test_make_run_serves_on_the_chosen_port_with_links_following_it():
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "run", "PORT=5001"], cwd=root, capture_output=True,
+                         text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    serve = [line for line in dry.splitlines() if " run --host" in line]
+    assert len(serve) == 1
+    assert "--port 5001" in serve[0]
+    assert "http://127.0.0.1:5001" in serve[0]

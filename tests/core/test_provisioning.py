@@ -359,3 +359,100 @@ def test_cli_with_demo_password_prints_none(app, ctx, monkeypatch):
     assert "shown once" not in result.output
     assert DEMO_PASSWORD not in result.output
     assert find_user("leader.wang").check_password(DEMO_PASSWORD)
+
+
+# --- a file that names the same thing twice, flips a kind, or makes a cycle --------------
+
+DUPLICATES = [
+    ('[[bureau]]\nslug = "t-city"\nname = "又一个"\n', "bureau[2].slug",
+     "already listed at bureau[0]"),
+    ('[[school]]\nslug = "t-school"\nbureau = "t-county"\nname = "又一所"\n', "school[1].slug",
+     "already listed at school[0]"),
+    ('[[school]]\nslug = "t-county"\nbureau = "t-county"\nname = "同名"\n', "school[1].slug",
+     "already listed at bureau[1]"),
+    ('[[unit]]\nbureau = "t-county"\nslug = "office"\nname = "又一个"\nkind = "department"\n',
+     "unit[1].slug", "already listed at unit[0]"),
+    ('[[user]]\nusername = "T.Teacher"\ndisplay_name = "改名"\n'
+     'grants = [{ role = "school_admin", org = "t-school" }]\n',
+     "user[2].username", "already listed at user[1]"),
+]
+
+
+def _refused(path: Path, where: str, message: str) -> None:
+    """Loading ``path`` fails at ``where`` and leaves every row as it was."""
+    before, state = counts(), snapshot()
+    with pytest.raises(TenantFileError) as error:
+        provisioning.load(path, demo_password=DEMO_PASSWORD)
+    text = str(error.value)
+    assert text.startswith(f"{path}: {where}: "), text
+    assert message in text
+    db.session.rollback()
+    assert counts() == before
+    assert snapshot() == state
+
+
+@pytest.mark.parametrize(("extra", "where", "message"), DUPLICATES,
+                         ids=[case[1] for case in DUPLICATES])
+def test_the_same_slug_or_user_twice_in_a_file_is_refused(ctx, county, tmp_path, extra, where,
+                                                          message):
+    path = tmp_path / "twice.toml"
+    path.write_text(VALID + "\n" + extra, encoding="utf-8")
+    _refused(path, where, message)
+    assert orgs.find("t-city", orgs.BUREAU) is None
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ('[[school]]\nslug = "county-a"\nbureau = "county-b"\nname = "变成学校"\n',
+     "school[0].slug", "'county-a' is already a bureau"),
+    ('[[bureau]]\nslug = "a1"\nname = "变成教育局"\n', "bureau[0].slug",
+     "'a1' is already a school"),
+])
+def test_a_slug_never_changes_its_kind(ctx, county, tmp_path, text, where, message):
+    path = tmp_path / "flip.toml"
+    path.write_text(text, encoding="utf-8")
+    _refused(path, where, message)
+    db.session.expire_all()
+    assert orgs.find("county-a", orgs.BUREAU) is not None
+    assert orgs.find("a1", orgs.SCHOOL) is not None
+
+
+def test_a_bureau_cannot_be_its_own_parent(ctx, county, tmp_path):
+    path = tmp_path / "self.toml"
+    path.write_text('[[bureau]]\nslug = "county-b"\nparent = "county-b"\nname = "乙县"\n',
+                    encoding="utf-8")
+    _refused(path, "bureau[0].parent", "its own parent")
+
+
+@pytest.mark.timeout(30)
+def test_a_parent_cycle_across_two_loads_is_refused(ctx, tmp_path):
+    first = tmp_path / "first.toml"
+    first.write_text(VALID, encoding="utf-8")
+    provisioning.load(first, demo_password=DEMO_PASSWORD)
+    db.session.commit()
+    second = tmp_path / "second.toml"
+    second.write_text('[[bureau]]\nslug = "t-city"\nparent = "t-county"\nname = "测试市教育局"\n',
+                      encoding="utf-8")
+    _refused(second, "bureau[0].parent", "makes a cycle: t-city -> t-county -> t-city")
+
+
+@pytest.mark.timeout(30)
+def test_a_cycle_within_one_file_is_refused(ctx, county, tmp_path):
+    path = tmp_path / "swap.toml"
+    path.write_text('[[bureau]]\nslug = "county-a"\nparent = "county-b"\nname = "甲县"\n\n'
+                    '[[bureau]]\nslug = "county-b"\nparent = "county-a"\nname = "乙县"\n',
+                    encoding="utf-8")
+    _refused(path, "bureau[1].parent", "makes a cycle: county-b -> county-a -> county-b")
+
+
+@pytest.mark.timeout(30)
+def test_a_cycle_already_in_the_database_is_a_clear_error_not_a_hang(ctx, county):
+    county.city.parent_id = county.a.id  # written behind the loader's back
+    db.session.flush()
+    db.session.expire_all()
+    with pytest.raises(orgs.TreeCycleError, match="cycle"):
+        county.a1.ancestors()
+    with pytest.raises(orgs.TreeCycleError, match="city"):
+        orgs.schools_under(county.city)
+    with pytest.raises(orgs.TreeCycleError):
+        find_user("a1.admin").roles_on(county.a1)
+    assert county.b1.ancestors() == [county.b]  # the rest of the tree still works

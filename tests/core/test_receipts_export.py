@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from babel.support import Translations
 from conftest import login
 
-from kaimen import receipts
+from kaimen import plugins, receipts, tenancy
 from kaimen.export import csv_bytes, table_response, xlsx_bytes
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
@@ -125,6 +125,27 @@ def test_track_ignores_receipts_no_plugin_claims(client, county, ctx):
     response = client.post("/track", data={"code": code}, headers={"Accept-Language": "en"})
     assert response.status_code == 200
     assert NO_MATCH in response.get_data(as_text=True)
+
+
+def test_track_answers_no_such_code_when_the_issuing_plugin_is_switched_off(app, client, county):
+    code = _issue_notice(app, "开学通知")
+    with app.app_context(), tenancy.system_scope():
+        plugins.set_enabled(db.session.get(Organisation, county.a1.id), "noticeboard", False)
+        db.session.commit()
+    response = client.post("/track", data={"code": code}, headers={"Accept-Language": "en"})
+    body = unescape(response.get_data(as_text=True))
+    assert "tracked notice" not in body
+    assert NO_MATCH in body
+
+
+def test_track_asks_only_the_plugin_named_on_the_receipt(app, client, county, ctx):
+    """A receipt of another plugin is not shown by the notice board even for a matching id."""
+    _issue_notice(app, "开学通知")
+    notice_id = db.session.scalar(sa.text("select max(id) from testplugin_notice"))
+    code = receipts.issue("pledges", notice_id, county.a1.id)
+    db.session.commit()
+    response = client.post("/track", data={"code": code}, headers={"Accept-Language": "en"})
+    assert "tracked notice" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("typed", ["abc", "0123-4567-89AB-CDEF-GHJK", "!!!!-????"])

@@ -5,11 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional
 
-from ..auth.forms import EMAIL_PATTERN
-
-PHONE_PATTERN = r"^[0-9+() -]{3,40}$"
+from ..forms import Email, Phone
 
 
 class ProfileForm(FlaskForm):
@@ -19,25 +17,6 @@ class ProfileForm(FlaskForm):
     )
     name_en = StringField(_l("Name in English"), validators=[Optional(), Length(max=200)])
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
-    phone = StringField(
-        _l("Telephone"),
-        validators=[
-            Optional(),
-            Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -.")),
-        ],
-    )
-    hotline = StringField(
-        _l("Hotline for opinions"),
-        validators=[
-            Optional(),
-            Regexp(PHONE_PATTERN, message=_l("Enter a telephone number: digits, spaces, + and -.")),
-        ],
-    )
-    email = StringField(
-        _l("E-mail"),
-        validators=[
-            Optional(),
-            Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")),
-            Length(max=200),
-        ],
-    )
+    phone = StringField(_l("Telephone"), validators=[Optional(), Phone()])
+    hotline = StringField(_l("Hotline for opinions"), validators=[Optional(), Phone()])
+    email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=200)])

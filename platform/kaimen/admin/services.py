@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 
 from .. import audit, orgs
 from ..auth.access import user_can
-from ..auth.models import BUREAU_ROLES, SCHOOL_ROLES, RoleGrant, User, find_user
+from ..auth.forms import MIN_PASSWORD
+from ..auth.models import RoleGrant, User, find_user
+from ..auth.roles import BUREAU_ROLES, ROLES, SCHOOL_ROLES
 from ..extensions import db
 
 
@@ -59,11 +61,40 @@ def create_user(
     org: orgs.Organisation,
     unit_id: int | None = None,
 ) -> User:
-    """Create a user with one grant, if ``actor`` may grant it; audited."""
+    """Create a user with one grant, if ``actor`` may grant it from ``admin_org``; audited."""
     if (role, org) not in grantable(actor, admin_org):
+        raise UserError(_("You cannot give that role there."), field="role")
+    return add_user(
+        username=username, display_name=display_name, email=email, password=password,
+        role=role, org=org, unit_id=unit_id, actor=actor,
+    )
+
+
+def add_user(
+    *,
+    username: str,
+    display_name: str,
+    email: str | None,
+    password: str,
+    role: str,
+    org: orgs.Organisation,
+    unit_id: int | None = None,
+    actor: Any = None,
+) -> User:
+    """Create a user with one grant under the one password policy; audited.
+
+    The admin pages (through ``create_user``, which checks who may grant what) and
+    ``flask kaimen users create`` both come here. Raises ``UserError`` naming the field.
+    """
+    if role not in ROLES or (role in SCHOOL_ROLES) != org.is_school:
         raise UserError(_("You cannot give that role there."), field="role")
     if find_user(username) is not None:
         raise UserError(_("That username is taken."))
+    if len(password) < MIN_PASSWORD:
+        raise UserError(
+            _("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
+            field="password",
+        )
     if role == "unit_staff":
         unit = db.session.get(orgs.Unit, unit_id) if unit_id is not None else None
         if unit is None or unit.bureau_id != org.id:
@@ -81,6 +112,7 @@ def create_user(
     audit.record(
         "user.created",
         user,
+        actor=actor,
         school=org if org.is_school else None,
         bureau=org.bureau(),
         data={"role": role, "org": org.slug},

@@ -169,13 +169,7 @@ def bureau_plugins() -> Any:
         for school in schools:
             for name in names:
                 wanted = request.form.get(f"{school.id}:{name}") == "on"
-                if plugins.set_enabled(school, name, wanted):
-                    audit.record(
-                        "plugin.enabled" if wanted else "plugin.disabled",
-                        school,
-                        school=school,
-                        data={"plugin": name},
-                    )
+                plugins.set_enabled(school, name, wanted, actor=current_user)
         db.session.commit()
         flash(_("The features were saved."), "info")
         return redirect(url_for(".bureau_plugins"))

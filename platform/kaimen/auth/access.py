@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import abort, current_app, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from ..extensions import db
 from ..orgs import Organisation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -120,3 +122,57 @@ def require(permission: str) -> Callable[[F], F]:
 def access_markers(view: Callable[..., Any]) -> list[object]:
     """Return the access markers of a view, for the access test."""
     return list(getattr(view, ACCESS_ATTRIBUTE, []))
+
+
+REACHES = ("all", "own", "above")
+
+
+def _reach_ids(org: Organisation, reach: str) -> list[int]:
+    if reach not in REACHES:
+        raise ValueError(f"reach must be one of {REACHES}")
+    above = [bureau.id for bureau in org.ancestors()]
+    return {"all": [org.id, *above], "own": [org.id], "above": above}[reach]
+
+
+def holders(permission: str, org: Organisation, *, reach: str = "all") -> list[Any]:
+    """Return the active users who hold ``permission`` on ``org``, in username order.
+
+    ``reach`` says whose grants count: ``"all"`` (on ``org`` and on the bureaus above
+    it, as ``user_can`` sees it), ``"own"`` (on ``org`` itself: a school's own staff) or
+    ``"above"`` (on the bureaus above it only). Use it instead of asking for role names.
+    """
+    from .models import RoleGrant, User
+
+    roles = sorted(registry()[permission].roles)
+    ids = _reach_ids(org, reach)
+    if not ids or not roles:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.active.is_(True),
+                User.id.in_(
+                    sa.select(RoleGrant.user_id).where(
+                        RoleGrant.org_id.in_(ids), RoleGrant.role.in_(roles)
+                    )
+                ),
+            )
+            .order_by(User.username)
+        )
+    )
+
+
+def count_holders(permission: str, schools: Iterable[Organisation]) -> dict[int, int]:
+    """Return ``{school id: active users holding permission on that school itself}``, one query."""
+    from .models import RoleGrant, User
+
+    roles = sorted(registry()[permission].roles)
+    ids = [school.id for school in schools]
+    rows = db.session.execute(
+        sa.select(RoleGrant.org_id, sa.func.count(sa.distinct(RoleGrant.user_id)))
+        .join(User, User.id == RoleGrant.user_id)
+        .where(RoleGrant.org_id.in_(ids), RoleGrant.role.in_(roles), User.active.is_(True))
+        .group_by(RoleGrant.org_id)
+    )
+    return {org_id: count for org_id, count in rows}

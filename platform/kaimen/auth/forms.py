@@ -8,8 +8,9 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from ..forms import Email
+
 MIN_PASSWORD = 10
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
 class LoginForm(FlaskForm):
@@ -77,7 +78,7 @@ class NewUserForm(FlaskForm):
         _l("E-mail"),
         validators=[
             Optional(),
-            Regexp(EMAIL_PATTERN, message=_l("Enter a valid e-mail address.")),
+            Email(),
             Length(max=200),
         ],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -12,10 +13,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import Model, db
 from ..orgs import Organisation, Unit
 from ..timeutil import utcnow
+from .roles import BUREAU_ROLES, ROLES, SCHOOL_ROLES
 
-SCHOOL_ROLES = ("school_admin", "teacher")
-BUREAU_ROLES = ("bureau_admin", "supervisor", "leader", "unit_staff")
-ROLES = SCHOOL_ROLES + BUREAU_ROLES
+__all__ = [
+    "BUREAU_ROLES", "ROLES", "SCHOOL_ROLES", "LoginThrottle", "RoleGrant", "User", "find_user",
+]
 
 
 class User(UserMixin, Model):
@@ -48,7 +50,8 @@ class User(UserMixin, Model):
 
     def set_password(self, password: str) -> None:
         """Hash and store ``password`` and end every other live session."""
-        self.password_hash = generate_password_hash(password, method="scrypt")
+        method = current_app.config["PASSWORD_METHOD"] if has_app_context() else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
         self.session_version = (self.session_version or 0) + 1
 
     def check_password(self, password: str) -> bool:

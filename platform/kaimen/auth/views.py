@@ -83,7 +83,13 @@ def _audit_bureau(user: Any) -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
-    """End the session."""
+    """End the session, and every copy of its cookie, wherever it was saved."""
+    user = current_user._get_current_object()
+    user.session_version += 1  # the id every live session carries no longer matches
+    bureau = _audit_bureau(user)
+    if bureau is not None:
+        audit.record("account.logout", user, bureau=bureau, actor=user)
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have logged out."), "info")

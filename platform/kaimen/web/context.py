@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
 from flask_login import current_user
 
 from .. import orgs, plugins, tenancy
+from . import pages
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+# No page uses a device or a sensor; a script injected anyway may not ask for one either.
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), midi=(), payment=(), usb=()"
+)
+# Sent only when the public address is https: browsers then refuse plain http for a year.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
@@ -31,8 +39,6 @@ def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 def _fill_org(endpoint: str, values: dict[str, Any]) -> None:
     """Let ``url_for`` omit the current school or bureau."""
-    from flask import current_app
-
     for key in ("school", "bureau"):
         if (
             key not in values
@@ -63,6 +69,9 @@ def _enforce_enablement() -> None:
 
 def _security_headers(response: Any) -> Any:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    if current_app.config["BASE_URL"].startswith("https://"):
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -75,3 +84,4 @@ def init_app(app: Flask) -> None:
     app.before_request(_set_scope)
     app.before_request(_enforce_enablement)
     app.after_request(_security_headers)
+    pages.init_app(app)

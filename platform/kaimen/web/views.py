@@ -89,7 +89,10 @@ def track() -> Any:
             # The receipt names its school: the rest of the request may see that one
             # school (a plugin's tracking page walks the case's relations there).
             tenancy.set_scope({receipt.school_id})
-            response = plugins.state().manager.hook.kaimen_track_receipt(receipt=receipt)
+            school = db.session.get(orgs.Organisation, receipt.school_id)
+            answer = (plugins.implementation(receipt.plugin, school, "kaimen_track_receipt")
+                      if school is not None else None)
+            response = answer(receipt=receipt) if answer is not None else None
             if response is not None:
                 return response
         form.code.errors = [_("No submission matches this receipt code. Check it and try again.")]

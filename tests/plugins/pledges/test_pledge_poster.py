@@ -123,8 +123,12 @@ def test_the_poster_carries_pledges_hotline_and_a_qr_code_of_the_school_page(
 
 def test_the_qr_code_uses_the_configured_base_url_not_the_request_host(board, app, visitor):
     app.config["BASE_URL"] = "https://jiaoyu.example.cn/kaimen/"
-    response = visitor.get("/s/a1/pledges/qr.png", headers={"Host": "evil.example.com"})
+    # A host that is served (loopback, in testing) but is not the public address.
+    response = visitor.get("/s/a1/pledges/qr.png", headers={"Host": "127.0.0.1:8000"})
     assert _decode(response.data) == ["https://jiaoyu.example.cn/kaimen/s/a1/"]
+    # Any other host is not served at all.
+    forged = visitor.get("/s/a1/pledges/qr.png", headers={"Host": "evil.example.com"})
+    assert forged.status_code == 400
 
 
 def test_the_poster_shows_the_complaint_box_when_there_is_one(board, visitor, fake_box):
