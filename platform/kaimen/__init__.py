@@ -1,7 +1,8 @@
 """Kaimen: the open-door platform of a county education bureau and its schools.
 
 This package is the plugin API. A plugin imports the core from here and from
-the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``), never
+the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``,
+``kaimen.classes``), never
 from anywhere else in ``kaimen``; a test enforces it. What it offers:
 
 Database and tenancy
@@ -55,7 +56,7 @@ from .timeutil import local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
-PLUGIN_SUBMODULES = ("kaimen.forms",)
+PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes")
 
 __all__ = [
     "PLUGIN_SUBMODULES",
