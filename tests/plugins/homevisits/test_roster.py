@@ -6,8 +6,8 @@ import io
 from datetime import timedelta
 
 import pytest
-from flask_babel import force_locale
 import sqlalchemy as sa
+from flask_babel import force_locale
 from openpyxl import Workbook
 
 from blueprints.homevisits import roster, services
@@ -52,18 +52,22 @@ def test_the_same_file_again_changes_nothing(hv):
 
 @pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
 def test_csv_from_chinese_excel_and_utf8(hv, encoding):
-    content = "学号,姓名,年级,班级,监护人1,关系1,电话1\nS100,欧阳娜娜,七年级,2班,欧阳峰,父亲,139-0000-0000\n"
+    content = ("学号,姓名,年级,班级,监护人1,关系1,电话1\n"
+               "S100,欧阳娜娜,七年级,2班,欧阳峰,父亲,139-0000-0000\n")
     report = run(hv, "名单.csv", content.encode(encoding))
-    assert report.ok and report.created == 1
+    assert report.ok
+    assert report.created == 1
     student = db.session.scalar(sa.select(Student).where(Student.number == "S100"))
-    assert student.name == "欧阳娜娜" and student.guardians[0].relation == "父亲"
+    assert student.name == "欧阳娜娜"
+    assert student.guardians[0].relation == "父亲"
 
 
 def test_xlsx_with_english_headings(hv):
     content = xlsx([["Student number", "Name", "Grade", "Class", "Guardian 1", "Phone 1"],
                     ["S200", "Test Pupil", 7, "1班", "Test Parent", "+86 139 0000 0001"]])
     report = run(hv, "roster.xlsx", content)
-    assert report.ok and report.created == 1
+    assert report.ok
+    assert report.created == 1
 
 
 def test_a_changed_file_updates_by_number_and_keeps_the_visits(hv):
@@ -79,7 +83,8 @@ def test_a_changed_file_updates_by_number_and_keeps_the_visits(hv):
     assert student.school_class_id == hv.class2.id
     assert student.guardians[0].phone == "13900000009"
     visit = db.session.scalar(sa.select(HomeVisit))
-    assert visit.student_id == student.id and visit.school_class_id == hv.class1.id
+    assert visit.student_id == student.id
+    assert visit.school_class_id == hv.class1.id
 
 
 def test_a_new_school_year_moves_students_to_its_classes(hv):
@@ -93,7 +98,8 @@ def test_a_new_school_year_moves_students_to_its_classes(hv):
     services.log_visit(hv.county.a1, hv.teacher, student, visit_values(hv.today))
     content = "学号,姓名,年级,班级\nS001,林小雨,八年级,1班\n".encode()
     report = roster.import_roster(hv.county.a1, next_year, "r.csv", content)
-    assert report.ok and report.updated == 1
+    assert report.ok
+    assert report.updated == 1
     assert student.school_class_id == grade8.id
     assert len(db.session.scalars(sa.select(HomeVisit)
                                   .where(HomeVisit.student_id == student.id)).all()) == 1
@@ -103,7 +109,9 @@ def problems_of(hv, name: str, content: bytes) -> list[tuple[int | None, str, st
     before = counts()
     report = run(hv, name, content)
     db.session.flush()
-    assert not report.ok and counts() == before and report.created == report.updated == 0
+    assert not report.ok
+    assert counts() == before
+    assert report.created == report.updated == 0
     return [(p.row, p.column, p.message) for p in report.problems]
 
 
@@ -151,5 +159,6 @@ def test_a_file_of_3000_students_imports_in_one_go(hv):
     lines = ["学号,姓名,年级,班级,监护人1,关系1,电话1"] + [
         f"B{n:05d},学生{n},七年级,{1 + n % 2}班,家长{n},母亲,1380000{n:04d}" for n in range(3000)]
     report = run(hv, "big.csv", "\n".join(lines).encode("gbk"))
-    assert report.ok and report.created == 3000
+    assert report.ok
+    assert report.created == 3000
     assert run(hv, "big.csv", "\n".join(lines).encode("gbk")).unchanged == 3000
