@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from kaimen import NavItem, Permission, StatementCriteria, hookimpl
 from kaimen.auth.access import user_can
 
-from . import hookspecs, metrics, views
+from . import hookspecs, metrics, services, views
 from .models import HIDE_LEADERSHIP_REPORTS
 
 NAME = views.NAME
@@ -106,3 +106,10 @@ def kaimen_cli(group: Any) -> None:
 from . import bureau_views, entry_views, staff_views  # noqa: E402,F401 - register the routes
 
 bureau_blueprint = bureau_views.bp
+
+
+@hookimpl
+def kaimen_complaint_file_opinion(school: Any, subject: str, text: str, channel: str,
+                                  actor: Any) -> str:
+    case = services.file_opinion(school, subject, text, channel, actor)
+    return url_for("complaints.show", school=school.slug, complaint_id=case.id)

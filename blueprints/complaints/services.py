@@ -391,3 +391,12 @@ def is_overdue(case: Complaint, today: date) -> bool:
     if case.status == RECEIVED and case.ack_due < today:
         return True
     return case.status in OPEN_STATUSES and case.answer_due < today
+
+
+def file_opinion(school: Organisation, subject: str, text: str, channel: str,
+                 actor: Any) -> Complaint:
+    """File an opinion another plugin heard (a parent on a home visit), as staff enter one."""
+    submission = Submission(kind="suggestion", category="other", subject=subject[:200],
+                            description=text, channel=channel)
+    case, _code = file_case(school, submission, actor=actor)
+    return case

@@ -142,4 +142,43 @@ def test_the_bureau_page_shows_rates_and_no_names(client, hv):
     assert "25%" in page
     assert "林小雨" not in page
     assert "13800000001" not in page
+    umbrella = client.get("/b/county-a/").get_data(as_text=True)
+    assert "Home visits this term" in umbrella
     assert client.get("/s/a1/homevisits/coverage").status_code in (403, 404)
+
+
+def test_a_parents_opinion_is_handed_to_the_opinion_box_through_its_hook(client, hv):
+    from blueprints.complaints.models import Complaint
+
+    visit = services.log_visit(hv.county.a1, hv.teacher, hv.students["S001"],
+                               visit_values(hv.today, parents_opinion="校车太挤"))
+    db.session.commit()
+    login(client, "a1.teacher")
+    page = client.get(f"{BASE}/visits/{visit.id}").get_data(as_text=True)
+    assert "Send the opinion to the opinion box" in page
+    assert client.post(f"{BASE}/visits/{visit.id}/opinion").status_code == 302
+    case = db.session.scalar(sa.select(Complaint))
+    assert case.channel == "home_visit"
+    assert case.description == "校车太挤"
+    assert "林小雨" not in case.subject
+    db.session.refresh(visit)
+    assert visit.opinion_case_url == f"/s/a1/complaints/cases/{case.id}"
+    assert f'href="{visit.opinion_case_url}"' in client.get(
+        f"{BASE}/visits/{visit.id}").get_data(as_text=True)
+    client.post(f"{BASE}/visits/{visit.id}/opinion")
+    assert db.session.scalar(sa.select(sa.func.count(Complaint.id))) == 1  # once only
+
+
+def test_without_the_opinion_box_the_opinion_stays_in_the_book(client, hv, app):
+    from kaimen.plugins import PluginSetting
+
+    db.session.add(PluginSetting(org_id=hv.county.a1.id, plugin="complaints", enabled=False))
+    visit = services.log_visit(hv.county.a1, hv.teacher, hv.students["S001"],
+                               visit_values(hv.today, parents_opinion="意见"))
+    db.session.commit()
+    login(client, "a1.teacher")
+    page = client.get(f"{BASE}/visits/{visit.id}").get_data(as_text=True)
+    assert "Send the opinion to the opinion box" not in page
+    client.post(f"{BASE}/visits/{visit.id}/opinion")
+    db.session.refresh(visit)
+    assert visit.opinion_case_url == ""
