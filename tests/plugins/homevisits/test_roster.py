@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -162,3 +163,13 @@ def test_a_file_of_3000_students_imports_in_one_go(hv):
     assert report.ok
     assert report.created == 3000
     assert run(hv, "big.csv", "\n".join(lines).encode("gbk")).unchanged == 3000
+
+
+def test_the_sample_roster_of_the_readme_imports(hv):
+    for grade, name in ((1, "1班"), (1, "2班"), (3, "1班")):
+        class_services.save_class(hv.county.a1, None, year=hv.year, grade=grade, name=name,
+                                  class_teacher=None)
+    sample = Path(__file__).resolve().parents[3] / "tenants" / "roster-sample.csv"
+    report = run(hv, sample.name, sample.read_bytes())
+    assert report.ok, report.problems
+    assert report.created == 7
