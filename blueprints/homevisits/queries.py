@@ -66,28 +66,26 @@ def term_window(term: Term | None, today: date) -> tuple[date, date] | None:
 
 
 def _reached(window: tuple[date, date], in_person: bool = False) -> Any:
-    """Return a subquery of the distinct students visited within ``window``."""
-    query = sa.select(HomeVisit.student_id).where(HomeVisit.visited_on.between(*window))
+    """Return 1 for a student visited within ``window`` (in person), else 0: a SUM term.
+
+    A correlated EXISTS per student walks the (student, date) index, so the cost grows
+    with the students, not with the visits.
+    """
+    visited = sa.select(HomeVisit.id).where(HomeVisit.student_id == Student.id,
+                                            HomeVisit.visited_on.between(*window))
     if in_person:
-        query = query.where(HomeVisit.method == IN_PERSON)
-    return query.distinct().subquery()
+        visited = visited.where(HomeVisit.method == IN_PERSON)
+    return sa.func.coalesce(sa.func.sum(sa.case((visited.exists(), 1), else_=0)), 0)
 
 
 def coverage_by(key: Any, where: list[Any], window: tuple[date, date] | None,
                 crossing: bool = False) -> dict[int, Coverage]:
     """Return coverage grouped by ``key`` (a Student or SchoolClass column) in one query."""
-    if window is None:
-        any_visit = in_person = None
-        columns: list[Any] = [sa.literal(0), sa.literal(0)]
-    else:
-        any_visit, in_person = _reached(window), _reached(window, in_person=True)
-        columns = [sa.func.count(any_visit.c.student_id), sa.func.count(in_person.c.student_id)]
+    columns: list[Any] = ([sa.literal(0), sa.literal(0)] if window is None
+                          else [_reached(window), _reached(window, in_person=True)])
     query = (sa.select(key, sa.func.count(Student.id), *columns)
-             .join(SchoolClass, SchoolClass.id == Student.school_class_id))
-    if any_visit is not None and in_person is not None:
-        query = (query.outerjoin(any_visit, any_visit.c.student_id == Student.id)
-                 .outerjoin(in_person, in_person.c.student_id == Student.id))
-    query = query.where(*where).group_by(key)
+             .join(SchoolClass, SchoolClass.id == Student.school_class_id)
+             .where(*where).group_by(key))
     if crossing:
         query = all_schools(query)
     return {k: Coverage(int(n), int(r), int(p)) for k, n, r, p in db.session.execute(query)}
