@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -283,17 +284,16 @@ EXPORT_HEADINGS = (_l("Date"), _l("Student number"), _l("Student"), _l("Class"),
                    _l("Follow-up done"))
 
 
-def export_rows(visits: Iterable[HomeVisit]) -> tuple[list[str], list[list[Any]]]:
+def export_rows(school: Organisation,
+                visits: Iterable[HomeVisit]) -> tuple[list[str], list[list[Any]]]:
     """Return the heading and rows of the school's export (names stay in the school)."""
-    classes: dict[int, str] = {}
+    locale = str(get_locale())
+    classes = {c.id: c.label(locale) for c in db.session.scalars(
+        sa.select(SchoolClass).where(SchoolClass.school_id == school.id))}
     rows = []
     for visit in visits:
-        class_id = visit.school_class_id
-        if class_id is not None and class_id not in classes:
-            school_class = db.session.get(SchoolClass, class_id)
-            classes[class_id] = school_class.label(str(get_locale())) if school_class else ""
         rows.append([visit.visited_on, visit.student.number, visit.student.name,
-                     classes.get(class_id or 0, ""), visit.teacher.display_name,
+                     classes.get(visit.school_class_id or 0, ""), visit.teacher.display_name,
                      visit.method_label, visit.participants, "、".join(visit.topic_labels),
                      visit.summary, visit.parents_opinion, visit.follow_up, visit.follow_up_due,
                      visit.follow_up_done_on])

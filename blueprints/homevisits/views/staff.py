@@ -57,7 +57,7 @@ def _labels() -> dict[str, Any]:
 
 
 def load_student(student_id: int) -> Student:
-    """Return the school's student, 404 for another school's or outside the user's classes."""
+    """Return the school's student: 404 for another school's, 403 outside the user's classes."""
     student = db.get_or_404(Student, student_id)
     if student.school_id != g.school.id:
         abort(404)
@@ -255,7 +255,7 @@ def export_visits(fmt: str) -> Response:
     """Download the filtered visits as Excel or CSV (the school's own, with names)."""
     form = _filter_form()
     query = queries.visits(g.school, _filters(form), local_date(g.school))
-    headers, rows = services.export_rows(db.session.scalars(query))
+    headers, rows = services.export_rows(g.school, db.session.scalars(query))
     return table_response(f"homevisits-{g.school.slug}", headers, rows, fmt)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from blueprints.homevisits import roster, services
 from blueprints.homevisits.models import Student
@@ -28,6 +30,13 @@ def english(client: Any) -> Any:
     """Ask for English pages, so assertions do not depend on the catalogue."""
     client.set_cookie("kaimen_locale", "en")
     return client
+
+
+@pytest.fixture(autouse=True)
+def english_messages(ctx: Any) -> Iterator[None]:
+    """Read the services' messages in English, so assertions do not depend on the catalogue."""
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

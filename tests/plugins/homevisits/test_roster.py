@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask_babel import force_locale
 from openpyxl import Workbook
 
 from blueprints.homevisits import roster, services
@@ -17,13 +16,6 @@ from kaimen.classes import services as class_services
 from kaimen.extensions import db
 
 from .conftest import ROSTER_CSV, visit_values
-
-
-@pytest.fixture(autouse=True)
-def english_messages(ctx):
-    """Read the report's messages in English."""
-    with force_locale("en"):
-        yield
 
 
 def xlsx(rows: list[list[object]]) -> bytes:
