@@ -56,6 +56,7 @@ def upgrade():
     with op.batch_alter_table('homevisit_student', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_homevisit_student_school_class_id'), ['school_class_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_homevisit_student_school_id'), ['school_id'], unique=False)
+        batch_op.create_index('ix_homevisit_student_school_id_school_class_id', ['school_id', 'school_class_id'], unique=False)
 
     op.create_table('homevisit_guardian',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -102,7 +103,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_homevisit_visit_school_class_id'), ['school_class_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_homevisit_visit_school_id'), ['school_id'], unique=False)
         batch_op.create_index('ix_homevisit_visit_school_id_visited_on', ['school_id', 'visited_on'], unique=False)
-        batch_op.create_index('ix_homevisit_visit_student_id_visited_on', ['student_id', 'visited_on'], unique=False)
+        batch_op.create_index('ix_homevisit_visit_school_student_visited_on', ['school_id', 'student_id', 'visited_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_homevisit_visit_teacher_id'), ['teacher_id'], unique=False)
 
     op.create_table('homevisit_amendment',
@@ -135,7 +136,7 @@ def downgrade():
     op.drop_table('homevisit_amendment')
     with op.batch_alter_table('homevisit_visit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_homevisit_visit_teacher_id'))
-        batch_op.drop_index('ix_homevisit_visit_student_id_visited_on')
+        batch_op.drop_index('ix_homevisit_visit_school_student_visited_on')
         batch_op.drop_index('ix_homevisit_visit_school_id_visited_on')
         batch_op.drop_index(batch_op.f('ix_homevisit_visit_school_id'))
         batch_op.drop_index(batch_op.f('ix_homevisit_visit_school_class_id'))
@@ -148,6 +149,7 @@ def downgrade():
 
     op.drop_table('homevisit_guardian')
     with op.batch_alter_table('homevisit_student', schema=None) as batch_op:
+        batch_op.drop_index('ix_homevisit_student_school_id_school_class_id')
         batch_op.drop_index(batch_op.f('ix_homevisit_student_school_id'))
         batch_op.drop_index(batch_op.f('ix_homevisit_student_school_class_id'))
 
