@@ -101,7 +101,7 @@ def test_teacher_logs_visits_school_prints_the_book_bureau_sees_no_names(browse,
     assert "林小禾" in listed
     assert "周一鸣" in listed
     admin.goto(f"{BOOK}/coverage")
-    admin.page.get_by_role("link", name="一年级1班家访记载簿").click()
+    admin.page.get_by_role("link", name="班级家访记载簿 一年级1班").click()
     admin.page.wait_for_load_state()
     assert admin.page.locator("section.book-student").count() == 3
     desktop = browse(DESKTOP)

@@ -88,7 +88,8 @@ def my_classes() -> str:
     window = queries.term_window(term, today)
     classes = queries.my_classes(school, services.own_classes(current_user, school), window)
     return render_template("homevisits/my_classes.html", classes=classes, term=term,
-                           manages=services.manages(current_user, school))
+                           manages=services.manages(current_user, school),
+                           method_names={key: str(label) for key, label in METHODS.items()})
 
 
 @bp.get("/new")
