@@ -295,6 +295,7 @@ def roster() -> Any:
     if form.validate_on_submit():
         upload = form.file.data
         content = upload.stream.read(roster_import.MAX_BYTES + 1)
+        upload.close()  # a large upload is spooled to a temporary file
         report = roster_import.import_roster(g.school, services.year_of(g.school),
                                              upload.filename or "", content)
         if report.ok:

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from blueprints.homevisits import roster, services
 from blueprints.homevisits.models import Guardian, HomeVisit, Student
@@ -165,3 +167,33 @@ def test_the_sample_roster_of_the_readme_imports(hv):
     report = run(hv, sample.name, sample.read_bytes())
     assert report.ok, report.problems
     assert report.created == 7
+
+
+def test_the_command_imports_with_progress_in_one_transaction(app, hv, tmp_path):
+    from click.testing import CliRunner
+
+    lines = ["学号,姓名,年级,班级"] + [f"C{n:04d},学生{n},七年级,1班" for n in range(250)]
+    path = tmp_path / "roster.csv"
+    path.write_bytes("\n".join(lines).encode("gbk"))
+    result = CliRunner().invoke(app.cli, ["kaimen", "homevisits", "import-roster", "a1",
+                                          str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "a1: 250 new, 0 changed, 0 unchanged" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(Student.id))
+                             .where(Student.number.like("C%"))) == 250
+
+
+def test_the_roster_page_refuses_a_20_mb_file_with_a_message(app, hv):
+    from conftest import login
+
+    client = app.test_client()
+    client.set_cookie("kaimen_locale", "en")
+    login(client, "a1.admin")
+    big = FileStorage(io.BytesIO(b"a" * (20 * 1024 * 1024)), "big.csv")
+    # Encoded in memory: the test client would spool a large body to an unclosed temp file.
+    boundary, body = encode_multipart(MultiDict({"file": big}))
+    response = client.post("/s/a1/homevisits/roster", data=body,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert response.status_code == 200
+    assert "The file is larger than 10 MB." in response.get_data(as_text=True)
+    assert counts() == (4, 4)
