@@ -146,3 +146,10 @@ def kaimen_demo_data(bureau: Organisation, schools: list[Organisation],
 @hookimpl
 def kaimen_cli(group: click.Group) -> None:
     commands.register(group)
+
+
+@hookimpl
+def kaimen_complaint_file_opinion(school: Organisation, subject: str, text: str, channel: str,
+                                  actor: User | None) -> str:
+    case = services.file_opinion(school, subject, text, channel, actor)
+    return url_for("complaints.show", school=school.slug, complaint_id=case.id)

@@ -21,3 +21,16 @@ def kaimen_complaint_overdue_recipients(school: Organisation, complaint: Complai
     For a report about the school's own leadership (``complaint.about_leadership``)
     return nobody who works at that school.
     """
+
+
+@hookspec(firstresult=True)
+def kaimen_complaint_file_opinion(
+    school: Any, subject: str, text: str, channel: str, actor: Any
+) -> str | None:
+    """File an opinion another plugin heard from a parent; return the staff link of its case.
+
+    ``channel`` is one of the box's channels (``"home_visit"`` for the home-visit
+    book); ``actor`` is the staff member who hands it on. The case is entered as
+    staff enter a paper or phone opinion: anonymous, no receipt shown to anyone.
+    Put no student's or guardian's name in ``subject``.
+    """

@@ -448,3 +448,12 @@ def remove_holiday(bureau: Organisation, holiday: Holiday) -> None:
     db.session.delete(holiday)
     audit.record("complaint.holiday_removed", bureau=bureau,
                  data={"day": holiday.day.isoformat()})
+
+
+def file_opinion(school: Organisation, subject: str, text: str, channel: str,
+                 actor: Any) -> Complaint:
+    """File an opinion another plugin heard (a parent on a home visit), as staff enter one."""
+    submission = Submission(kind="suggestion", category="other", subject=subject[:200],
+                            description=text, channel=channel)
+    case, _code = file_case(school, submission, actor=actor)
+    return case

@@ -11,6 +11,7 @@ Add a scenario by appending to ``SCENARIOS`` (and a server to ``SERVERS`` if it 
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import platform
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +53,8 @@ BASELINE = "bare"
 # the same page served from PostgreSQL, as the non-superuser role that row-level security binds.
 POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL")
 APP_ROLE = "kaimen_app"
+# Scripts run after the demo is loaded, each printing a JSON object of figures last.
+DATA_SCRIPTS = [HERE / "homevisits_data.py"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class Scenario:
     server: str  # a key of SERVERS
     path: str
     status: int = 200  # what the page must answer before it is loaded
+    user: str | None = None  # a demo user to log in as first (staff pages)
 
 
 SERVERS = {
@@ -80,6 +85,12 @@ SCENARIOS = [
     Scenario("health check", "kaimen", "/healthz"),
     Scenario("pledge board", "kaimen", "/s/shiyan-xiaoxue/pledges/"),
     Scenario("complaint form", "kaimen", "/s/shiyan-xiaoxue/complaints/"),
+    # The home-visit book at scale (homevisits_data.py): 3 classes of 50 for the teacher,
+    # 3,000 students and 30,000 visits for the school's coverage.
+    Scenario("home visits: my classes, 3 × 50 students", "kaimen", "/s/shiyan-xiaoxue/homevisits/",
+             user="bench.teacher"),
+    Scenario("home visits: school coverage, 3,000 students, 30,000 visits", "kaimen",
+             "/s/shiyan-xiaoxue/homevisits/coverage", user="sxx.admin"),
     Scenario("bare Flask hello", "bare", "/"),
     Scenario("public school page, PostgreSQL with RLS", "kaimen-pg", "/s/shiyan-xiaoxue/"),
 ]
@@ -102,16 +113,41 @@ def seconds(duration: str) -> float:
     return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
 
 
-def build_database(workdir: Path, env: dict[str, str]) -> None:
-    """Migrate a fresh SQLite database and load the demo county and its demo data."""
+def build_database(workdir: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Migrate a fresh SQLite database, load the demo county, its demo data and extra rows.
+
+    Return the figures the data scripts print (a JSON object each), such as import times.
+    """
     flask = [str(BIN / "flask"), "--app", "kaimen"]
-    steps = [["db", "upgrade"], ["kaimen", "tenants", "load", "tenants/jiayu.toml"],
-             ["kaimen", "demo", "load"]]
+    steps = [[*flask, "db", "upgrade"], [*flask, "kaimen", "tenants", "load", "tenants/jiayu.toml"],
+             [*flask, "kaimen", "demo", "load"]]
+    steps += [[sys.executable, str(script)] for script in DATA_SCRIPTS]
+    figures: dict[str, Any] = {}
     for step in steps:
-        done = subprocess.run([*flask, *step], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=300, check=False)
+        done = subprocess.run(step, cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600, check=False)
         if done.returncode != 0:
-            raise BenchError(f"flask {' '.join(step)} failed:\n{done.stdout}{done.stderr}")
+            raise BenchError(f"{' '.join(step[1:])} failed:\n{done.stdout}{done.stderr}")
+        if step[0] == sys.executable and done.stdout.strip():
+            figures |= json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def session_cookie(base: str, username: str, password: str) -> str:
+    """Log ``username`` in through the login form; return the Cookie header to send."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(base + "/login", timeout=10) as response:
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', response.read().decode())
+    if token is None:
+        raise BenchError("the login page has no CSRF token")
+    form = urllib.parse.urlencode({"username": username, "password": password,
+                                   "csrf_token": token[1]}).encode()
+    opener.open(base + "/login", data=form, timeout=10).close()
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    if "session" not in cookie:
+        raise BenchError(f"logging in as {username} failed")
+    return cookie
 
 
 def free_port() -> int:
@@ -164,9 +200,10 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-def check_status(url: str, expected: int) -> None:
+def check_status(url: str, expected: int, cookie: str | None = None) -> None:
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code
@@ -195,9 +232,12 @@ def parse_wrk(output: str) -> dict[str, Any]:
             "requests": report["requests"], "errors": report["errors"], "lua": report}
 
 
-def run_wrk(url: str, duration: str) -> dict[str, Any]:
+def run_wrk(url: str, duration: str, cookie: str | None = None) -> dict[str, Any]:
+    # A 10 s timeout, so a slow staff page is measured rather than dropped as errors.
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}", "--latency",
-               "-s", str(HERE / "report.lua"), url]
+               "--timeout", "10s", "-s", str(HERE / "report.lua"), url]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: {cookie}"]
     done = subprocess.run(command, capture_output=True, text=True, check=False,
                           timeout=seconds(duration) + 60)
     if done.returncode != 0:
@@ -251,10 +291,11 @@ def postgres_database() -> Iterator[str | None]:
         psql(POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_all(workdir: Path, duration: str, postgres: str | None) -> list[dict[str, Any]]:
+def run_all(workdir: Path, duration: str,
+            postgres: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     envs = environments(workdir, postgres)
     say("Building the demo database…")
-    build_database(workdir, envs["setup"])
+    figures = build_database(workdir, envs["setup"])
     if postgres:
         say("Building the demo database on PostgreSQL…")
         build_database(workdir, envs["setup-pg"])
@@ -267,16 +308,18 @@ def run_all(workdir: Path, duration: str, postgres: str | None) -> list[dict[str
         with serve(server, env, workdir) as base:
             for scenario in scenarios:
                 url = base + scenario.path
-                check_status(url, scenario.status)
+                cookie = (session_cookie(base, scenario.user, envs["setup"]["KAIMEN_DEMO_PASSWORD"])
+                          if scenario.user else None)
+                check_status(url, scenario.status, cookie)
                 say(f"Loading {scenario.name} ({scenario.path}) for {duration}…")
-                run_wrk(url, WARMUP)  # let every worker import, compile templates and connect
+                run_wrk(url, WARMUP, cookie)  # let every worker import, compile and connect
                 results.append({"scenario": scenario.name, "server": name,
-                                "path": scenario.path} | run_wrk(url, duration))
+                                "path": scenario.path} | run_wrk(url, duration, cookie))
     baseline = next((r["requests_per_s"] for r in results if r["server"] == BASELINE), None)
     for result in results:
         ratio = result["requests_per_s"] / baseline if baseline else None
         result["ratio_to_bare"] = None if ratio is None else round(ratio, 3)
-    return results
+    return results, figures
 
 
 def context(duration: str) -> dict[str, Any]:
@@ -296,7 +339,7 @@ def context(duration: str) -> dict[str, Any]:
     }
 
 
-def table(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
+def table(results: list[dict[str, Any]], about: dict[str, Any], figures: dict[str, Any]) -> str:
     lines = [
         f"{about['date']} · {about['cores']} cores · Python {about['python']} · "
         f"{about['gunicorn']} `{about['gunicorn_settings']}` · wrk `{about['wrk_settings']}` · "
@@ -310,6 +353,9 @@ def table(results: list[dict[str, Any]], about: dict[str, Any]) -> str:
         ratio = "–" if r["ratio_to_bare"] is None else f"{r['ratio_to_bare']:.2f}"
         lines.append(f"| {r['scenario']} (`{r['path']}`) | {r['requests_per_s']:.0f} | "
                      f"{ms['p50']:.1f} | {ms['p95']:.1f} | {ms['p99']:.1f} | {ratio} |")
+    if "roster_import_s" in figures:
+        lines.append(f"\nA roster of {figures['students']:,} students imported from one CSV file "
+                     f"in one transaction: {figures['roster_import_s']:.1f} s.")
     failed = [r for r in results if sum(r["errors"].values())]
     for r in failed:
         lines.append(f"\n**{r['scenario']}: errors during the run: {r['errors']}**")
@@ -337,15 +383,16 @@ def main() -> int:
         seconds(duration)
         with tempfile.TemporaryDirectory(prefix="kaimen-bench-") as tmp, \
                 postgres_database() as postgres:
-            results = run_all(Path(tmp), duration, postgres)
+            results, figures = run_all(Path(tmp), duration, postgres)
     except BenchError as error:
         say(f"Benchmark failed: {error}")
         return 1
     about = context(duration)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"context": about, "results": results}, indent=2,
+    RESULTS.write_text(json.dumps({"context": about, "results": results, "figures": figures},
+                                  indent=2,
                                   ensure_ascii=False) + "\n", encoding="utf-8")
-    text = table(results, about)
+    text = table(results, about, figures)
     say()
     say(text)
     say()

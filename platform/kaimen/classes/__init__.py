@@ -1,9 +1,11 @@
 """School years and terms of a bureau, and the classes of each school with their teachers.
 
 Plugins read them through this package: ``current_year(org)``, ``current_term(org)``,
-``classes_of(school, year)``, ``classes_taught_by(user, school)`` and the models.
+``classes_of(school, year)``, ``classes_taught_by(user, school)``, ``parse_grade(text)``
+and the models.
 """
 
+from .importer import parse_grade
 from .models import SchoolClass, SchoolClassTeacher, SchoolYear, Term, grade_label
 from .services import classes_of, classes_taught_by, current_term, current_year, years_of
 
@@ -17,5 +19,6 @@ __all__ = [
     "current_term",
     "current_year",
     "grade_label",
+    "parse_grade",
     "years_of",
 ]
