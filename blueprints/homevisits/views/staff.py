@@ -116,7 +116,7 @@ def new_visit(student_id: int) -> Any:
     if form.validate_on_submit() and (visit := attempt(
         lambda: services.log_visit(g.school, current_user, student, form.values()), form
     )) is not None:
-        flash(_("The visit was logged."), "info")
+        flash(_("The home visit was logged."), "info")
         return redirect(url_for(".show_visit", home_visit_id=visit.id))
     return render_template("homevisits/visit_form.html", form=form, student=student, visit=None)
 
