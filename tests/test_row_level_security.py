@@ -20,18 +20,29 @@ from kaimen_noticeboard import Notice
 from kaimen import rls, tenancy
 from kaimen.extensions import db
 
-MIGRATION = (Path(__file__).parents[1] / "migrations" / "versions"
-             / "0004_row_level_security.py")
+VERSIONS = Path(__file__).parents[1] / "migrations" / "versions"
 TEST_PLUGIN_PREFIX = "testplugin_"  # the test plugin ships no migration
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kaimen_migration_0004", MIGRATION)
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"kaimen_migration_{path.stem}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _policy_migrations() -> list[ModuleType]:
+    """Return every migration that puts tables under the policy (0004, then each new one)."""
+    modules = [_load(path) for path in sorted(VERSIONS.glob("*.py"))]
+    found = [module for module in modules if hasattr(module, "TABLES")]
+    assert found, "no migration carries the row-level-security policy"
+    return found
+
+
+def _policy_tables() -> set[str]:
+    return {table for module in _policy_migrations() for table in module.TABLES}
 
 
 @pytest.fixture
@@ -171,10 +182,10 @@ def test_the_migration_covers_every_shipped_tenant_owned_table():
     """A plugin that adds a TenantOwned model must add its table to a policy migration."""
     shipped = {name for name in tenancy.tenant_table_names()
                if not name.startswith(TEST_PLUGIN_PREFIX)}
-    migration = _migration()
-    assert set(migration.TABLES) == shipped
-    assert migration.POLICY == rls.POLICY
-    assert migration.SCOPE_CHECK == rls.SCOPE_CHECK
+    assert _policy_tables() == shipped
+    for migration in _policy_migrations():
+        assert migration.POLICY == rls.POLICY
+        assert migration.SCOPE_CHECK == rls.SCOPE_CHECK
 
 
 def test_the_migration_puts_the_tables_under_the_policy_and_takes_them_out(pg, fresh_database):
@@ -183,7 +194,7 @@ def test_the_migration_puts_the_tables_under_the_policy_and_takes_them_out(pg, f
         try:
             flask_migrate.upgrade(revision="heads")
             with db.engine.connect() as connection:
-                assert rls.policed_tables(connection) == set(_migration().TABLES)
+                assert rls.policed_tables(connection) == _policy_tables()
             flask_migrate.downgrade(revision="0003_pledges")
             with db.engine.connect() as connection:
                 assert rls.policed_tables(connection) == set()

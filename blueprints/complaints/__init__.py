@@ -25,7 +25,7 @@ from kaimen import (
     user_can,
 )
 
-from . import commands, demo, hookspecs, metrics
+from . import commands, demo, hookspecs, metrics, queries
 from .blueprint import NAME, bureau_blueprint, school_blueprint
 from .models import HIDE_LEADERSHIP_REPORTS
 from .views import bureau as bureau_pages  # noqa: F401 - registers the routes
@@ -106,6 +106,19 @@ def kaimen_report_counts(
     schools: list[Organisation], references: list[str]
 ) -> dict[str, tuple[int, int]]:
     return metrics.report_counts(schools, references)
+
+
+@hookimpl
+def kaimen_complaint_cases(
+    school: Organisation, ids: list[int]
+) -> list[tuple[int, str, Any, bool, str]]:
+    return [(*case, url_for("complaints.show", school=school.slug, complaint_id=case[0]))
+            for case in queries.cases_by_id(school, ids)]
+
+
+@hookimpl
+def kaimen_complaint_choices(school: Organisation) -> list[tuple[int, str]]:
+    return queries.case_choices(school)
 
 
 @hookimpl

@@ -21,3 +21,20 @@ def kaimen_complaint_overdue_recipients(school: Organisation, complaint: Complai
     For a report about the school's own leadership (``complaint.about_leadership``)
     return nobody who works at that school.
     """
+
+
+@hookspec
+def kaimen_complaint_cases(
+    school: Organisation, ids: list[int]
+) -> list[tuple[int, str, Any, bool, str]]:
+    """Return ``(id, subject, status label, finished, staff url)`` of ``school``'s cases in ``ids``.
+
+    ``finished`` is True for a closed case or one not accepted. Ids that are not
+    cases of ``school`` (or reports about its leadership) are left out. For staff
+    pages only: a subject may name the complainant, so public pages show none.
+    """
+
+
+@hookspec
+def kaimen_complaint_choices(school: Organisation) -> list[tuple[int, str]]:
+    """Return ``(id, subject)`` of ``school``'s cases, newest first, for a staff picker."""
