@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import url_for
+from flask import has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 
 from kaimen import (
@@ -112,8 +112,11 @@ def kaimen_report_counts(
 def kaimen_complaint_cases(
     school: Organisation, ids: list[int]
 ) -> list[tuple[int, str, Any, bool, str]]:
-    return [(*case, url_for("complaints.show", school=school.slug, complaint_id=case[0]))
-            for case in queries.cases_by_id(school, ids)]
+    def link(case_id: int) -> str:  # no link outside a request (a command, the demo)
+        return (url_for("complaints.show", school=school.slug, complaint_id=case_id)
+                if has_request_context() else "")
+
+    return [(*case, link(case[0])) for case in queries.cases_by_id(school, ids)]
 
 
 @hookimpl
