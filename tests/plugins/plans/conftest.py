@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from types import SimpleNamespace
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from blueprints.complaints import services as complaint_services
 from blueprints.plans import ledger, services
@@ -23,6 +25,13 @@ def english(client: Any) -> Any:
     """Ask for English pages, so assertions do not depend on the catalogue."""
     client.set_cookie("kaimen_locale", "en")
     return client
+
+
+@pytest.fixture(autouse=True)
+def english_messages(ctx: Any) -> Iterator[None]:
+    """Speak English in the test's own context, so refusals can be matched."""
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

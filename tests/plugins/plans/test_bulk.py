@@ -30,7 +30,7 @@ def send(client, workbook, name: str = "ledger.xlsx"):
 
 def statuses() -> dict[int, str]:
     db.session.expire_all()
-    return dict(db.session.execute(sa.select(Measure.id, Measure.status)).tuples().all())
+    return {item: status for item, status in db.session.execute(sa.select(Measure.id, Measure.status))}
 
 
 def test_an_edited_file_moves_the_items(approved, client, as_user):
