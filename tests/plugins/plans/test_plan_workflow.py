@@ -70,7 +70,8 @@ def test_return_with_a_comment_on_one_measure_then_resubmit_shows_the_diff(
     client.get("/logout")
     as_user("a1.admin")
     page = client.get(f"/s/a1/plans/{plan.id}").get_data(as_text=True)
-    assert "Be precise" in page and "Which fee?" in page
+    assert "Be precise" in page
+    assert "Which fee?" in page
     client.post(f"/s/a1/plans/measures/{measure.id}/edit", data={
         "action": "Refund the 200 yuan book fee", "target": "All refunded",
         "responsible_person": "Bursar", "responsible_unit": "Office",
