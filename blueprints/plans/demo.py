@@ -109,6 +109,8 @@ def _school(plan: Plan, state: int, users: dict[str, User]) -> None:
 def load(bureau: Organisation, schools: list[Organisation], users: dict[str, User]) -> None:
     """Create the campaign and a plan in each school: approved, awaiting review, returned,
     draft, in turn; the first school's mirrors the report."""
+    if not schools:
+        return  # a city bureau's schools are its counties' to evaluate
     campaign = _campaign(bureau, users)
     db.session.flush()
     for index, school in enumerate(schools):

@@ -78,7 +78,7 @@ class MeasureForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     """A button: submit, delete, sign off; nothing to fill in but the CSRF token."""
 
-    text = TextAreaField(_l("Note (optional)"), validators=[_too_long(NOTE_MAX)])
+    note = TextAreaField(_l("Note (optional)"), validators=[_too_long(NOTE_MAX)])
 
 
 class ReviewForm(FlaskForm):
@@ -99,7 +99,7 @@ class ProgressForm(FlaskForm):
 class UrgeForm(FlaskForm):
     """A supervisor's urging (督办): an instruction and a date to report by."""
 
-    text = TextAreaField(_l("Instruction"), validators=[
+    instruction = TextAreaField(_l("Instruction"), validators=[
         DataRequired(message=_l("Write the instruction.")), _too_long(NOTE_MAX)])
     due_on = _date(_l("Report by"))
 

@@ -71,7 +71,7 @@ def urge(measure_id: int) -> Any:
     measure = db.get_or_404(Measure, measure_id)
     form = UrgeForm()
     if form.validate_on_submit() and attempt(
-            lambda: ledger.urge(measure, form.text.data, form.due_on.data, current_user),
+            lambda: ledger.urge(measure, form.instruction.data, form.due_on.data, current_user),
             form.due_on):
         flash(_("The school was urged."), "info")
         return redirect(url_for(".item", measure_id=measure.id))
@@ -85,7 +85,7 @@ def sign_off(measure_id: int) -> Any:
     measure = db.get_or_404(Measure, measure_id)
     form = ConfirmForm()
     if form.validate_on_submit() and attempt(
-            lambda: ledger.sign_off(measure, form.text.data, current_user)):
+            lambda: ledger.sign_off(measure, form.note.data, current_user)):
         flash(_("The item was signed off."), "info")
     return redirect(url_for(".item", measure_id=measure.id))
 

@@ -35,7 +35,6 @@ def plan_page(plan: Plan, **forms: Any) -> str:
         can_edit=plan.editable and user_can(current_user, "plans.manage", g.school),
         can_review=user_can(current_user, "plans.review", g.school),
         problem_form=forms.get("problem_form") or _problem_form(),
-        measure_form=forms.get("measure_form") or MeasureForm(formdata=None),
         confirm_form=ConfirmForm(formdata=None),
         blockers=services.submission_problems(plan) if plan.editable else [],
     )
@@ -93,7 +92,7 @@ def delete_problem(problem_id: int) -> Any:
     return redirect(url_for(".plan", plan_id=plan_id))
 
 
-@bp.post("/problems/<int:problem_id>/measures")
+@bp.route("/problems/<int:problem_id>/measures", methods=["GET", "POST"])
 @require("plans.manage")
 def add_measure(problem_id: int) -> Any:
     """Add a measure to a problem."""
@@ -103,7 +102,8 @@ def add_measure(problem_id: int) -> Any:
             lambda: services.add_measure(problem, current_user, **form.content()), form.deadline):
         flash(_("The measure was added."), "info")
         return redirect(url_for(".plan", plan_id=problem.plan_id))
-    return plan_page(problem.plan, measure_form=form)
+    return render("plans/measure_form.html", problem=problem, measure=None, form=form,
+                  campaign=problem.plan.campaign)
 
 
 @bp.route("/measures/<int:measure_id>/edit", methods=["GET", "POST"])
@@ -117,7 +117,8 @@ def edit_measure(measure_id: int) -> Any:
                 form.deadline)
         if not form.deadline.errors:
             return redirect(url_for(".plan", plan_id=measure.plan_id))
-    return render("plans/edit_measure.html", measure=measure, form=form)
+    return render("plans/measure_form.html", problem=measure.problem, measure=measure,
+                  form=form, campaign=measure.problem.plan.campaign)
 
 
 @bp.post("/measures/<int:measure_id>/delete")

@@ -85,11 +85,11 @@ def test_only_the_bureau_signs_off(approved, county, client, as_user):
     as_user("a1.admin")
     assert client.post(f"/s/a1/plans/items/{measure.id}/signoff").status_code == 403
     assert client.post(f"/s/a1/plans/items/{measure.id}/urge",
-                       data={"text": "x", "due_on": "2030-01-01"}).status_code == 403
+                       data={"instruction": "x", "due_on": "2030-01-01"}).status_code == 403
     assert not item(measure.id).signed_off
     client.get("/logout")
     as_user("a.supervisor")
-    client.post(f"/s/a1/plans/items/{measure.id}/signoff", data={"text": "OK"})
+    client.post(f"/s/a1/plans/items/{measure.id}/signoff", data={"note": "OK"})
     assert item(measure.id).signed_off
 
 
@@ -98,13 +98,13 @@ def test_urging_tells_the_school(approved, county, client, as_user):
     as_user("a.supervisor")
     due = local_date(county.a) + timedelta(days=7)
     client.post(f"/s/a1/plans/items/{measure.id}/urge",
-                data={"text": "Refund before the holidays", "due_on": due.isoformat()})
+                data={"instruction": "Refund before the holidays", "due_on": due.isoformat()})
     assert item(measure.id).urged_until == due
     bodies = db.session.scalars(sa.select(Notification.body).where(
         Notification.recipient == "a1.admin@example.org")).all()
     assert any("Refund before the holidays" in body for body in bodies)
     past = client.post(f"/s/a1/plans/items/{measure.id}/urge",
-                       data={"text": "Late", "due_on": "2001-01-01"})
+                       data={"instruction": "Late", "due_on": "2001-01-01"})
     assert "cannot be in the past" in past.get_data(as_text=True)
 
 
