@@ -78,7 +78,7 @@ def report_progress(measure: Measure, status: str, text: str, uploads: Sequence[
     return changed
 
 
-def urge(measure: Measure, text: str, due_on: date | None, actor: User | None) -> None:
+def urge(measure: Measure, text: str, due_on: date | None, actor: User | None) -> Measure:
     """Urge an item (督办): a supervisor's instruction and the date to report by."""
     _open_item(measure)
     text = (text or "").strip()
@@ -91,6 +91,7 @@ def urge(measure: Measure, text: str, due_on: date | None, actor: User | None) -
     audit.record("plan.item_urged", measure, school=measure.plan.school, actor=actor,
                  data={"text": text, "due_on": due_on.isoformat()})
     notices.urged(measure, text)
+    return measure
 
 
 def sign_off_refusals(measure: Measure) -> list[str]:
@@ -109,7 +110,7 @@ def sign_off_refusals(measure: Measure) -> list[str]:
     return reasons
 
 
-def sign_off(measure: Measure, text: str, actor: User | None) -> None:
+def sign_off(measure: Measure, text: str, actor: User | None) -> Measure:
     """Sign off an item (销号): done, with evidence, every linked opinion closed."""
     _open_item(measure)
     refused = sign_off_refusals(measure)
@@ -120,9 +121,10 @@ def sign_off(measure: Measure, text: str, actor: User | None) -> None:
     _note(measure, "signoff", (text or "").strip(), actor)
     audit.record("plan.item_signed_off", measure, school=measure.plan.school, actor=actor)
     notices.item_changed(measure, _l("signed off"))
+    return measure
 
 
-def reopen(measure: Measure, reason: str, actor: User | None) -> None:
+def reopen(measure: Measure, reason: str, actor: User | None) -> Measure:
     """Reopen a signed-off item with a reason; it goes back to in progress."""
     reason = (reason or "").strip()
     if not measure.signed_off:
@@ -135,6 +137,7 @@ def reopen(measure: Measure, reason: str, actor: User | None) -> None:
     audit.record("plan.item_reopened", measure, school=measure.plan.school, actor=actor,
                  data={"reason": reason})
     notices.item_changed(measure, _l("reopened"))
+    return measure
 
 
 # --- lists -------------------------------------------------------------------------------------

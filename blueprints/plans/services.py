@@ -283,7 +283,7 @@ def _pending(plan: Plan) -> PlanVersion:
 
 
 def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
-                actor: User | None) -> None:
+                actor: User | None) -> Plan:
     """Return a submitted plan to its school with a comment, and comments on single measures."""
     version = _pending(plan)
     comment = (comment or "").strip()
@@ -297,9 +297,10 @@ def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
     audit.record("plan.returned", plan, school=plan.school, actor=actor,
                  data={"version": version.number, "comment": comment, "measures": sorted(kept)})
     notices.decided(plan, approved=False)
+    return plan
 
 
-def approve(plan: Plan, comment: str, actor: User | None) -> None:
+def approve(plan: Plan, comment: str, actor: User | None) -> Plan:
     """Approve a submitted plan: it is published and each measure becomes a ledger item."""
     version = _pending(plan)
     now = utcnow()
@@ -310,6 +311,7 @@ def approve(plan: Plan, comment: str, actor: User | None) -> None:
     audit.record("plan.approved", plan, school=plan.school, actor=actor,
                  data={"version": version.number})
     notices.decided(plan, approved=True)
+    return plan
 
 
 # --- what the reviewer sees --------------------------------------------------------------------
