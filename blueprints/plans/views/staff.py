@@ -15,7 +15,7 @@ from .. import bulk, ledger, services
 from ..blueprint import school_blueprint as bp
 from ..forms import BulkForm, ConfirmForm, MeasureForm, ProblemForm, ProgressForm
 from ..models import Evidence, Measure, Plan, Problem
-from ..uploads import UploadError, read_uploads, safe_filename
+from ..uploads import MAX_BYTES, UploadError, read_uploads, safe_filename
 from . import attempt, render, review_forms
 
 
@@ -177,7 +177,10 @@ def ledger_import() -> Any:
     if storage is None or not getattr(storage, "filename", ""):
         flash(_("Choose the edited ledger file."), "error")
         return redirect(url_for(".ledger_list"))
-    content = storage.stream.read(5 * 1024 * 1024 + 1)
+    content = storage.stream.read(MAX_BYTES + 1)
+    if len(content) > MAX_BYTES:
+        flash(_("The file is larger than 5 MB."), "error")
+        return redirect(url_for(".ledger_list"))
     items = ledger.items(ledger.school_today(g.school))
     try:
         changed = bulk.import_file(storage.filename, content, items, current_user)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from blueprints.complaints import deadlines, services
+from blueprints.complaints import deadlines, queries, services
 from blueprints.complaints.models import ComplaintSettings, Holiday
 from kaimen import local_date
 from kaimen.extensions import db
@@ -156,3 +156,18 @@ def test_urge_and_take_over(ctx, county):
     assert case.owner is supervisor
     with pytest.raises(services.WorkflowError):
         services.take_over(case, supervisor)
+
+
+
+def test_the_case_hooks_leave_out_leadership_reports_and_other_schools(ctx, county):
+    """What the rectification plans read through ``kaimen_complaint_cases``/``_choices``."""
+    fees, _code = file_case(county.a1, subject="Fees")
+    head, _code = file_case(county.a1, subject="The head", about_leadership=True)
+    elsewhere, _code = file_case(county.a2, subject="Other school")
+    fees.status = "closed"
+    db.session.flush()
+    every = [fees.id, head.id, elsewhere.id]
+    found = queries.cases_by_id(county.a1, every)
+    assert [(case_id, finished) for case_id, _s, _st, finished in found] == [(fees.id, True)]
+    choices = [case_id for case_id, _subject in queries.case_choices(county.a1)]
+    assert choices == [fees.id]

@@ -103,3 +103,11 @@ def test_a_file_that_is_not_a_spreadsheet_is_refused(approved, client, as_user):
 def test_a_teacher_cannot_import(approved, client, as_user):
     as_user("a1.teacher")
     assert client.post("/s/a1/plans/ledger/import").status_code == 403
+
+
+def test_a_file_over_5_mb_is_refused(approved, client, as_user):
+    as_user("a1.admin")
+    big = io.BytesIO(b"0" * (5 * 1024 * 1024 + 1))
+    page = client.post("/s/a1/plans/ledger/import", data={"upload": (big, "ledger.csv")},
+                       content_type="multipart/form-data", follow_redirects=True)
+    assert "The file is larger than 5 MB." in page.get_data(as_text=True)

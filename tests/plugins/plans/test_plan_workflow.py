@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from blueprints.plans import services
 from blueprints.plans.models import APPROVED, RETURNED, SUBMITTED
+from kaimen import hookimpl
 from kaimen.audit import AuditEvent
 from kaimen.extensions import db
 from kaimen.notify import Notification
@@ -138,3 +139,29 @@ def test_an_approved_plan_cannot_be_changed(approved, county):
     with pytest.raises(services.PlanError, match="draft or a returned"):
         services.add_problem(approved.plan, county.users["a1.admin"], category="fees",
                              description="Late addition")
+
+
+class LinkedPeople:
+    """A stand-in for the dual-link plugin: names the school's linked leader."""
+
+    NAME = "linked-people-test"
+
+    def __init__(self, person):
+        self.person = person
+
+    @hookimpl
+    def kaimen_plan_reviewers(self, school):
+        return [self.person]
+
+
+def test_people_named_by_the_reviewers_hook_are_told(drafted, county, app):
+    manager = app.extensions["kaimen"].manager
+    plugin = LinkedPeople(county.users["a.leader"])
+    manager.register(plugin, name=LinkedPeople.NAME)
+    try:
+        services.submit(drafted.plan, county.users["a1.admin"])
+        db.session.flush()
+    finally:
+        manager.unregister(plugin)
+    recipients = db.session.scalars(sa.select(Notification.recipient)).all()
+    assert "a.leader@example.org" in recipients
