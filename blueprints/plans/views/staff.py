@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from kaimen import db, require, table_response, user_can
 
-from .. import bulk, ledger, services
+from .. import bulk, ledger, metrics, services
 from ..blueprint import school_blueprint as bp
 from ..forms import BulkForm, ConfirmForm, MeasureForm, ProblemForm, ProgressForm
 from ..models import Evidence, Measure, Plan, Problem
@@ -153,7 +153,11 @@ def ledger_list() -> str:
     which = request.args.get("list", "all")
     which = which if which in ledger.LISTS else "all"
     today = ledger.school_today(g.school)
+    campaign = services.current_campaign(g.school.bureau())
+    summary = (metrics.sentence(metrics.tallies(campaign, [g.school.id], today)[g.school.id])
+               if campaign else None)
     return render("plans/ledger.html", ledger_items=ledger.items(today, which), which=which,
+                  summary=summary, campaign=campaign,
                   lists=ledger.LISTS, today=today, bulk_form=BulkForm(formdata=None),
                   can_manage=user_can(current_user, "plans.manage", g.school))
 
