@@ -42,6 +42,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
 
 translations: install

@@ -1,7 +1,7 @@
 """receipt tokens: the one-time form token and sealed code move onto the receipt
 
 Revision ID: 0008_receipt_tokens
-Revises: 0004_row_level_security
+Revises: 0007_login_throttle
 Create Date: 2026-12-02 04:30:00
 
 Double-submit protection moves from the complaint box into the core's receipts
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0008_receipt_tokens'
-down_revision = '0004_row_level_security'
+down_revision = '0007_login_throttle'
 branch_labels = None
 depends_on = None
 

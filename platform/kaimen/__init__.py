@@ -55,7 +55,7 @@ from .timeutil import local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
-PLUGIN_SUBMODULES = ("kaimen.forms",)
+PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes")
 
 __all__ = [
     "PLUGIN_SUBMODULES",

@@ -43,6 +43,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
 def configure(app: Flask, settings: dict[str, Any] | None) -> None:
     values = config.load(settings)
     config.check_secret(values)
+    config.check_audit_key(values)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     database_url = values["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'kaimen.db'}"
     production = not (values["DEBUG"] or values["TESTING"])
@@ -62,6 +63,8 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         RATELIMIT_STORAGE_URI=values["REDIS_URL"] or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # decided here: the flask command resets DEBUG after the factory returns
+        AUDIT_DEVELOPMENT_KEY=config.development_audit_key(values),
         # Any other Host header gets 400: it would otherwise reach redirects and links.
         TRUSTED_HOSTS=config.trusted_hosts(values),
     )
@@ -107,6 +110,7 @@ def configure_db(app: Flask) -> None:
     )
     from . import audit, notify, orgs, receipts  # noqa: F401 - register the core's models
     from .auth import models  # noqa: F401
+    from .classes import models as classes_models  # noqa: F401
 
     with app.app_context():
         engine = db.engine
@@ -151,12 +155,14 @@ def load_plugins(app: Flask) -> None:
 def register_core(app: Flask) -> None:
     from .admin.audit_log import bp as audit_bp
     from .admin.views import bp as admin_bp
+    from .classes.views import bp as classes_bp
     from .web import context, errors
     from .web.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(classes_bp)
     context.init_app(app)
     errors.init_app(app)
     app.context_processor(_template_globals)

@@ -1,30 +1,55 @@
-"""The append-only audit log, hash-chained per bureau.
+"""The append-only audit log, hash-chained per bureau with a key.
 
 ``record`` appends an event in the caller's transaction. Appends to one
 bureau's chain are serialised by locking that bureau's ``AuditHead`` row
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite writes are serialised by
 ``BEGIN IMMEDIATE``), and ``(bureau_id, seq)`` is unique, so concurrent
-appends can never fork the chain. ``verify`` recomputes every chain.
+appends can never fork the chain.
+
+Each event's hash is an HMAC-SHA256 under ``KAIMEN_AUDIT_KEY``, a key that is
+never stored in the database: whoever can write the database but lacks the key
+cannot recompute the chain after an edit. What the chain alone cannot show
+(its last events deleted and the head rewound, or a bureau's whole chain
+deleted) is shown by the signed checkpoints kept outside the database
+(``kaimen.audit_checkpoints``), which ``verify`` checks the chain against.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .config import ConfigError
 from .extensions import Model, db
 from .orgs import Organisation
 from .timeutil import utcnow
 
 GENESIS = "0" * 64
+LEGACY_REASON = (
+    "hashed without the audit key: written before the chain was keyed (then run "
+    "'flask kaimen audit rechain' once), or recomputed by someone without the key"
+)
+
+
+def chain_key() -> bytes:
+    """Return the key of the hash chain: ``AUDIT_KEY``, or one derived in debug and testing."""
+    config = current_app.config
+    if config.get("AUDIT_KEY"):
+        return str(config["AUDIT_KEY"]).encode()
+    if config.get("AUDIT_DEVELOPMENT_KEY"):  # debug and testing only: see config.py
+        return bytes(config["AUDIT_DEVELOPMENT_KEY"])
+    raise ConfigError("KAIMEN_AUDIT_KEY is not set: the audit log cannot be written or checked")
 
 
 class AuditEvent(Model):
@@ -49,8 +74,15 @@ class AuditEvent(Model):
 
     school: Mapped[Organisation | None] = relationship(foreign_keys=[school_id])
 
-    def compute_hash(self) -> str:
-        """Return the SHA-256 of this event's content and its predecessor's hash."""
+    def compute_hash(self, key: bytes | None = None) -> str:
+        """Return the HMAC-SHA256, under the chain key, of this event and its predecessor's hash."""
+        return hmac.new(key or chain_key(), self._canonical(), hashlib.sha256).hexdigest()
+
+    def legacy_hash(self) -> str:
+        """Return the plain SHA-256 that events had before the chain was keyed."""
+        return hashlib.sha256(self._canonical()).hexdigest()
+
+    def _canonical(self) -> bytes:
         content = [
             self.bureau_id,
             self.seq,
@@ -65,7 +97,7 @@ class AuditEvent(Model):
             self.prev_hash,
         ]
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return canonical.encode()
 
 
 class AuditHead(Model):
@@ -153,45 +185,145 @@ class Breach:
     reason: str
 
     def __str__(self) -> str:
+        if self.seq is None:
+            return f"bureau {self.bureau_id}: {self.reason}"
+        if self.event_id is None:
+            return f"bureau {self.bureau_id}, head at #{self.seq}: {self.reason}"
         return f"bureau {self.bureau_id}, event #{self.seq} (id {self.event_id}): {self.reason}"
 
 
-def verify() -> list[Breach]:
-    """Recompute every bureau's chain; return the first breach of each broken one."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """A bureau's chain head as signed at a time, read back from outside the database."""
+
+    bureau_id: int
+    seq: int
+    head: str
+    time: str
+
+
+def verify(checkpoints: Iterable[Checkpoint] = ()) -> list[Breach]:
+    """Recompute every bureau's chain; return the first breach of each broken one.
+
+    Without checkpoints a chain is checked against itself and its head only; with
+    them, each chain must also still hold every checkpointed event unchanged.
+    """
     breaches = []
+    anchors: dict[int, dict[int, list[Checkpoint]]] = {}
+    for checkpoint in checkpoints:
+        anchors.setdefault(checkpoint.bureau_id, {}).setdefault(checkpoint.seq, []).append(
+            checkpoint
+        )
+    key = chain_key()
     # populate_existing: check the stored rows, not copies already in the session
     stored = db.session.scalars(sa.select(AuditHead), execution_options={"populate_existing": True})
     heads = {h.bureau_id: h for h in stored}
     bureau_ids = set(heads) | set(db.session.scalars(sa.select(AuditEvent.bureau_id).distinct()))
-    for bureau_id in sorted(bureau_ids):
-        breach = _verify_chain(bureau_id, heads.get(bureau_id))
+    for bureau_id in sorted(bureau_ids | set(anchors)):
+        breach = _verify_chain(bureau_id, heads.get(bureau_id), anchors.get(bureau_id, {}), key)
         if breach is not None:
             breaches.append(breach)
     return breaches
 
 
-def _verify_chain(bureau_id: int, head: AuditHead | None) -> Breach | None:
-    expected_seq, prev_hash = 1, GENESIS
-    events = db.session.scalars(
+def _events(bureau_id: int) -> Iterable[AuditEvent]:
+    return db.session.scalars(
         sa.select(AuditEvent).where(AuditEvent.bureau_id == bureau_id).order_by(AuditEvent.seq),
         execution_options={"populate_existing": True},
     )
-    for event in events:
+
+
+def _verify_chain(
+    bureau_id: int,
+    head: AuditHead | None,
+    anchors: dict[int, list[Checkpoint]],
+    key: bytes,
+) -> Breach | None:
+    expected_seq, prev_hash = 1, GENESIS
+    pending = dict(anchors)
+    for event in _events(bureau_id):
         if event.seq != expected_seq:
             return Breach(
                 bureau_id, event.seq, event.id, f"expected #{expected_seq}: events missing"
             )
         if event.prev_hash != prev_hash:
             return Breach(bureau_id, event.seq, event.id, "does not follow the event before it")
-        if event.compute_hash() != event.hash:
-            return Breach(
-                bureau_id, event.seq, event.id, "content was changed after it was written"
-            )
+        if not hmac.compare_digest(event.compute_hash(key), event.hash):
+            legacy = event.legacy_hash() == event.hash
+            reason = LEGACY_REASON if legacy else "content was changed after it was written"
+            return Breach(bureau_id, event.seq, event.id, reason)
+        for checkpoint in pending.pop(event.seq, []):
+            if checkpoint.head != event.hash:
+                return Breach(
+                    bureau_id,
+                    event.seq,
+                    event.id,
+                    f"differs from the checkpoint of {checkpoint.time}: the chain was rewritten",
+                )
         expected_seq, prev_hash = expected_seq + 1, event.hash
+    last = expected_seq - 1
+    if pending:
+        checkpoint = pending[max(pending)][0]
+        ends = f"ends at #{last}" if last else "has no events"
+        return Breach(
+            bureau_id,
+            last or None,
+            None,
+            f"the checkpoint of {checkpoint.time} recorded #{checkpoint.seq}, but the chain "
+            f"{ends}: events were removed",
+        )
     if head is None:
         return Breach(bureau_id, None, None, "the chain has events but no head")
-    if head.seq != expected_seq - 1 or head.last_hash != prev_hash:
-        return Breach(
-            bureau_id, head.seq, None, f"the chain ends at #{expected_seq - 1}: events removed"
-        )
+    if head.seq != last or head.last_hash != prev_hash:
+        return Breach(bureau_id, head.seq, None, f"the chain ends at #{last}: events removed")
     return None
+
+
+class RechainRefused(Exception):
+    """A chain that ``rechain`` will not re-key: it does not verify, or it was checkpointed."""
+
+
+def rechain(checkpointed: Iterable[int] = ()) -> dict[int, int]:
+    """Re-key the events hashed before the chain had a key; return re-keyed counts per bureau.
+
+    A chain is re-keyed only when it verifies as written: plain SHA-256 events
+    first, then keyed ones. A bureau with checkpoints is refused, since its
+    signed heads would no longer match.
+    """
+    key, done = chain_key(), {}
+    refused = set(checkpointed)
+    for head in db.session.scalars(sa.select(AuditHead).order_by(AuditHead.bureau_id)).all():
+        head = _lock_head(head.bureau_id)
+        legacy = _rekey(head, key)
+        if not legacy:
+            continue
+        if head.bureau_id in refused:
+            raise RechainRefused(
+                f"bureau {head.bureau_id}: it has signed checkpoints; re-keying would break them"
+            )
+        done[head.bureau_id] = legacy
+        bureau = db.session.get(Organisation, head.bureau_id)
+        record("audit.rechained", bureau, bureau=bureau, data={"events": legacy})
+    return done
+
+
+def _rekey(head: AuditHead, key: bytes) -> int:
+    """Rewrite one chain under ``key`` after checking it as stored; return the legacy count."""
+    stored_prev, new_prev, legacy, keyed_seen = GENESIS, GENESIS, 0, False
+    events = list(_events(head.bureau_id))
+    for expected_seq, event in enumerate(events, start=1):
+        if event.seq != expected_seq or event.prev_hash != stored_prev:
+            raise RechainRefused(f"bureau {head.bureau_id}: event #{event.seq} is out of order")
+        if not keyed_seen and event.legacy_hash() == event.hash:
+            legacy += 1
+        elif hmac.compare_digest(event.compute_hash(key), event.hash):
+            keyed_seen = True
+        else:
+            raise RechainRefused(f"bureau {head.bureau_id}: event #{event.seq} was changed")
+        stored_prev = event.hash
+        event.prev_hash = new_prev
+        event.hash = new_prev = event.compute_hash(key)
+    if (head.seq, head.last_hash) != (len(events), stored_prev):
+        raise RechainRefused(f"bureau {head.bureau_id}: the head does not match the last event")
+    head.last_hash = new_prev  # unchanged when every event was keyed already
+    return legacy

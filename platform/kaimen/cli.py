@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import audit, notify, orgs, plugins, provisioning, rls, tenancy
+from . import audit, audit_checkpoints, notify, orgs, plugins, provisioning, rls, tenancy
 from .auth.roles import ROLES, SCHOOL_ROLES
 from .extensions import db
 
@@ -125,19 +125,75 @@ def plugins_disable(school: str, name: str) -> None:
 
 @kaimen.group("audit")
 def audit_group() -> None:
-    """The hash-chained audit log."""
+    """The keyed hash-chained audit log and its signed checkpoints."""
 
 
 @audit_group.command("verify")
-def audit_verify() -> None:
+@click.option(
+    "--checkpoints",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A file of signed checkpoints the chains must still match.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The checkpoints' public key (default: the half of the configured signing key).",
+)
+def audit_verify(checkpoints: str | None, public_key: str | None) -> None:
     """Recompute every chain; exit non-zero naming the first bad event of each."""
-    breaches = audit.verify()
+    anchors: list[audit.Checkpoint] = []
+    if checkpoints is not None:
+        try:
+            anchors = audit_checkpoints.read(checkpoints, audit_checkpoints.public_key(public_key))
+        except audit_checkpoints.CheckpointError as error:
+            click.echo(f"BROKEN: {error}", err=True)
+            sys.exit(1)
+    breaches = audit.verify(anchors)
     for breach in breaches:
         click.echo(f"BROKEN: {breach}", err=True)
     if breaches:
         sys.exit(1)
     count = db.session.scalar(sa.select(sa.func.count()).select_from(audit.AuditEvent))
     click.echo(f"audit log intact: {count} events")
+    if checkpoints is None:
+        click.echo("(without --checkpoints, a chain cut short or deleted whole goes unseen)")
+    else:
+        click.echo(f"consistent with {len(anchors)} checkpoints")
+
+
+@audit_group.command("checkpoint")
+@transactional
+def audit_checkpoint() -> None:
+    """Sign each bureau's chain head into the checkpoints file and send it to its supervisors."""
+    try:
+        signed = audit_checkpoints.checkpoint()
+    except audit_checkpoints.CheckpointError as error:
+        raise click.ClickException(str(error)) from None
+    except audit_checkpoints.LogBroken as broken:
+        for breach in broken.breaches:
+            click.echo(f"BROKEN: {breach}", err=True)
+        raise click.ClickException("the audit log does not verify: nothing was signed") from None
+    for fields in signed:
+        click.echo(f"{fields['bureau']}: #{fields['seq']} {fields['head']}")
+    click.echo(f"{len(signed)} checkpoints written to {audit_checkpoints.checkpoints_path()}")
+
+
+@audit_group.command("rechain")
+@transactional
+def audit_rechain() -> None:
+    """Re-key chains written before the audit key existed (once, after upgrading)."""
+    path = audit_checkpoints.checkpoints_path()
+    checkpointed: set[int] = set()
+    try:
+        if path.exists():
+            key = audit_checkpoints.public_key()
+            checkpointed = {c.bureau_id for c in audit_checkpoints.read(path, key)}
+        done = audit.rechain(checkpointed)
+    except (audit.RechainRefused, audit_checkpoints.CheckpointError) as error:
+        raise click.ClickException(str(error)) from None
+    for bureau_id, count in sorted(done.items()):
+        click.echo(f"bureau {bureau_id}: {count} events re-keyed")
+    click.echo(f"{len(done)} chains re-keyed")
 
 
 @kaimen.command("rls")
@@ -195,7 +251,7 @@ def users_create(
     email: str | None,
 ) -> None:
     """Create a user with one grant; the password is asked for."""
-    from .admin.services import UserError, add_user
+    from .admin.services import NewUser, UserError, add_user
 
     kind = orgs.SCHOOL if role in SCHOOL_ROLES else orgs.BUREAU
     org = orgs.find(org_slug, kind)
@@ -210,10 +266,10 @@ def users_create(
             raise click.ClickException("unit_staff needs --unit with a unit of that bureau")
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     try:
-        add_user(
+        add_user(NewUser(
             username=username, display_name=display_name, email=email, password=password,
             role=role, org=org, unit_id=unit.id if unit is not None else None,
-        )
+        ))
     except UserError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"created {username}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +37,8 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_ENABLED": (True, _boolean),
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
+    # failures of one username from every address together, within the same minutes
+    "LOGIN_USER_MAX_FAILURES": (20, int),
     "LOGIN_IP_LIMIT": ("30 per 15 minutes", str),
     "SESSION_IDLE_HOURS": (8.0, float),
     "MAIL_BACKEND": ("console", str),
@@ -47,6 +51,9 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SMS_BACKEND": (None, str),
     "NOTIFY_MAX_ATTEMPTS": (5, int),
     "PLUGINS_DISABLED": ("", str),
+    "AUDIT_KEY": (None, str),
+    "AUDIT_CHECKPOINTS": (None, str),
+    "AUDIT_SIGNING_KEY": (None, str),
     # Werkzeug's hashing method for new passwords. Production keeps the strong default;
     # the test suite sets a cheap one (KAIMEN_PASSWORD_METHOD) so it does not spend its
     # time hashing demo passwords.
@@ -95,3 +102,31 @@ def check_secret(settings: Mapping[str, Any]) -> None:
             "start with a key that can be guessed. Generate one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
         )
+
+
+def check_audit_key(settings: Mapping[str, Any]) -> None:
+    """Refuse to run without a real audit-chain key outside debug and testing.
+
+    In debug and testing the key is derived from the secret key (see
+    ``kaimen.audit.chain_key``); in production it must be its own secret, kept
+    out of the database, or whoever can write the database could rehash the chain.
+    """
+    if settings.get("DEBUG") or settings.get("TESTING"):
+        return
+    key = settings.get("AUDIT_KEY") or ""
+    if len(key) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"KAIMEN_AUDIT_KEY is not set or shorter than {MIN_SECRET_LENGTH} characters: "
+            "the audit log's hash chain needs its own key, kept out of the database. Set "
+            "KAIMEN_AUDIT_KEY to a long random value (or KAIMEN_DEBUG=1 for development)."
+        )
+    if key == settings.get("SECRET_KEY"):
+        raise ConfigError("KAIMEN_AUDIT_KEY must differ from KAIMEN_SECRET_KEY")
+
+
+def development_audit_key(settings: Mapping[str, Any]) -> bytes | None:
+    """Return the chain key derived from the secret key in debug and testing, else None."""
+    if settings.get("AUDIT_KEY") or not (settings.get("DEBUG") or settings.get("TESTING")):
+        return None
+    secret = str(settings.get("SECRET_KEY") or "").encode()
+    return hmac.new(secret, b"kaimen audit chain", hashlib.sha256).digest()

@@ -55,6 +55,16 @@ def kaimen_school_panels(school: Organisation) -> list[Panel]:
 
 
 @hookspec
+def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
+    """Return ``Panel`` objects for ``user``'s desk at ``school``, ``/s/<school>/desk/``.
+
+    The desk is where school staff land after logging in: what is waiting for *them*
+    (cases they are in charge of, due or overdue; pledges awaiting their signature).
+    Return only what ``user`` may see; return nothing when nothing waits.
+    """
+
+
+@hookspec
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
     """Return a ``MetricTable`` for the bureau's umbrella view, or None.
 

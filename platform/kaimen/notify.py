@@ -93,12 +93,28 @@ class SmtpMail:
         message["To"] = recipient
         message["Subject"] = subject
         message.set_content(body)
-        with smtplib.SMTP(self.config["SMTP_HOST"], self.config["SMTP_PORT"], timeout=30) as smtp:
+        smtp = smtplib.SMTP(self.config["SMTP_HOST"], self.config["SMTP_PORT"], timeout=30)
+        try:
             if self.config["SMTP_STARTTLS"]:
                 smtp.starttls()
             if self.config["SMTP_USERNAME"]:
                 smtp.login(self.config["SMTP_USERNAME"], self.config["SMTP_PASSWORD"] or "")
             smtp.send_message(message)
+        finally:
+            _hang_up(smtp)
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """End an SMTP session whatever the server answers to QUIT.
+
+    Not ``with smtplib.SMTP(...)``: its exit raises when QUIT is answered with an
+    error, which would count a message the server accepted at DATA (250) as
+    unsent, and send it again on every run.
+    """
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 class ConsoleSms:

@@ -117,8 +117,17 @@ def make_manager(modules: Iterable[ModuleType]) -> pluggy.PluginManager:
             manager.add_hookspecs(extra_specs)
     for module in modules:
         manager.register(module, name=module.NAME)
+    for name, core_module in _core_hook_modules():
+        manager.register(core_module, name=name)
     manager.check_pending()
     return manager
+
+
+def _core_hook_modules() -> list[tuple[str, ModuleType]]:
+    """Return the core's own hook implementations (demo rows of core models), by name."""
+    from .classes import demo as classes_demo
+
+    return [("kaimen.classes", classes_demo)]
 
 
 def register_blueprints(app: Flask, modules: Iterable[ModuleType]) -> None:

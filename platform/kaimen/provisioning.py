@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from . import audit, orgs, plugins
 from .auth.models import BUREAU_ROLES, SCHOOL_ROLES, RoleGrant, User
+from .classes import tenants as classes_tenants
 from .extensions import db
 from .i18n import LOCALES
 
@@ -286,7 +287,8 @@ def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
     """Create or update everything ``path`` describes, in the caller's transaction."""
     path = Path(path)
     document = parse(path)
-    unknown = sorted(set(document) - {"bureau", "unit", "school", "user"})
+    sections = {"bureau", "unit", "school", "user", *classes_tenants.SECTIONS}
+    unknown = sorted(set(document) - sections)
     if unknown:
         raise TenantFileError(f"{path}: {unknown[0]}: unknown section")
     if demo_password is None:
@@ -296,6 +298,7 @@ def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
     loader.load_units()
     loader.load_schools()
     loader.load_users(demo_password)
+    classes_tenants.load(loader)
     if loader.report.changed:
         for org in loader.orgs.values():
             if org.is_bureau:

@@ -208,10 +208,13 @@ def run_wrk(url: str, duration: str) -> dict[str, Any]:
 def environments(workdir: Path, postgres: str | None) -> dict[str, dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KAIMEN_")}
     database = f"sqlite:///{workdir / 'bench.db'}"
+    audit_key = secrets.token_hex(32)  # one chain key for the set-up and the server
     setup = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_DEBUG": "1",
+                    "KAIMEN_AUDIT_KEY": audit_key,
                     "KAIMEN_DEMO_PASSWORD": os.environ.get("KAIMEN_DEMO_PASSWORD")
                     or secrets.token_urlsafe(12)}
-    kaimen = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_SECRET_KEY": secrets.token_hex(32)}
+    kaimen = base | {"KAIMEN_DATABASE_URL": database, "KAIMEN_SECRET_KEY": secrets.token_hex(32),
+                     "KAIMEN_AUDIT_KEY": audit_key}
     envs = {"setup": setup, "kaimen": kaimen, "bare": base}
     if postgres:
         envs["setup-pg"] = setup | {"KAIMEN_DATABASE_URL": postgres}

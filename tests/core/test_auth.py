@@ -52,8 +52,8 @@ def post_login(client, username, password=PASSWORD, headers=None, **data):
 
 
 @pytest.mark.parametrize(("username", "home"), [
-    ("a1.admin", "/s/a1/"),
-    ("a1.teacher", "/s/a1/"),
+    ("a1.admin", "/s/a1/desk/"),   # school staff land at their desk (issue 8, item 8)
+    ("a1.teacher", "/s/a1/desk/"),
     ("a.admin", "/b/county-a/"),
     ("city.supervisor", "/b/city/"),
 ])
@@ -88,7 +88,7 @@ def test_login_page_carries_next_from_the_query(client, county):
 def test_login_ignores_open_redirects(client, county, target):
     response = post_login(client, "a1.admin", next=target)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/s/a1/"
+    assert response.headers["Location"] == "/s/a1/desk/"
 
 
 def test_wrong_password_and_unknown_user_answer_the_same(client, county):
@@ -141,13 +141,14 @@ def test_a_lock_expires(app, client, county, ctx):
     for _ in range(2):
         post_login(client, "a1.teacher", "wrong password")
     assert post_login(client, "a1.teacher").status_code == 429
-    row = db.session.get(LoginThrottle, "a1.teacher")
+    row = db.session.get(LoginThrottle, ("a1.teacher", "127.0.0.1"))
     db.session.refresh(row)
     row.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert post_login(client, "a1.teacher").status_code == 302
     db.session.expire_all()
-    assert db.session.get(LoginThrottle, "a1.teacher") is None  # a success clears the count
+    # a success clears the count of its address
+    assert db.session.get(LoginThrottle, ("a1.teacher", "127.0.0.1")) is None
 
 
 def test_per_ip_limit_gives_the_translated_429_page(app, client, county):
@@ -377,6 +378,7 @@ def test_cookies_are_secure_in_production(monkeypatch, tmp_path):
         monkeypatch.delenv(f"KAIMEN_{name}", raising=False)
     app = create_app({
         "SECRET_KEY": "a-long-random-production-secret-0123456789abcdef",
+        "AUDIT_KEY": "a-long-random-audit-chain-key-0123456789abcdef",
         "BASE_URL": "https://kaimen.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
     })
@@ -400,6 +402,7 @@ def test_cookies_are_not_secure_over_plain_http(monkeypatch, tmp_path):
         monkeypatch.delenv(f"KAIMEN_{name}", raising=False)
     app = create_app({
         "SECRET_KEY": "a-long-random-production-secret-0123456789abcdef",
+        "AUDIT_KEY": "a-long-random-audit-chain-key-0123456789abcdef",
         "BASE_URL": "http://intranet.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",
     })
@@ -411,6 +414,7 @@ def test_cookies_are_not_secure_over_plain_http(monkeypatch, tmp_path):
 def test_failed_logins_are_counted_even_for_unknown_names(client, county, ctx):
     post_login(client, "ghost.user", "wrong")
     post_login(client, "ghost.user", "wrong")
-    row = db.session.scalar(sa.select(LoginThrottle).where(LoginThrottle.username == "ghost.user"))
+    row = db.session.scalar(sa.select(LoginThrottle).where(
+        LoginThrottle.username == "ghost.user", LoginThrottle.address == "127.0.0.1"))
     assert row is not None
     assert row.failures == 2

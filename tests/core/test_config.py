@@ -14,6 +14,7 @@ from kaimen.config import DEFAULT_SECRET_KEY, ConfigError
 from kaimen.extensions import db
 
 REAL_SECRET = "a-long-random-production-secret-0123456789abcdef"
+REAL_AUDIT_KEY = "another-long-random-audit-chain-key-0123456789"
 
 
 @pytest.fixture
@@ -108,15 +109,28 @@ def test_a_short_secret_is_accepted_in_debug(clean_env, tmp_path):
 
 
 def test_a_secret_of_32_characters_is_enough(clean_env, tmp_path):
-    app = create_app({"SECRET_KEY": "x" * 32, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    app = create_app({"SECRET_KEY": "x" * 32, "AUDIT_KEY": "y" * 32,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
     assert not app.config["DEBUG"]
     dispose(app)
 
 
 def test_real_secret_is_accepted_in_production(clean_env, tmp_path):
-    app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    app = create_app({"SECRET_KEY": REAL_SECRET, "AUDIT_KEY": REAL_AUDIT_KEY,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
     assert not app.config["TESTING"]
     assert not app.config["DEBUG"]
+    dispose(app)
+
+
+def test_production_needs_its_own_audit_key(clean_env, tmp_path):
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    for audit_key in (None, "", "too-short", REAL_SECRET):
+        with pytest.raises(ConfigError, match="KAIMEN_AUDIT_KEY"):
+            create_app({"SECRET_KEY": REAL_SECRET, "AUDIT_KEY": audit_key, "DATABASE_URL": url})
+    clean_env.setenv("KAIMEN_AUDIT_KEY", REAL_AUDIT_KEY)
+    app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": url})
+    assert app.config["AUDIT_KEY"] == REAL_AUDIT_KEY
     dispose(app)
 
 
@@ -216,7 +230,8 @@ def test_limiter_keys_on_forwarded_client_behind_proxies(backend, fresh_database
 def test_production_hashes_passwords_with_scrypt(clean_env, tmp_path):
     """The suite hashes cheaply; a deployment that sets nothing gets scrypt."""
     assert config.load(environ={})["PASSWORD_METHOD"] == "scrypt"
-    app = create_app({"SECRET_KEY": REAL_SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
+    app = create_app({"SECRET_KEY": REAL_SECRET, "AUDIT_KEY": REAL_AUDIT_KEY,
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}"})
     from kaimen.auth.models import User
 
     with app.app_context():

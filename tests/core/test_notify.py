@@ -15,6 +15,7 @@ import kaimen_test_sms
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from conftest import make_app
 
 from kaimen import notify, tenancy
@@ -214,6 +215,73 @@ def test_failing_server_is_retried_with_back_off(app, ctx, county):
     make_due(message_id)
     assert notify.deliver() == notify.DeliveryReport()
     assert stored(message_id).attempts == 3
+
+
+class ErrorOnQuit(Collector):
+    """Accept every message at DATA (250), then answer QUIT with an error."""
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        return "554 5.3.0 Something went wrong after the message was queued"
+
+
+class HangUpOnQuit(Controller):
+    """Accept every message at DATA (250), then drop the connection instead of answering QUIT."""
+
+    def factory(self) -> SMTP:
+        return _HangingUp(self.handler, **self.SMTP_kwargs)
+
+
+class _HangingUp(SMTP):
+    async def smtp_QUIT(self, arg: str) -> None:  # noqa: N802
+        assert self._handler_coroutine is not None
+        assert self.transport is not None
+        self._handler_coroutine.cancel()
+        self.transport.close()
+
+
+@pytest.mark.parametrize("misbehaviour", ["error_on_quit", "hang_up_on_quit"])
+def test_message_accepted_at_data_is_sent_once(app, ctx, county, misbehaviour):
+    if misbehaviour == "error_on_quit":
+        collector = ErrorOnQuit()
+        controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    else:
+        collector = Collector()
+        controller = HangUpOnQuit(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app.config.update(smtp_settings(controller))
+        message_id = mail(county)
+        report = notify.deliver()
+        assert (report.sent, report.retrying, report.failed) == (1, 0, 0)
+        row = stored(message_id)
+        assert (row.status, row.attempts, row.last_error) == (SENT, 1, None)
+        # a later run, even once it would be due, sends nothing more
+        make_due(message_id)
+        assert notify.deliver() == notify.DeliveryReport()
+    finally:
+        controller.stop()
+    assert collector.recipients() == ["parent@example.org"]
+    assert stored(message_id).attempts == 1
+
+
+def test_refused_message_still_ends_the_session(app, ctx, county):
+    """A server that refuses at DATA: retried, and the connection is closed either way."""
+
+    class Refusing(Collector):
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            return "451 4.3.0 Try again later"
+
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app.config.update(smtp_settings(controller))
+        message_id = mail(county)
+        assert notify.deliver().retrying == 1
+    finally:
+        controller.stop()
+    row = stored(message_id)
+    assert (row.status, row.attempts) == (PENDING, 1)
+    assert "451" in row.last_error
 
 
 def make_due(message_id: int) -> None:

@@ -344,3 +344,25 @@ def test_language_switch_refuses_open_redirects(client, county, target):
 def test_language_switch_returns_to_the_page(client, county):
     response = client.get("/lang/en", query_string={"next": "/s/a1/?page=2"})
     assert response.headers["Location"] == "/s/a1/?page=2"
+
+
+def test_school_staff_have_a_desk_with_what_waits_for_them(client, county):
+    from conftest import login
+
+    login(client, "a1.teacher")
+    page = client.get("/s/a1/desk/", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "<h1>My desk</h1>" in body
+    assert 'href="/s/a1/desk/"' in body  # in the navigation too
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_the_desk_is_personal_to_the_schools_staff(app, county):
+    from conftest import login
+
+    anonymous = app.test_client().get("/s/a1/desk/")
+    assert anonymous.status_code == 302
+    other = app.test_client()
+    login(other, "a2.admin")
+    assert other.get("/s/a1/desk/").status_code == 404

@@ -120,7 +120,9 @@ def test_loading_jiayu_creates_the_county(ctx):
     assert find_user("supervisor").roles_on(primary) == {"supervisor"}
     assert find_user("city.supervisor").roles_on(primary) == {"supervisor"}
     assert all(u.check_password(DEMO_PASSWORD) for u in (unit_staff, find_user("bureau.admin")))
-    assert (report.created, report.updated) == (2 + 9 + 13 + len(users), 0)
+    document = jiayu_document()
+    calendar = len(document["school_year"]) + len(document["class"])
+    assert (report.created, report.updated) == (2 + 9 + 13 + len(users) + calendar, 0)
     assert set(report.passwords) == {u.username for u in users}
     assert all(p == "" for p in report.passwords.values())  # the demo password is not printed
     assert audit.verify() == []
@@ -329,7 +331,9 @@ def test_cli_prints_generated_passwords_once(app, ctx):
     result = runner.invoke(args=["kaimen", "tenants", "load", str(JIAYU)])
     assert result.exit_code == 0, result.output
     document = jiayu_document()
-    created = sum(len(document[key]) for key in ("bureau", "unit", "school", "user"))
+    created = sum(
+        len(document[key]) for key in ("bureau", "unit", "school", "user", "school_year", "class")
+    )
     assert f"{JIAYU}: {created} created, 0 updated" in result.output
     assert "shown once" in result.output
     printed = dict(re.findall(r"^  (\S+)\s+(\S+)$", result.output, re.M))

@@ -67,8 +67,9 @@ def test_school_admin_logs_in_manages_own_school_only_and_logs_out(phone):
 
     page.locator("#password").fill(DEMO_PASSWORD)
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(phone.base_url + SCHOOL)
-    assert page.get_by_role("heading", level=1).inner_text() == "嘉鱼县实验小学"
+    page.wait_for_url(phone.base_url + SCHOOL + "desk/")  # staff land at their desk
+    assert page.get_by_role("heading", level=1).inner_text() == "我的工作台"
+    assert page.locator(".org-name").inner_text() == "嘉鱼县实验小学"
     assert page.locator("header form[action='/logout'] button").is_visible()
 
     settings = page.locator(f"nav a[href='{SCHOOL}admin/']")

@@ -53,6 +53,7 @@ def production(monkeypatch, tmp_path):
         monkeypatch.delenv(f"KAIMEN_{name}", raising=False)
     app = create_app({
         "SECRET_KEY": PRODUCTION_SECRET,
+        "AUDIT_KEY": "a-long-random-audit-chain-key-0123456789abcdef",
         "BASE_URL": "https://kaimen.example.org",
         "ALLOWED_HOSTS": "kaimen-1.internal, 10.0.0.5",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'k.db'}",

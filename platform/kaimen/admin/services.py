@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from .. import audit, orgs
+from ..auth import passwords
 from ..auth.access import user_can
-from ..auth.forms import MIN_PASSWORD
 from ..auth.models import RoleGrant, User, find_user
 from ..auth.roles import BUREAU_ROLES, ROLES, SCHOOL_ROLES
 from ..extensions import db
@@ -49,52 +50,40 @@ def users_of(org: orgs.Organisation) -> list[User]:
     )
 
 
-def create_user(
-    actor: Any,
-    admin_org: orgs.Organisation,
-    *,
-    username: str,
-    display_name: str,
-    email: str | None,
-    password: str,
-    role: str,
-    org: orgs.Organisation,
-    unit_id: int | None = None,
-) -> User:
+@dataclass(frozen=True)
+class NewUser:
+    """What it takes to create an account: the person and their one grant."""
+
+    username: str
+    display_name: str
+    email: str | None
+    password: str
+    role: str
+    org: orgs.Organisation
+    unit_id: int | None = None
+
+
+def create_user(actor: Any, admin_org: orgs.Organisation, new: NewUser) -> User:
     """Create a user with one grant, if ``actor`` may grant it from ``admin_org``; audited."""
-    if (role, org) not in grantable(actor, admin_org):
+    if (new.role, new.org) not in grantable(actor, admin_org):
         raise UserError(_("You cannot give that role there."), field="role")
-    return add_user(
-        username=username, display_name=display_name, email=email, password=password,
-        role=role, org=org, unit_id=unit_id, actor=actor,
-    )
+    return add_user(new, actor=actor)
 
 
-def add_user(
-    *,
-    username: str,
-    display_name: str,
-    email: str | None,
-    password: str,
-    role: str,
-    org: orgs.Organisation,
-    unit_id: int | None = None,
-    actor: Any = None,
-) -> User:
+def add_user(new: NewUser, actor: Any = None) -> User:
     """Create a user with one grant under the one password policy; audited.
 
     The admin pages (through ``create_user``, which checks who may grant what) and
     ``flask kaimen users create`` both come here. Raises ``UserError`` naming the field.
     """
+    username, role, org, unit_id = new.username.strip().lower(), new.role, new.org, new.unit_id
     if role not in ROLES or (role in SCHOOL_ROLES) != org.is_school:
         raise UserError(_("You cannot give that role there."), field="role")
     if find_user(username) is not None:
         raise UserError(_("That username is taken."))
-    if len(password) < MIN_PASSWORD:
-        raise UserError(
-            _("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
-            field="password",
-        )
+    problems = passwords.check(new.password, username)
+    if problems:
+        raise UserError(" ".join(problems), field="password")
     if role == "unit_staff":
         unit = db.session.get(orgs.Unit, unit_id) if unit_id is not None else None
         if unit is None or unit.bureau_id != org.id:
@@ -102,11 +91,11 @@ def add_user(
     else:
         unit_id = None
     user = User(
-        username=username.strip().lower(),
-        display_name=display_name.strip(),
-        email=(email or "").strip() or None,
+        username=username,
+        display_name=new.display_name.strip(),
+        email=(new.email or "").strip() or None,
     )
-    user.set_password(password)
+    user.set_password(new.password)
     user.grants.append(RoleGrant(org_id=org.id, role=role, unit_id=unit_id))
     db.session.add(user)
     audit.record(

@@ -85,17 +85,15 @@ def _manage_users(org: orgs.Organisation, endpoint: str) -> Any:
         try:
             if target is None:
                 raise services.UserError(_("You cannot give that role there."), field="org")
-            services.create_user(
-                current_user,
-                org,
-                username=form.username.data,
-                display_name=form.display_name.data,
+            services.create_user(current_user, org, services.NewUser(
+                username=form.username.data or "",
+                display_name=form.display_name.data or "",
                 email=form.email.data,
-                password=form.password.data,
-                role=form.role.data,
+                password=form.password.data or "",
+                role=form.role.data or "",
                 org=target,
                 unit_id=int(form.unit.data) if (form.unit.data or "").isdigit() else None,
-            )
+            ))
         except services.UserError as error:
             db.session.rollback()
             getattr(form, error.field).errors = [str(error)]

@@ -44,6 +44,7 @@ CORE_PERMISSIONS = [
     Permission.of(
         "school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]
     ),
+    Permission.of("school.desk", _l("Have a desk at the school"), ["school_admin", "teacher"]),
     Permission.of(
         "bureau.view",
         _l("See the bureau's umbrella view"),
@@ -55,6 +56,14 @@ CORE_PERMISSIONS = [
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
+    Permission.of(
+        "audit.checkpoints", _l("Receive the signed checkpoints of the audit log"), ["supervisor"]
+    ),
+    Permission.of(
+        "bureau.school_years", _l("Manage school years and terms"), ["bureau_admin"]
+    ),
+    Permission.of("classes.view", _l("See the school's classes"), ["school_admin", "bureau_admin"]),
+    Permission.of("classes.manage", _l("Manage the school's classes"), ["school_admin"]),
 ]
 
 

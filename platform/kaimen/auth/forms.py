@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from ..forms import Email
+from . import passwords
+from .passwords import MIN_PASSWORD as MIN_PASSWORD  # the users page shows it
 
-MIN_PASSWORD = 10
+LONGEST_PASSWORD_MESSAGE = _l("The password may have at most %(num)d characters.", num=256)
+
+
+class PasswordPolicy:
+    """Refuse a password that ``passwords.check`` finds weak for the account's username."""
+
+    def __init__(self, username_field: str | None = None) -> None:
+        # None: the password is the logged-in user's own
+        self.username_field = username_field
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if self.username_field is None:
+            username = current_user.username
+        else:
+            username = form[self.username_field].data or ""
+        problems = passwords.check(field.data or "", username)
+        if problems:
+            raise ValidationError(" ".join(problems))
 
 
 class LoginForm(FlaskForm):
@@ -34,11 +56,8 @@ class PasswordForm(FlaskForm):
         _l("New password"),
         validators=[
             DataRequired(message=_l("Enter a new password.")),
-            Length(
-                min=MIN_PASSWORD,
-                max=256,
-                message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
-            ),
+            Length(max=256, message=LONGEST_PASSWORD_MESSAGE),
+            PasswordPolicy(),
         ],
     )
     confirm = PasswordField(
@@ -89,10 +108,7 @@ class NewUserForm(FlaskForm):
         _l("Initial password"),
         validators=[
             DataRequired(message=_l("Enter an initial password.")),
-            Length(
-                min=MIN_PASSWORD,
-                max=256,
-                message=_l("The password must have at least %(num)d characters.", num=MIN_PASSWORD),
-            ),
+            Length(max=256, message=LONGEST_PASSWORD_MESSAGE),
+            # the password policy is the user service's (one for this page and the CLI)
         ],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -91,16 +93,41 @@ class RoleGrant(Model):
 
 
 class LoginThrottle(Model):
-    """Failed logins per username, known or not, so both get the same answer."""
+    """Login attempts not yet followed by a success, per username (known or not) and address.
+
+    The row with an empty ``address`` counts the username's attempts from every address:
+    the slower limit that a spread-out attack meets.
+    """
 
     __tablename__ = "login_throttle"
 
     username: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
-    last_failure_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
 
 
 def find_user(username: str) -> User | None:
     """Return the user with that username, case-insensitively."""
     return db.session.scalar(sa.select(User).where(User.username == username.strip().lower()))
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the active user with that username and password, or None.
+
+    An unknown or disabled name costs one hash check too, against a dummy hash of the
+    same method and cost, so the answer's timing does not tell which names exist.
+    """
+    user = find_user(username)
+    if user is None or not user.active:
+        method = current_app.config["PASSWORD_METHOD"] if has_app_context() else "scrypt"
+        check_password_hash(_dummy_hash(method), password)
+        return None
+    return user if user.check_password(password) else None
+
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Return a hash of a random password, made once per process with ``method``."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)

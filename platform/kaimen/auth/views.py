@@ -24,7 +24,8 @@ from ..safety import safe_next
 from . import throttle
 from .access import login_required, public
 from .forms import LoginForm, PasswordForm, PreferencesForm
-from .models import find_user
+from .models import authenticate
+from .passwords import MIN_PASSWORD
 
 bp = Blueprint("auth", __name__)
 
@@ -34,9 +35,10 @@ def _login_ip_limit() -> str:
 
 
 def _home_for(user: Any) -> str:
+    """Return where ``user`` lands: school staff at their desk, bureau staff on their view."""
     for org in user.organisations():
         if org.is_school:
-            return url_for("core.school_home", school=org.slug)
+            return url_for("core.school_desk", school=org.slug)
         return url_for("core.bureau_home", bureau=org.slug)
     return url_for("core.directory")
 
@@ -49,7 +51,9 @@ def login() -> Any:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         username = (form.username.data or "").strip().lower()
-        if throttle.is_locked(username):
+        address = throttle.client_address()
+        if not throttle.reserve(username, address):
+            # one message for every lock, known name or not, so it tells nothing
             flash(
                 ngettext(
                     "Too many failed attempts. Wait %(num)d minute and try again.",
@@ -59,12 +63,11 @@ def login() -> Any:
                 "error",
             )
             return render_template("kaimen/login.html", form=form), 429
-        user = find_user(username)
-        if user is None or not user.active or not user.check_password(form.password.data or ""):
-            throttle.record_failure(username)
+        user = authenticate(username, form.password.data or "")
+        if user is None:
             flash(_("Wrong username or password."), "error")
             return render_template("kaimen/login.html", form=form), 200
-        throttle.clear(username)
+        throttle.succeeded(username, address)
         session.clear()  # a fresh session for the new identity
         login_user(user)
         bureau = _audit_bureau(user)
@@ -125,5 +128,8 @@ def account() -> Any:
         response.delete_cookie("kaimen_locale")
         return response
     return render_template(
-        "kaimen/account.html", password_form=password_form, preferences=preferences
+        "kaimen/account.html",
+        password_form=password_form,
+        preferences=preferences,
+        min_password=MIN_PASSWORD,
     )

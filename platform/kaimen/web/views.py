@@ -19,6 +19,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -64,6 +65,23 @@ def school_home() -> str:
     ]
     return render_template(
         "kaimen/school.html", school=school, panels=sorted(panels, key=lambda p: p.order)
+    )
+
+
+@bp.get("/s/<school>/desk/")
+@require("school.desk")
+def school_desk() -> str:
+    """Show a member of staff what waits for them at the school."""
+    school = g.school
+    panels = [
+        p
+        for group in plugins.hook_for(school, "kaimen_staff_panels")(
+            school=school, user=current_user
+        )
+        for p in (group or [])
+    ]
+    return render_template(
+        "kaimen/desk.html", school=school, panels=sorted(panels, key=lambda p: p.order)
     )
 
 

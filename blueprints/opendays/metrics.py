@@ -1,0 +1,153 @@
+"""The open-day calendar's figures: per event for staff, per school for the bureau.
+
+The bureau's figures cover this school year (from 1 September in the bureau's time
+zone), one query per figure for all schools, and each column names its period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import lazy_gettext as _l
+
+from kaimen import (
+    MetricTable,
+    Organisation,
+    Panel,
+    all_schools,
+    db,
+    local_date,
+    render_panel,
+    utcnow,
+)
+
+from . import services, times
+from .models import CONFIRMED, SCHEDULED, WAITLISTED, OpenDay, OpenDayFeedback, Registration
+
+
+@dataclass
+class EventFigures:
+    """How many registered, waited and came for one event."""
+
+    registrations: int = 0
+    seats: int = 0
+    waiting: int = 0
+    present: int = 0  # people checked in
+
+    @property
+    def attendance(self) -> float | None:
+        return self.present / self.seats if self.seats else None
+
+
+def event_figures(event_ids: list[int]) -> dict[int, EventFigures]:
+    """Return the figures of each event in one query."""
+    if not event_ids:
+        return {}
+    confirmed = Registration.status == CONFIRMED
+    rows = db.session.execute(
+        sa.select(
+            Registration.open_day_id,
+            sa.func.sum(sa.case((confirmed, 1), else_=0)),
+            sa.func.sum(sa.case((confirmed, Registration.attendees), else_=0)),
+            sa.func.sum(sa.case((Registration.status == WAITLISTED, Registration.attendees),
+                                else_=0)),
+            sa.func.sum(sa.case((sa.and_(confirmed, Registration.checked_in_at.is_not(None)),
+                                 Registration.attendees), else_=0)),
+        ).where(Registration.open_day_id.in_(event_ids)).group_by(Registration.open_day_id)
+    )
+    figures = {i: EventFigures() for i in event_ids}
+    for event_id, registrations, seats, waiting, present in rows:
+        figures[event_id] = EventFigures(int(registrations or 0), int(seats or 0),
+                                         int(waiting or 0), int(present or 0))
+    return figures
+
+
+def school_year_start(bureau: Organisation, today: date | None = None) -> tuple[str, datetime]:
+    """Return this school year's name (``2026-2027``) and its first moment in UTC."""
+    today = today or local_date(bureau)
+    year = today.year if today.month >= 9 else today.year - 1
+    start = times.to_utc(datetime.combine(date(year, 9, 1), time()), bureau)
+    assert start is not None
+    return f"{year}-{year + 1}", start
+
+
+def _held(ids: list[int], since: datetime, now: datetime) -> Any:
+    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+                   OpenDay.starts_at >= since, OpenDay.ends_at <= now)
+
+
+def _per_school(statement: Any) -> dict[int, Any]:
+    return {school_id: value for school_id, value in db.session.execute(all_schools(statement))}
+
+
+def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
+    """Return events held, registrations, attendance and satisfaction per school."""
+    ids, now = [s.id for s in schools], utcnow()
+    year, since = school_year_start(bureau)
+    held = _held(ids, since, now)
+    events = _per_school(sa.select(OpenDay.school_id, sa.func.count())
+                         .where(held).group_by(OpenDay.school_id))
+    joined = (sa.select(OpenDay.school_id)
+              .join(Registration, Registration.open_day_id == OpenDay.id)
+              .where(held, Registration.status == CONFIRMED).group_by(OpenDay.school_id))
+    registrations = _per_school(joined.add_columns(sa.func.count()))
+    seats = _per_school(joined.add_columns(sa.func.sum(Registration.attendees)))
+    present = _per_school(joined.add_columns(sa.func.sum(sa.case(
+        (Registration.checked_in_at.is_not(None), Registration.attendees), else_=0))))
+    satisfaction = {school_id: (mean, count) for school_id, mean, count in db.session.execute(
+        all_schools(
+            sa.select(OpenDay.school_id, sa.func.avg(OpenDayFeedback.satisfaction),
+                      sa.func.count(OpenDayFeedback.id))
+            .join(Registration, Registration.open_day_id == OpenDay.id)
+            .join(OpenDayFeedback, OpenDayFeedback.registration_id == Registration.id)
+            .where(held).group_by(OpenDay.school_id)
+        ))}
+    table = MetricTable(
+        title=_l("Open-day calendar"), order=40, url=link(bureau),
+        columns=[_l("Events held, school year %(year)s", year=year),
+                 _l("Registrations, school year %(year)s", year=year),
+                 _l("Attendance, school year %(year)s", year=year),
+                 _l("Satisfaction (1–5), school year %(year)s", year=year)],
+    )
+    for school in schools:
+        table.rows[school.id] = [
+            events.get(school.id, 0), registrations.get(school.id, 0),
+            _rate(present.get(school.id), seats.get(school.id)),
+            _mean(satisfaction.get(school.id, (None, 0))[0]),
+        ]
+    total_present = sum(int(v or 0) for v in present.values())
+    total_seats = sum(int(v or 0) for v in seats.values())
+    table.total = [sum(events.values()), sum(registrations.values()),
+                   _rate(total_present, total_seats), _mean(_weighted(satisfaction))]
+    return table
+
+
+def _weighted(means: dict[int, tuple[Any, int]]) -> float | None:
+    answers = sum(count for _mean_value, count in means.values())
+    if not answers:
+        return None
+    return sum(float(mean) * count for mean, count in means.values()) / answers
+
+
+def _rate(part: Any, whole: Any) -> str:
+    if not whole:
+        return "–"
+    return f"{100 * int(part or 0) / int(whole):.0f}%"
+
+
+def _mean(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.1f}"
+
+
+def panel(school: Organisation) -> Panel:
+    """Return the school page's panel with the next events."""
+    return render_panel(_l("Open days"), "opendays/panel.html", order=20, school=school,
+                        events=services.coming(limit=3))
+
+
+def link(bureau: Organisation) -> str:
+    return url_for("opendays_bureau.index", bureau=bureau.slug)

@@ -1,0 +1,1 @@
+"""The open-day calendar's views: public (parents), staff (the school), bureau."""
