@@ -59,11 +59,6 @@ def clean(value: Any) -> Any:
     return value
 
 
-def split_grades(value: str) -> list[str]:
-    """Split a typed list of grades or classes on commas, 、 and spaces."""
-    return [g for g in re.split(r"[,，、;；\s]+", value or "") if g]
-
-
 def _required(message: Any) -> InputRequired:
     return InputRequired(message=message)
 
@@ -84,8 +79,10 @@ class OpenDayForm(FlaskForm):
         _required(_l("Enter when it starts."))])
     ends_at = DateTimeLocalField(_l("Ends"), format=DATETIME_FORMAT, validators=[
         _required(_l("Enter when it ends."))])
-    grades = StringField(_l("For grades or classes (empty: everyone)"), filters=[clean],
-                         validators=[Length(max=GRADES_MAX)])
+    # Choices: the grades and classes of the school's current year (services.audience_choices).
+    grades = SelectMultipleField(_l("For grades or classes (none ticked: everyone)"),
+                                 widget=ListWidget(prefix_label=False),
+                                 option_widget=CheckboxInput(), choices=[])
     capacity = IntegerField(_l("Capacity in people (empty: no limit)"), validators=[
         Optional(), NumberRange(min=1, max=100000,
                                 message=_l("Enter a number of people, at least 1."))])
@@ -100,6 +97,10 @@ class OpenDayForm(FlaskForm):
         validators=[Optional()])
     feedback_enabled = BooleanField(_l("Ask parents for feedback after the event"),
                                     default=True)
+
+    def validate_grades(self, field: Any) -> None:
+        if len(",".join(field.data or [])) > GRADES_MAX:
+            raise ValidationError(_l("Tick fewer classes, or the grades they are in."))
 
 
 class PushForm(FlaskForm):

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from kaimen import Organisation, audit, db, receipts, utcnow
+from kaimen.classes import classes_of, current_year, grade_label
 
 from . import notices
 from .models import (
@@ -215,6 +216,19 @@ def registration_problem(event: OpenDay, now: datetime | None = None) -> Any:
     if event.registration_closes_at is not None and now >= event.registration_closes_at:
         return _l("Registration for this event has closed.")
     return None
+
+
+def audience_choices(school: Organisation, keep: list[str] | None = None) -> list[str]:
+    """Return who an event can be for: the grades, then the classes, of the current year.
+
+    They come from the core's class list (``kaimen.classes``), as staff name them
+    (一年级, 一年级1班). ``keep`` adds labels an event already has, so editing an event
+    scheduled before a class was renamed or removed loses nothing.
+    """
+    classes = classes_of(school, current_year(school))
+    grades = list(dict.fromkeys(grade_label(c.grade) for c in classes))
+    choices = grades + [c.label() for c in classes]
+    return choices + [label for label in keep or [] if label not in choices]
 
 
 def replay(school: Organisation, token: str) -> tuple[Registration, str] | None:

@@ -1,7 +1,7 @@
 """rectification plans, the ledger and campaigns
 
 Revision ID: 0012_plans
-Revises: 0009_opendays
+Revises: 0010_liaison
 Create Date: 2026-12-02 04:31:24.768364
 
 A campaign belongs to a bureau; plans, their problems, measures (the ledger's
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_plans'
-down_revision = '0009_opendays'
+down_revision = '0010_liaison'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,8 @@
 """Kaimen: the open-door platform of a county education bureau and its schools.
 
 This package is the plugin API. A plugin imports the core from here and from
-the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``), never
+the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``, and
+``kaimen.classes`` for school years, terms and classes), never
 from anywhere else in ``kaimen``; a test enforces it. What it offers:
 
 Database and tenancy
@@ -16,7 +17,8 @@ Permissions
     ``count_holders(permission, schools)``.
 Plugins
     ``hookimpl``, ``hookspec`` (for a plugin's own ``hookspecs.py``), ``NavItem``,
-    ``Panel``, ``MetricTable``, ``hook_for(school, name)``,
+    ``Panel``, ``MetricTable``, ``Trend`` (figures per month), ``SchoolGroup`` and
+    ``GroupOption`` (the umbrella view's filters), ``hook_for(school, name)``,
     ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
@@ -40,10 +42,13 @@ from .hookspecs import hookimpl, hookspec
 from .orgs import Organisation, Unit, schools_under
 from .pagination import paginate
 from .plugins import (
+    GroupOption,
     MetricTable,
     NavItem,
     Panel,
+    SchoolGroup,
     StatementCriteria,
+    Trend,
     call_per_plugin,
     hook_for,
     is_enabled,
@@ -59,14 +64,17 @@ PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes")
 
 __all__ = [
     "PLUGIN_SUBMODULES",
+    "GroupOption",
     "MetricTable",
     "Model",
     "NavItem",
     "Organisation",
     "Panel",
     "Permission",
+    "SchoolGroup",
     "StatementCriteria",
     "TenantOwned",
+    "Trend",
     "Unit",
     "User",
     "all_schools",

@@ -9,17 +9,20 @@ them through ``kaimen.call_per_plugin``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import click
 
     from .auth.access import Permission
     from .auth.models import User
     from .orgs import Organisation
-    from .plugins import MetricTable, NavItem, Panel, StatementCriteria
+    from .plugins import MetricTable, NavItem, Panel, SchoolGroup, StatementCriteria, Trend
     from .receipts import Receipt
 
 hookspec = pluggy.HookspecMarker("kaimen")
@@ -71,6 +74,18 @@ def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
     Answer for all of them with a fixed number of queries (one per figure),
     never one query per school.
+    """
+
+
+@hookspec
+def kaimen_bureau_trends(
+    bureau: Organisation, schools: list[Organisation], months: list[date]
+) -> list[Trend]:
+    """Return ``Trend`` series for the umbrella view: one value per month of ``months``.
+
+    ``months`` are the first days of the last twelve months (bureau-local), oldest
+    first; ``schools`` are the schools shown where this plugin is enabled. Answer
+    with one query per series (group by day or month, then sum per month).
     """
 
 
@@ -130,4 +145,29 @@ def kaimen_report_counts(
     plugin is enabled), so a bureau's figures take one call and a fixed number of
     queries. References of other schools count nothing. References must be unique
     across schools (``"pledge:<id>"`` is).
+    """
+
+
+@hookspec
+def kaimen_tenant_sections() -> dict[str, Callable[[Any], None]]:
+    """Return ``{section name: load}`` for the tenants-file sections this plugin reads.
+
+    ``load(loader)`` is called once per file that has the section, after the core's
+    sections (bureaus, units, schools, users, school years, classes), in section-name
+    order, in the loading transaction. ``loader.document[name]`` is the section as
+    parsed; ``loader.org(where, slug, kind)`` finds a bureau or school of the file or
+    the database; ``raise loader.fail(where, message)`` stops the whole load (nothing is
+    kept) naming the place; add to ``loader.report.created`` / ``.updated`` what it did.
+    Name sections after the plugin (``liaison_link``) so they cannot clash.
+    """
+
+
+@hookspec
+def kaimen_school_groups(bureau: Organisation, user: User | Any) -> list[SchoolGroup]:
+    """Return ways to group ``bureau``'s schools, for the umbrella view's filters.
+
+    Each ``SchoolGroup`` has a key, a label and options (value, label, school ids);
+    the umbrella view offers one filter per group and lists the schools of an option
+    when it is chosen. An option marked ``mine`` holds the schools ``user`` answers
+    for; the umbrella view lists them first. Answer with a fixed number of queries.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, cast
@@ -48,6 +49,36 @@ class MetricTable:
     rows: dict[int, list[Any]] = field(default_factory=dict)  # school id -> cells
     total: list[Any] | None = None
     url: str | None = None
+    order: int = 50
+
+
+@dataclass
+class Trend:
+    """A plugin's figure per month over the schools shown (oldest month first)."""
+
+    title: Any
+    months: list[date]  # the first day of each month
+    values: list[int]
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class GroupOption:
+    """One choice of a ``SchoolGroup``: a value for the URL, a label and its schools."""
+
+    value: str
+    label: Any
+    school_ids: frozenset[int]
+    mine: bool = False  # the schools the current user answers for: listed first
+
+
+@dataclass
+class SchoolGroup:
+    """A way to group a bureau's schools (by leader, by unit …): a filter of the umbrella view."""
+
+    key: str
+    label: Any
+    options: list[GroupOption] = field(default_factory=list)
     order: int = 50
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 
 from . import audit, orgs, plugins
 from .auth.models import BUREAU_ROLES, SCHOOL_ROLES, RoleGrant, User
@@ -273,6 +274,19 @@ class _Loader:
         db.session.flush()
 
 
+def _plugin_sections() -> dict[str, Any]:
+    """Return the tenants-file sections the installed plugins read (``kaimen_tenant_sections``)."""
+    if not has_app_context() or "kaimen" not in current_app.extensions:
+        return {}
+    found: dict[str, Any] = {}
+    for answer in plugins.state().manager.hook.kaimen_tenant_sections():
+        clash = set(found) & set(answer or {})
+        if clash:
+            raise RuntimeError(f"two plugins read the tenants-file section {sorted(clash)[0]!r}")
+        found.update(answer or {})
+    return found
+
+
 def parse(path: Path) -> dict:
     """Read a tenants file; raise ``TenantFileError`` naming the line of a syntax error."""
     try:
@@ -287,7 +301,8 @@ def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
     """Create or update everything ``path`` describes, in the caller's transaction."""
     path = Path(path)
     document = parse(path)
-    sections = {"bureau", "unit", "school", "user", *classes_tenants.SECTIONS}
+    plugin_sections = _plugin_sections()
+    sections = {"bureau", "unit", "school", "user", *classes_tenants.SECTIONS, *plugin_sections}
     unknown = sorted(set(document) - sections)
     if unknown:
         raise TenantFileError(f"{path}: {unknown[0]}: unknown section")
@@ -299,6 +314,9 @@ def load(path: Path | str, demo_password: str | None = None) -> LoadReport:
     loader.load_schools()
     loader.load_users(demo_password)
     classes_tenants.load(loader)
+    for name in sorted(plugin_sections):
+        if name in document:
+            plugin_sections[name](loader)
     if loader.report.changed:
         for org in loader.orgs.values():
             if org.is_bureau:

@@ -24,26 +24,29 @@ def add_notices(county, a1=2, a2=1):
     db.session.commit()
 
 
-# Other installed plugins add tables of their own: this is the notice board's.
-NOTICES_TABLE = re.compile(
-    r'<section class="card">\s*<h2>Notices</h2>(?:(?!</section>).)*?<table>(.*?)</table>', re.S)
+# Other installed plugins add columns of their own to the one umbrella table: these are the
+# notice board's (a school where it is switched off has empty cells in them).
+UMBRELLA_TABLE = re.compile(r'<table id="umbrella" class="umbrella">(.*?)</table>', re.S)
+SCHOOL_ROW = re.compile(r'<tr[^>]*><th scope="row"><a href="(/s/[^"]+/)">(.*?)</tr>', re.S)
+NOTICES_CELL = re.compile(r'<td data-metric="Notices">([^<]*)</td>')
 
 
-def notices_table(page: str) -> str:
-    (table,) = NOTICES_TABLE.findall(page)
+def umbrella_table(page: str) -> str:
+    (table,) = UMBRELLA_TABLE.findall(page)
     return table
 
 
 def totals(page: str) -> list[str]:
-    """Return the cells of the notice board table's total row."""
-    (row,) = re.findall(r"<tfoot><tr><th[^>]*>[^<]*</th>(.*?)</tr></tfoot>", notices_table(page),
-                        re.S)
-    return re.findall(r"<td>([^<]*)</td>", row)
+    """Return the cells of the notice board's columns in the total row."""
+    (foot,) = re.findall(r"<tfoot>(.*?)</tfoot>", umbrella_table(page), re.S)
+    return NOTICES_CELL.findall(foot)
 
 
 def metric_rows(page: str) -> list[str]:
-    """Return the school links in the notice board's metric table on the umbrella view."""
-    return sorted(set(re.findall(r'href="(/s/[^"]+/)"', notices_table(page))))
+    """Return the links of the schools with notice board figures on the umbrella view."""
+    body = umbrella_table(page).split("<tfoot>")[0]
+    return sorted(href for href, row in SCHOOL_ROW.findall(body)
+                  if any(cell != "" for cell in NOTICES_CELL.findall(row)))
 
 
 def switches(app, county, *off: tuple) -> dict[str, str]:

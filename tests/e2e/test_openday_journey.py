@@ -162,7 +162,7 @@ def test_a_full_open_day_waitlists_promotes_notifies_and_checks_in(browse, serve
     page.locator("#place").fill("科学实验室")
     page.locator("#starts_at").fill(f"{day.isoformat()}T08:30")
     page.locator("#ends_at").fill(f"{day.isoformat()}T11:00")
-    page.locator("#grades").fill("四年级、五年级")
+    page.get_by_label("三年级", exact=True).check()  # from the school's class list
     page.locator("#capacity").fill("2")
     page.locator("#max_attendees").fill("2")
     fits_the_phone(admin)

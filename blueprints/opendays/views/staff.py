@@ -19,7 +19,6 @@ from ..forms import (
     CancelEventForm,
     CodeForm,
     OpenDayForm,
-    split_grades,
 )
 from ..models import OpenDay, Registration
 
@@ -28,7 +27,7 @@ def values_of(form: OpenDayForm, school: Any) -> dict[str, Any]:
     """Return the event's values from its form, times turned into UTC."""
     return {
         "kind": form.kind.data, "title": form.title.data, "description": form.description.data,
-        "place": form.place.data, "grades": ",".join(split_grades(form.grades.data)),
+        "place": form.place.data, "grades": ",".join(form.grades.data or []),
         "starts_at": times.to_utc(form.starts_at.data, school),
         "ends_at": times.to_utc(form.ends_at.data, school),
         "capacity": form.capacity.data, "max_attendees": form.max_attendees.data,
@@ -42,8 +41,9 @@ def form_for(event: OpenDay) -> OpenDayForm:
     """Return the edit form of ``event`` filled with its values in local time."""
     school = event.school
     form = OpenDayForm(obj=event)
+    form.grades.choices = services.audience_choices(school, keep=event.grade_list)
     if request.method == "GET":
-        form.grades.data = "、".join(event.grade_list)
+        form.grades.data = event.grade_list
         for name in ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at"):
             local = times.to_local(getattr(event, name), school)
             getattr(form, name).data = local.replace(tzinfo=None) if local else None
@@ -65,6 +65,7 @@ def manage() -> str:
 def new() -> Any:
     """Schedule an event."""
     form = OpenDayForm()
+    form.grades.choices = services.audience_choices(g.school)
     if form.validate_on_submit():
         try:
             event = services.create_event(g.school, values_of(form, g.school), current_user)

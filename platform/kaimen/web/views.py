@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -17,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -26,10 +28,12 @@ from wtforms.validators import DataRequired, Length
 
 from .. import orgs, plugins, tenancy
 from ..auth.access import public, require
+from ..export import table_response
 from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
 from ..receipts import lookup
 from ..safety import safe_next
+from . import trends, umbrella
 
 bp = Blueprint("core", __name__)
 
@@ -88,11 +92,26 @@ def school_desk() -> str:
 @bp.get("/b/<bureau>/")
 @require("bureau.view")
 def bureau_home() -> str:
-    """Show the umbrella view of a bureau's schools."""
+    """Show the umbrella view: every school's figures side by side, filtered and sorted."""
     bureau = g.bureau
-    schools = orgs.schools_under(bureau)
-    tables = plugins.bureau_metrics(bureau, schools) if schools else []
-    return render_template("kaimen/bureau.html", bureau=bureau, schools=schools, tables=tables)
+    view = umbrella.build(bureau, current_user, request.args)
+    args = {key: value for key, value in request.args.items() if key != "format"}
+    return render_template("kaimen/bureau.html", bureau=bureau, view=view, args=args,
+                           headings=umbrella.headings(view, bureau, args),
+                           charts=trends.charts(bureau, view.schools),
+                           counties=umbrella.rollup(bureau))
+
+
+@bp.get("/b/<bureau>/export")
+@require("bureau.view")
+def bureau_export() -> Any:
+    """Download the umbrella table as shown: ``?format=xlsx`` or ``csv``, same filters."""
+    fmt = request.args.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    view = umbrella.build(g.bureau, current_user, request.args)
+    headers, rows = umbrella.export_rows(view, str(get_locale()))
+    return table_response(f"{g.bureau.slug}-overview", headers, rows, fmt)
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from conftest import login
@@ -14,7 +14,7 @@ from blueprints.opendays import services
 from blueprints.opendays.models import CONFIRMED, WITHDRAWN, OpenDay, Registration
 from kaimen.extensions import db
 from kaimen.plugins import state
-from kaimen.timeutil import utcnow
+from kaimen.timeutil import local_date, utcnow
 
 from .conftest import applicant
 
@@ -131,7 +131,7 @@ def test_staff_schedule_an_event_in_local_time_and_bad_times_are_refused(client,
     login(client, "a1.admin")
     values = {"kind": "open_week", "title": "Open week", "place": "Classrooms",
               "starts_at": "2030-03-04T08:00", "ends_at": "2030-03-08T12:00",
-              "grades": "一年级、二年级", "capacity": "100", "max_attendees": "2",
+              "capacity": "100", "max_attendees": "2",
               "registration_closes_at": "2030-03-05T08:00"}
     refused = client.post("/s/a1/opendays/new", data=values)
     assert refused.status_code == 400
@@ -146,7 +146,7 @@ def test_staff_schedule_an_event_in_local_time_and_bad_times_are_refused(client,
     event = db.session.scalar(sa.select(OpenDay))
     # Typed in Asia/Shanghai (UTC+8), stored in UTC.
     assert event.starts_at.isoformat() == "2030-03-04T00:00:00"
-    assert event.grade_list == ["一年级", "二年级"]
+    assert event.grade_list == []  # no class list yet: for everyone (grades: the test below)
     edit = client.get(f"/s/a1/opendays/{event.id}/edit").get_data(as_text=True)
     assert 'value="2030-03-04T08:00"' in edit
 
@@ -220,3 +220,45 @@ def test_the_bureau_figures_cover_this_school_year_in_one_query_each(county, sch
     assert table.rows[county.a2.id] == [0, 0, "–", "–"]
     assert table.total == [1, 2, "67%", "4.0"]
     assert len(queries) == 5, queries  # events, registrations, seats, present, satisfaction
+
+
+def _this_years_classes(county):
+    """Give county A the school year of today with two first-grade classes in a1."""
+    from kaimen.classes import services as classes
+    from kaimen.classes.models import SchoolYear
+
+    today = local_date(county.a)
+    start = today.year if today.month >= 9 else today.year - 1
+    year = SchoolYear(bureau_id=county.a.id, name=f"{start}-{start + 1}",
+                      starts_on=date(start, 9, 1), ends_on=date(start + 1, 8, 31))
+    db.session.add(year)
+    db.session.flush()
+    for name in ("1班", "2班"):
+        classes.save_class(county.a1, None, year=year, grade=1, name=name, class_teacher=None)
+    db.session.commit()
+
+
+def test_staff_address_an_event_to_grades_and_classes_of_the_class_list(client, county):
+    _this_years_classes(county)
+    login(client, "a1.admin")
+    form = client.get("/s/a1/opendays/new").get_data(as_text=True)
+    for label in ("一年级", "一年级1班", "一年级2班"):
+        assert f'value="{label}"' in form
+    values = {"kind": "open_day", "title": "Grade one day", "place": "Hall",
+              "starts_at": "2030-03-04T08:00", "ends_at": "2030-03-04T12:00",
+              "capacity": "40", "max_attendees": "2"}
+    refused = client.post("/s/a1/opendays/new", data=values | {"grades": ["三年级"]})
+    assert refused.status_code == 400
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OpenDay)) == 0
+    created = client.post("/s/a1/opendays/new", data=values | {"grades": ["一年级", "一年级2班"]})
+    assert created.status_code == 302
+    event = db.session.scalar(sa.select(OpenDay))
+    assert event.grade_list == ["一年级", "一年级2班"]
+    edit = client.get(f"/s/a1/opendays/{event.id}/edit").get_data(as_text=True)
+    assert re.search(r'checked[^>]*value="一年级2班"|value="一年级2班"[^>]*checked', edit)
+
+
+def test_without_classes_the_event_is_for_everyone(client, county):
+    login(client, "a1.admin")
+    form = client.get("/s/a1/opendays/new", headers={"Accept-Language": "en"})
+    assert "The school has no classes for this school year yet" in form.get_data(as_text=True)

@@ -1,0 +1,129 @@
+"""The liaison figures on the umbrella view, and its filters by linked leader and unit."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+
+from kaimen import (
+    GroupOption,
+    MetricTable,
+    Organisation,
+    Panel,
+    SchoolGroup,
+    Trend,
+    db,
+    local_date,
+    render_panel,
+    user_can,
+)
+from kaimen.classes import current_year
+
+from . import services
+from .models import LiaisonVisit
+
+
+def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
+    counties: dict[int, list[Organisation]] = defaultdict(list)
+    for school in schools:
+        counties[school.parent_id or 0].append(school)
+    return counties
+
+
+def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
+    """Return each school's linked leaders, packaging units, visits this term and coverage flags.
+
+    A fixed number of queries per county bureau (a city bureau's view spans several),
+    whatever the number of schools.
+    """
+    table = MetricTable(
+        title=_l("Dual-link, dual-package"),
+        columns=[_l("Linked leader"), _l("Packaging units"), _l("Visits this term"),
+                 _l("Coverage problems")],
+        order=20,
+    )
+    visits_total = problems_total = 0
+    for county_schools in _by_county(schools).values():
+        county = county_schools[0].bureau()
+        year = current_year(county)
+        ids = [s.id for s in county_schools]
+        grid = services.load_grid(year, ids) if year else services.Grid()
+        check = services.coverage(grid, ids, [], [])
+        visited = services.visits_this_term(county, grid, ids).schools
+        for school in county_schools:
+            flags = len(check.flags(school.id))
+            table.rows[school.id] = [
+                ", ".join(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
+                ", ".join(u.name for u in grid.units.get(school.id, [])) or "—",
+                visited.get(school.id, 0),
+                flags,
+            ]
+            visits_total += visited.get(school.id, 0)
+            problems_total += flags
+    table.total = ["", "", visits_total, problems_total]
+    return table
+
+
+def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
+    """Return the filters "linked leader" and "packaging unit" of the current school year."""
+    year = current_year(bureau)
+    if year is None or year.bureau_id != bureau.id:
+        return []
+    schools = [s.id for s in bureau.children if s.is_school]
+    grid = services.load_grid(year, schools)
+    mine = services.schools_of_user(user, bureau, year)
+    my_units = set(services.units_of_user(user, bureau))
+    by_leader: dict[int, set[int]] = defaultdict(set)
+    by_unit: dict[int, set[int]] = defaultdict(set)
+    for school_id, users in grid.leaders.items():
+        for leader in users:
+            by_leader[leader.id].add(school_id)
+    for school_id, units in grid.units.items():
+        for unit in units:
+            by_unit[unit.id].add(school_id)
+    leaders = services.leaders_of(bureau)
+    units = services.units_of(bureau)
+    user_id = getattr(user, "id", None) if mine else None
+    return [
+        SchoolGroup("leader", _l("Linked leader"), [
+            GroupOption(u.username, u.display_name, frozenset(by_leader.get(u.id, ())),
+                        mine=u.id == user_id)
+            for u in leaders], order=10),
+        SchoolGroup("unit", _l("Packaging unit"), [
+            GroupOption(u.slug, u.name, frozenset(by_unit.get(u.id, ())), mine=u.id in my_units)
+            for u in units], order=20),
+    ]
+
+
+def visit_trend(schools: list[Organisation], months: list[date]) -> Trend:
+    """Return the liaison visits to ``schools`` per month, in one query."""
+    counts = dict.fromkeys(months, 0)
+    if months:
+        rows = db.session.execute(
+            sa.select(LiaisonVisit.visited_on, sa.func.count())
+            .where(LiaisonVisit.school_id.in_([s.id for s in schools]),
+                   LiaisonVisit.visited_on >= months[0])
+            .group_by(LiaisonVisit.visited_on)
+        )
+        for day, count in rows:
+            month = date(day.year, day.month, 1)
+            if month in counts:
+                counts[month] += count
+    return Trend(_l("Liaison visits per month"), list(months), [counts[m] for m in months],
+                 order=20)
+
+
+def staff_panel(school: Organisation, user: Any) -> list[Panel]:
+    """Return the school's follow-ups from liaison visits that fall due around today."""
+    if not user_can(user, "liaison.view", school):
+        return []
+    follow_ups = services.follow_ups_due(school)
+    if not follow_ups:
+        return []
+    return [render_panel(_l("Follow-ups from liaison visits"), "liaison/desk_panel.html",
+                         order=40, school=school, follow_ups=follow_ups,
+                         today=local_date(school))]

@@ -1,0 +1,1 @@
+"""The liaison pages: ``bureau`` (assignments, my schools, visits), ``staff`` (a school's)."""

@@ -1,0 +1,116 @@
+"""The umbrella view: a fixed number of queries, school types, a city's roll-up, the export."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from conftest import login
+from openpyxl import load_workbook
+
+from kaimen import Trend
+from kaimen.classes import SchoolClass, SchoolYear
+from kaimen.extensions import db
+from kaimen.orgs import SCHOOL, Organisation
+from kaimen.timeutil import local_date
+from kaimen.web import trends
+
+EN = {"Accept-Language": "en"}
+
+
+def add_schools(county, count, prefix):
+    db.session.execute(sa.insert(Organisation), [
+        {"kind": SCHOOL, "slug": f"{prefix}-{i:04d}", "name": f"学校{i}", "parent_id": county.a.id,
+         "timezone": "Asia/Shanghai", "default_locale": "zh_Hans"}
+        for i in range(count)])
+    db.session.commit()
+
+
+def count_queries(client, url):
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url, headers=EN)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return len(statements), response
+
+
+def test_the_query_count_is_the_same_for_10_and_500_schools(client, county, ctx):
+    login(client, "a.supervisor")
+    add_schools(county, 8, "extra")  # with a1 and a2: ten schools
+    ten, page = count_queries(client, "/b/county-a/")
+    assert page.text.count('<th scope="row"><a href="/s/') == 10
+    add_schools(county, 490, "more")
+    five_hundred, page = count_queries(client, "/b/county-a/")
+    assert page.text.count('<th scope="row"><a href="/s/') == 500
+    assert five_hundred == ten
+    exported, _response = count_queries(client, "/b/county-a/export?format=xlsx")
+    assert exported <= ten
+
+
+def add_classes(school, year, grades):
+    for grade in grades:
+        db.session.add(SchoolClass(school_id=school.id, school_year_id=year.id, grade=grade,
+                                   name=f"{grade}-1"))
+
+
+def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county, ctx):
+    today = local_date(county.a)
+    year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(month=1, day=1),
+                      ends_on=today.replace(month=12, day=31))
+    db.session.add(year)
+    db.session.flush()
+    add_classes(county.a1, year, [1, 6])
+    add_classes(county.a2, year, [7, 9])
+    db.session.commit()
+    login(client, "a.supervisor")
+    page = client.get("/b/county-a/", headers=EN).text
+    assert '<option value="primary">Primary school</option>' in page
+    page = client.get("/b/county-a/?type=junior", headers=EN).text
+    assert re.findall(r'<th scope="row"><a href="/s/([^/]+)/">', page) == ["a2"]
+    assert "Show all schools" in page
+
+
+def test_a_city_bureau_sees_its_counties_and_drills_down(client, county, ctx):
+    login(client, "city.supervisor")
+    page = client.get("/b/city/", headers=EN).text
+    assert 'id="counties"' in page
+    assert '<a href="/b/county-a/">' in page
+    assert client.get("/b/county-a/", headers=EN).status_code == 200
+    login(client, "a.supervisor")
+    assert 'id="counties"' not in client.get("/b/county-a/", headers=EN).text
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_export_is_refused_to_strangers_and_answers_both_formats(client, county, fmt):
+    login(client, "b.supervisor")
+    assert client.get(f"/b/county-a/export?format={fmt}").status_code == 404
+    login(client, "a.supervisor")
+    response = client.get(f"/b/county-a/export?format={fmt}")
+    assert response.status_code == 200
+    assert client.get("/b/county-a/export?format=pdf").status_code == 404
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(response.data)).active
+        assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)][:2] == [
+            "a1学校", "a2学校"]
+
+
+def test_months_and_bars_are_laid_out_from_the_figures(county, ctx):
+    months = trends.last_months(county.a)
+    assert len(months) == 12
+    assert months[-1] == local_date(county.a).replace(day=1)
+    assert all(a < b for a, b in zip(months, months[1:], strict=False))
+    chart = trends.layout(Trend("t", months, [0] * 11 + [7]))
+    assert chart.top == 10
+    assert [bar.height for bar in chart.bars[:11]] == [0] * 11
+    last = chart.bars[-1]
+    assert last.y + last.height == chart.baseline
+    assert round(last.height / (chart.baseline - 12), 2) == 0.7
