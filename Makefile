@@ -9,7 +9,10 @@ export KAIMEN_DEMO_PASSWORD ?= kaimen-demo-2026
 PORT ?= 5000
 BASE_URL = $${KAIMEN_BASE_URL:-http://127.0.0.1:$(PORT)}
 
-.PHONY: install run demo test lint bench translations clean
+VENDOR := tests/e2e/vendor
+VENDOR_STAMP := $(VENDOR)/node_modules/.installed-stamp
+
+.PHONY: install run demo test lint bench translations clean browser-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +21,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# axe-core and the Nu HTML Checker for the browser tests (npm; the checker also needs Java).
+# Without npm the tests that need them skip, saying so.
+$(VENDOR_STAMP): $(VENDOR)/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(VENDOR) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: browser accessibility and HTML checks will be skipped"; fi
+
+browser-tools: $(VENDOR_STAMP)
 
 # Migrate, load the demo county and its demo data, print the logins, serve on :5000.
 demo: install
@@ -32,7 +44,7 @@ demo: install
 run: demo
 	KAIMEN_DEBUG=1 KAIMEN_BASE_URL=$(BASE_URL) $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-test: install
+test: install browser-tools
 	$(BIN)/ruff check platform blueprints tests
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -52,4 +64,4 @@ translations: install
 	$(BIN)/pybabel compile -d translations
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache $(VENDOR)/node_modules

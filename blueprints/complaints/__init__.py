@@ -25,7 +25,7 @@ from kaimen import (
     user_can,
 )
 
-from . import commands, demo, hookspecs, metrics, queries
+from . import commands, demo, hookspecs, metrics, queries, services
 from .blueprint import NAME, bureau_blueprint, school_blueprint
 from .models import HIDE_LEADERSHIP_REPORTS
 from .views import bureau as bureau_pages  # noqa: F401 - registers the routes
@@ -42,12 +42,21 @@ PERMISSIONS = [
                   ["school_admin", "bureau_admin", "supervisor", "leader"]),
     Permission.of("complaints.handle", _l("Handle opinions"),
                   ["school_admin", "bureau_admin", "supervisor"]),
+    Permission.of("complaints.open",
+                  _l("Open opinions: all of the school's, or those one is in charge of"),
+                  ["school_admin", "teacher", "bureau_admin", "supervisor", "leader"]),
+    Permission.of("complaints.work",
+                  _l("Verify, handle and answer the opinions one is in charge of"),
+                  ["school_admin", "teacher", "bureau_admin", "supervisor"]),
     Permission.of("complaints.enter", _l("Enter opinions received on paper, by phone or in person"),
                   ["school_admin", "teacher", "bureau_admin", "supervisor"]),
     Permission.of("complaints.oversee", _l("See reports about a school's leadership"),
                   ["bureau_admin", "supervisor", "leader"]),
     Permission.of("complaints.supervise", _l("Urge and take over opinions; set time limits"),
                   ["bureau_admin", "supervisor"]),
+    Permission.of("complaints.instruct",
+                  _l("Give instructions on opinions (批示), which the school sees"),
+                  ["leader"]),
     Permission.of("complaints.alerts",
                   _l("Receive notices of overdue opinions and of dissatisfied complainants"),
                   ["supervisor"]),
@@ -82,8 +91,28 @@ def kaimen_school_panels(school: Organisation) -> list[Panel]:
 
 
 @hookimpl
+def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
+    return metrics.my_cases_panel(school, user)
+
+
+@hookimpl
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     return metrics.bureau_table(bureau, schools)
+
+
+@hookimpl
+def kaimen_audit_actions() -> dict[str, Any]:
+    return services.AUDIT_ACTIONS
+
+
+@hookimpl
+def kaimen_audit_object(
+    object_type: str, object_id: str, school: Organisation | None, bureau: Organisation
+) -> tuple[Any, str | None] | None:
+    if object_type != "Complaint" or school is None or not object_id.isdigit():
+        return None
+    return (_l("Opinion %(id)s", id=object_id),
+            url_for("complaints.show", school=school.slug, complaint_id=int(object_id)))
 
 
 @hookimpl

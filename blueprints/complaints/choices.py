@@ -85,6 +85,7 @@ ACTIONS = {
     "satisfied": _l("The complainant is satisfied"),
     "dissatisfied": _l("The complainant is not satisfied; reopened"),
     "urged": _l("Urged by the bureau"),
+    "instruction": _l("Instruction from a bureau leader"),
     "taken_over": _l("Taken over by the bureau"),
     "note": _l("Internal note"),
     "reward": _l("Reporting reward"),

@@ -1,9 +1,15 @@
-"""Time limits in working days: weekends and a bureau's holidays do not count."""
+"""Time limits in working days: weekends and holidays do not count, 调休 weekends do.
+
+The State Council's yearly calendar comes from the maintained ``chinesecalendar``
+library; a bureau's own holiday table adds days or overrides the library's. Years
+the library does not know yet count weekends and the bureau's table only.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import chinese_calendar
 import sqlalchemy as sa
 
 from kaimen import Organisation, db
@@ -50,16 +56,36 @@ def holidays_of(bureau: Organisation) -> list[Holiday]:
                                    .order_by(Holiday.day.desc())))
 
 
+def national_calendar(start: date, end: date) -> tuple[set[date], set[date]]:
+    """Return the national days off on weekdays and weekend days worked, ``start`` to ``end``."""
+    off, worked = set(), set()
+    day = start
+    while day <= end:
+        try:
+            working = chinese_calendar.is_workday(day)
+        except NotImplementedError:  # a year the library has no data for yet
+            working = day.weekday() < 5
+        if day.weekday() < 5 and not working:
+            off.add(day)
+        elif day.weekday() >= 5 and working:
+            worked.add(day)
+        day += timedelta(days=1)
+    return off, worked
+
+
 def calendar_of(bureau: Organisation, start: date, days: int = 120) -> tuple[set[date], set[date]]:
-    """Return the bureau's days off and extra working days from ``start`` on."""
+    """Return the days off and extra working days from ``start`` on: the national calendar,
+    with the bureau's own table adding days or overriding them."""
+    end = start + timedelta(days=days)
+    off, worked = national_calendar(start + timedelta(days=1), end)
     rows = db.session.execute(
         sa.select(Holiday.day, Holiday.working).where(
-            Holiday.bureau_id == bureau.id,
-            Holiday.day > start,
-            Holiday.day <= start + timedelta(days=days),
-        )
+            Holiday.bureau_id == bureau.id, Holiday.day > start, Holiday.day <= end)
     ).all()
-    return {d for d, working in rows if not working}, {d for d, working in rows if working}
+    for day, working in rows:
+        (worked if working else off).add(day)
+        (off if working else worked).discard(day)
+    return off, worked
 
 
 def due_dates(bureau: Organisation, received_on: date) -> tuple[date, date]:

@@ -18,6 +18,7 @@ from .models import (
     Attachment,
     Complaint,
     ComplaintEvent,
+    ComplaintSettings,
     Holiday,
     with_leadership,
 )
@@ -29,7 +30,7 @@ CASES = [
     ("paper_box", "complaint", "teaching", 20, "answered", "作业量过大，孩子每晚写到十点",
      "五年级各科作业加起来每天要做三个多小时，孩子睡眠严重不足，希望学校统筹作业量。"),
     ("hotline", "complaint", "paid_tutoring", 30, "urged", "数学老师周末在家有偿补课",
-     "有家长反映初二数学老师周末在自家开班补课，每人每月收费600元，并暗示不参加会影响成绩。"),
+     "有家长反映五年级数学老师周末在自家开班补课，每人每月收费600元，并暗示不参加会影响成绩。"),
     ("letter", "suggestion", "facilities", 6, "accepted", "建议在校门口增设遮雨棚",
      "下雨天接送孩子时家长都站在雨中，建议在校门口增设遮雨棚，方便接送。"),
     ("online", "complaint", "safety", 8, "received", "放学时校门口车辆拥堵存在安全隐患",
@@ -82,6 +83,9 @@ TEMPLATES = [
 HOLIDAYS = [(1, 1, "元旦"), (5, 1, "劳动节"), (5, 2, "劳动节"),
             (10, 1, "国庆节"), (10, 2, "国庆节"), (10, 3, "国庆节")]
 
+# The demo pledges promise an answer in three working days (家长反映问题限时答复).
+DEMO_ACKNOWLEDGE, DEMO_ANSWER = 1, 3
+
 PHOTO_NAME = "校门口车辆拥堵.png"
 
 LEADERSHIP = ("online", "complaint", "office", 9, "received", "反映校长违规报销接待费用",
@@ -123,7 +127,8 @@ def _case(school: Any, spec: tuple, leadership: bool = False) -> Complaint:
     when = utcnow() - timedelta(days=days_ago, hours=3)
     named = channel in ("hotline", "reception_day")
     case = Complaint(
-        school_id=school.id, kind=kind, category=category, channel=channel, subject=subject,
+        school_id=school.id, school=school, kind=kind, category=category, channel=channel,
+        subject=subject,
         description=description, anonymous=not named, about_leadership=leadership,
         contact_name="刘女士" if named else None, contact_phone="13900000000" if named else None,
         status="received", received_on=received_on, ack_due=ack_due, answer_due=answer_due,
@@ -144,19 +149,23 @@ def _progress(case: Complaint, state: str, owner: Any, supervisor: Any) -> None:
                "建议您拨打镇政府便民热线反映。")
         return
     case.status, case.owner_id = "accepted", owner.id
-    case.acknowledged_at = start + timedelta(days=1)
+    case.acknowledged_at = start + timedelta(hours=20)
     _event(case, "accepted", case.acknowledged_at, owner, "您的意见已受理，我们将尽快核实处理。")
     if state == "accepted":
         return
     case.status = "verifying"
-    _event(case, "verifying", start + timedelta(days=2), owner)
+    _event(case, "verifying", start + timedelta(days=1), owner)
     if state == "verifying":
         return
     if state == "urged":
         case.status = "handling"
-        _event(case, "handling", start + timedelta(days=4), owner)
+        _event(case, "handling", start + timedelta(days=2), owner)
         case.urged_count = 1
-        _event(case, "urged", start + timedelta(days=25), supervisor,
+        urged_at = start + timedelta(days=25)
+        # The new deadline counts from the day of urging: three working days after it.
+        case.answer_due = deadlines.extend(case.school.bureau(),
+                                           case.received_on + timedelta(days=25), 3)
+        _event(case, "urged", urged_at, supervisor,
                "该问题群众反映强烈，请于三个工作日内查清事实并答复举报人。", public=False,
                due=case.answer_due)
         return
@@ -165,21 +174,26 @@ def _progress(case: Complaint, state: str, owner: Any, supervisor: Any) -> None:
     case.finding, case.verified_facts, case.action_taken, case.correction = finding
     case.correction = case.correction or None
     case.status = "handling"
-    _event(case, "handling", start + timedelta(days=4), owner)
-    _event(case, "findings", start + timedelta(days=6), owner, finding[0], public=False)
+    # Answered on its due day, as the school's pledge promises; the steps come before it.
+    days = max((case.answer_due - case.received_on).days, 3)
+    _event(case, "handling", start + timedelta(days=2), owner)
+    _event(case, "findings", start + timedelta(days=2, hours=4), owner, finding[0],
+           public=False)
     case.answer = ANSWERS.get(case.category, DEFAULT_ANSWER)
-    case.answered_at = start + timedelta(days=8)
-    answered_on = case.received_on + timedelta(days=8)
-    case.answered_on_time, case.days_to_answer = answered_on <= case.answer_due, 8
+    case.answered_at = start + timedelta(days=days)
+    answered_on = case.received_on + timedelta(days=days)
+    case.answered_on_time, case.days_to_answer = answered_on <= case.answer_due, days
     case.status = "answered"
     _event(case, "answered", case.answered_at, owner, case.answer)
     if state == "closed":
-        case.satisfied, case.status, case.closed_at = True, "closed", start + timedelta(days=10)
-        _event(case, "satisfied", start + timedelta(days=9), body="问题已解决，谢谢学校。")
+        case.satisfied, case.status = True, "closed"
+        case.closed_at = case.answered_at + timedelta(days=2)
+        _event(case, "satisfied", case.answered_at + timedelta(days=1),
+               body="问题已解决，谢谢学校。")
         _event(case, "closed", case.closed_at, owner)
     elif state == "reopened":
         case.satisfied, case.flagged_for_bureau, case.status = False, True, "handling"
-        _event(case, "dissatisfied", start + timedelta(days=12),
+        _event(case, "dissatisfied", case.answered_at + timedelta(days=3),
                body="只是补了公示，伙食费没有降。")
 
 
@@ -190,6 +204,7 @@ def load(bureau: Any, schools: list[Any], users: dict[str, Any]) -> None:
     attached to a case; each of these is skipped where it already exists.
     """
     load_holidays(bureau)
+    load_time_limits(bureau)
     supervisor = _supervisor(users, bureau)
     for index, school in enumerate(schools):
         load_templates(school)
@@ -239,6 +254,16 @@ def load_holidays(bureau: Any) -> None:
     for month, day, name in HOLIDAYS:
         if date(year, month, day) not in listed:
             db.session.add(Holiday(bureau_id=bureau.id, day=date(year, month, day), name=name))
+
+
+def load_time_limits(bureau: Any) -> None:
+    """Give a bureau without time limits those its schools' pledges promise (答复 in 3 days)."""
+    exists = db.session.scalar(
+        sa.select(ComplaintSettings.id).where(ComplaintSettings.bureau_id == bureau.id))
+    if exists is None:
+        db.session.add(ComplaintSettings(bureau_id=bureau.id, acknowledge_days=DEMO_ACKNOWLEDGE,
+                                         answer_days=DEMO_ANSWER))
+        db.session.flush()
 
 
 def load_templates(school: Any) -> None:

@@ -6,6 +6,8 @@ import re
 from datetime import date
 from typing import Any
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -34,12 +36,13 @@ from wtforms.validators import (
 )
 
 from kaimen import receipts
-from kaimen.forms import Email, Phone
+from kaimen.forms import Email, MainlandPhone
 
 from .choices import CATEGORIES, FINDINGS, KINDS, REJECTION_REASONS, STAFF_CHANNELS
 from .services import Submission
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SUBJECT_MAX, DESCRIPTION_MAX = 120, 5000
 REFERENCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}:[A-Za-z0-9_.-]{1,40}$"
 
 
@@ -58,6 +61,27 @@ def _required(message: Any) -> DataRequired:
     return DataRequired(message=message)
 
 
+class TextLength:
+    """Between ``least`` and ``most`` characters, checked on the server and said with the count.
+
+    Unlike WTForms' ``Length`` it puts no ``maxlength`` on the field: a browser would cut
+    a longer paste silently, and the writer would never know what was lost.
+    """
+
+    def __init__(self, most: int, least: int = 0) -> None:
+        self.least, self.most = least, most
+
+    def __call__(self, form: Any, field: Any) -> None:
+        count = len(field.data or "")
+        if count > self.most:
+            raise ValidationError(_(
+                "This is %(count)s characters long; the limit is %(max)s. "
+                "Shorten it by %(over)s characters.", count=format_decimal(count),
+                max=format_decimal(self.most), over=format_decimal(count - self.most)))
+        if count < self.least:
+            raise ValidationError(_("Write at least %(min)s characters.", min=self.least))
+
+
 class ContactMixin:
     """Anonymous or named, and the contact of a named complainant."""
 
@@ -70,8 +94,8 @@ class ContactMixin:
     )
     contact_name = StringField(_l("Your name"), filters=[clean], validators=[Length(max=80)])
     contact_phone = StringField(
-        _l("Mobile phone"), filters=[clean],
-        validators=[Optional(), Phone()],
+        _l("Mobile or landline phone"), filters=[clean],
+        validators=[Optional(), MainlandPhone()],
     )
     contact_email = StringField(
         _l("E-mail"), filters=[clean],
@@ -83,8 +107,18 @@ class ContactMixin:
         if self.identity.data == "named" and not field.data:
             raise ValidationError(_l("Enter your name, or choose to send anonymously."))
 
+    def typed_contact(self) -> bool:
+        """Tell whether any contact detail was typed in."""
+        return any((self.contact_name.data, self.contact_phone.data, self.contact_email.data))
+
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)  # type: ignore[misc]
+        if self.identity.data == "anonymous" and self.typed_contact():
+            # Never drop what was typed: ask which the complainant meant.
+            self.identity.errors = list(self.identity.errors) + [_l(
+                "You chose to send anonymously but typed contact details. Choose \"with my "
+                "name\" to send them, or clear them to stay anonymous.")]
+            return False
         if self.identity.data == "named" and not self.contact_phone.data \
                 and not self.contact_email.data and not self.contact_phone.errors:
             self.contact_phone.errors = [
@@ -104,14 +138,13 @@ class OpinionFields:
     )
     subject = StringField(
         _l("Subject"), filters=[clean],
-        validators=[_required(_l("Give it a short subject.")),
-                    Length(max=120, message=_l("Keep the subject under 120 characters."))],
+        validators=[_required(_l("Give it a short subject.")), TextLength(most=SUBJECT_MAX)],
     )
     description = TextAreaField(
         _l("What happened, or what you suggest"), filters=[clean],
         validators=[_required(_l("Describe the matter.")),
-                    Length(min=10, max=5000, message=_l(
-                        "Write between 10 and 5000 characters."))],
+                    TextLength(least=10, most=DESCRIPTION_MAX)],
+        render_kw={"data-limit": DESCRIPTION_MAX},  # complaints.js counts as one types
     )
     about_leadership = BooleanField(
         _l("This is about the school's leadership: send it to the education bureau only"))
@@ -156,8 +189,9 @@ class BatchRow(Form):
 
     kind = SelectField(_l("Kind"), choices=_choices(KINDS), default="complaint")
     category = SelectField(_l("Area"), choices=_choices(CATEGORIES), default="other")
-    subject = StringField(_l("Subject"), filters=[clean], validators=[Length(max=120)])
-    text = TextAreaField(_l("Content"), filters=[clean], validators=[Length(max=5000)])
+    subject = StringField(_l("Subject"), filters=[clean], validators=[TextLength(most=SUBJECT_MAX)])
+    text = TextAreaField(_l("Content"), filters=[clean],
+                         validators=[TextLength(most=DESCRIPTION_MAX)])
 
 
 class BatchForm(FlaskForm):
@@ -171,7 +205,8 @@ class BatchForm(FlaskForm):
 
 class AcceptForm(FlaskForm):
     owner = SelectField(_l("Person in charge"), coerce=int,
-                        validators=[InputRequired(message=_l("Choose who is in charge."))])
+                        validators=[InputRequired(message=_l("Choose who is in charge.")),
+                                    NumberRange(min=1, message=_l("Choose who is in charge."))])
     note = TextAreaField(_l("Message to the complainant (optional)"), filters=[clean],
                          validators=[Length(max=2000)])
 
@@ -218,6 +253,18 @@ class UrgeForm(FlaskForm):
     new_due = DateField(_l("New deadline"), validators=[InputRequired(message=_l("Enter a date."))])
 
 
+class InstructionForm(FlaskForm):
+    instruction = TextAreaField(
+        _l("Instruction"), filters=[clean],
+        validators=[_required(_l("Write the instruction.")), Length(max=2000)])
+
+
+class TakeOverForm(FlaskForm):
+    confirm = BooleanField(
+        _l("Yes: the bureau takes this case over from the school, with me in charge"),
+        validators=[DataRequired(message=_l("Tick the box to confirm the take-over."))])
+
+
 class RewardPaymentForm(FlaskForm):
     amount = StringField(_l("Amount"), filters=[clean],
                          validators=[_required(_l("Enter the amount.")), Length(max=40)])
@@ -233,6 +280,10 @@ class TemplateForm(FlaskForm):
 
 class TrackCodeMixin:
     code = HiddenField(filters=[clean], validators=[DataRequired(), Length(max=40)])
+
+
+class ProofForm(TrackCodeMixin, FlaskForm):
+    """The receipt code, posted to download the proof of filing (never put in a URL)."""
 
 
 class InformationForm(TrackCodeMixin, FlaskForm):

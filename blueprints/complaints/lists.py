@@ -13,8 +13,9 @@ from sqlalchemy.orm import selectinload
 
 from kaimen import db, id_arg, local_date, table_response
 
-from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, STATUSES
-from .models import Complaint, with_leadership
+from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, REWARD_STATUSES, STATUSES
+from .models import Complaint
+from .queries import among
 from .services import is_overdue, overdue_clause
 
 FILTERS = ("status", "category", "channel", "kind", "owner", "overdue", "flagged", "school",
@@ -29,20 +30,11 @@ def _date_arg(name: str) -> date | None:
 
 
 def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
-    """Return the SELECT of cases matching the request's filters, newest first.
-
-    The schools and the leadership rule are also written into the WHERE clause:
-    the pagination helper counts through a subquery, which the session-level
-    criteria (tenancy and leadership) do not reach.
-    """
+    """Return the SELECT of cases matching the request's filters, newest first."""
     args = request.args
-    statement = sa.select(Complaint).options(
+    statement = among(sa.select(Complaint).options(
         selectinload(Complaint.owner), selectinload(Complaint.school)
-    ).where(Complaint.school_id.in_(school_ids))
-    if leadership:
-        statement = with_leadership(statement)
-    else:
-        statement = statement.where(Complaint.about_leadership.is_(False))
+    ), school_ids, leadership=leadership)
     for name, column, allowed in (("status", Complaint.status, STATUSES),
                                   ("category", Complaint.category, CATEGORIES),
                                   ("channel", Complaint.channel, CHANNELS),
@@ -92,15 +84,19 @@ def query_string(values: dict[str, str]) -> str:
 
 def export(statement: Any, fmt: str, filename: str, *, with_school: bool,
            leadership_column: bool, today: date) -> Any:
-    """Return the selected cases as CSV or XLSX; anonymous complainants stay anonymous."""
+    """Return the selected cases as CSV or XLSX, with every column a supervisor audits (the
+    four not-let-go items among them); anonymous complainants stay anonymous."""
     headers = [_("No."), _("Received on"), _("Channel"), _("Kind"), _("Area"), _("Subject"),
                _("Content"), _("Complainant"), _("State"), _("Person in charge"),
-               _("Acknowledgement due"), _("Answer due"), _("Overdue"), _("Finding"),
-               _("Action taken"), _("Answer"), _("Satisfied")]
+               _("Acknowledgement due"), _("Answer due"), _("Overdue"), _("Urged"),
+               _("Handled by the bureau"), _("Not accepted"), _("Finding"), _("Verified facts"),
+               _("Action taken"), _("Correction or discipline"), _("Answer"), _("Answered on"),
+               _("Answered on time"), _("Satisfied"), _("Reporting reward")]
     if with_school:
         headers.insert(1, _("School"))
     if leadership_column:
         headers.append(_("About the leadership"))
+
     def rows() -> Any:
         for case in db.session.scalars(statement):
             row = [case.id, case.received_on, str(CHANNELS[case.channel]), str(KINDS[case.kind]),
@@ -108,15 +104,21 @@ def export(statement: Any, fmt: str, filename: str, *, with_school: bool,
                    _("Anonymous") if case.anonymous else case.contact_name,
                    str(STATUSES[case.status]), case.owner.display_name if case.owner else "",
                    case.ack_due, case.answer_due, _("Yes") if is_overdue(case, today) else "",
-                   str(FINDINGS[case.finding]) if case.finding else "", case.action_taken,
-                   case.answer, _yes_no(case.satisfied)]
+                   case.urged_count or "", _("Yes") if case.handled_by_bureau else "",
+                   case.rejection_reason or "",
+                   str(FINDINGS[case.finding]) if case.finding else "", case.verified_facts,
+                   case.action_taken, case.correction, case.answer,
+                   local_date(case.school.bureau(), case.answered_at)
+                   if case.answered_at else "",
+                   _yes_no(case.answered_on_time), _yes_no(case.satisfied),
+                   str(REWARD_STATUSES[case.reward_status]) if case.reward_status else ""]
             if with_school:
                 row.insert(1, case.school.name)
             if leadership_column:
                 row.append(_("Yes") if case.about_leadership else "")
             yield row
 
-    return table_response(filename, headers, rows(), fmt)
+    return table_response(f"{filename}-{today.isoformat()}", headers, rows(), fmt)
 
 
 def _yes_no(value: bool | None) -> str:

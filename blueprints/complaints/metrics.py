@@ -1,8 +1,9 @@
 """Figures: the school's public panel, the bureau's umbrella table, report counts.
 
 Each figure is one grouped query over all the schools asked about, never one
-query per school. Reports about a school's leadership are left out of what the
-school or the public sees, and counted for the bureau.
+query per school, over the cases ``queries.among`` selects (as the lists do), for
+this school year, which the figures say. Reports about a school's leadership are
+left out of what the school or the public sees, and counted for the bureau.
 """
 
 from __future__ import annotations
@@ -12,13 +13,26 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kaimen import MetricTable, Organisation, Panel, all_schools, db, local_date, render_panel
+from kaimen import (
+    MetricTable,
+    Organisation,
+    Panel,
+    User,
+    all_schools,
+    db,
+    local_date,
+    render_panel,
+    user_can,
+)
+from kaimen.classes import current_year
 
-from .choices import OPEN_STATUSES, SUBSTANTIATED
-from .models import Complaint, with_leadership
-from .services import overdue_clause
+from .choices import OPEN_STATUSES, STATUSES, SUBSTANTIATED
+from .models import Complaint
+from .queries import among, cases_in_charge, school_year_label, school_year_start
+from .services import is_overdue, overdue_clause
 
 
 def _count_if(condition: Any) -> Any:
@@ -29,27 +43,59 @@ def _rate(part: int, whole: int) -> str:
     return format_percent(part / whole, "#0%") if whole else "—"
 
 
+def due_for_answer(today: Any) -> Any:
+    """Return the SQL condition of a case an on-time rate counts: answered, or still
+    unanswered past its answer deadline (late already, whatever happens next)."""
+    return sa.or_(Complaint.answered_at.is_not(None),
+                  sa.and_(Complaint.status.in_(OPEN_STATUSES), Complaint.answer_due < today))
+
+
 def _figures(today: Any) -> list[Any]:
     return [
         sa.func.count(Complaint.id),
         _count_if(Complaint.status.in_(OPEN_STATUSES)),
         _count_if(overdue_clause(today)),
-        _count_if(Complaint.answered_at.is_not(None)),
+        _count_if(due_for_answer(today)),
         _count_if(Complaint.answered_on_time.is_(True)),
         _count_if(Complaint.satisfied.is_(True)),
         sa.func.count(Complaint.satisfied),
     ]
 
 
+def period_of(org: Organisation, today: Any) -> tuple[Any, str]:
+    """Return the first day of the figures' period, this school year, and its wording: the
+    bureau's school year when it has one for today, else September to August."""
+    year = current_year(org, today)
+    if year is not None:
+        return year.starts_on, _("This school year (%(year)s)", year=year.name)
+    start = school_year_start(today)
+    return start, _("This school year (%(year)s)", year=school_year_label(start))
+
+
 def school_panel(school: Organisation) -> Panel:
-    """Return the public panel: the box's link and the school's aggregate figures only."""
+    """Return the public panel: the box's link and the school's figures for this school year."""
     today = local_date(school.bureau())
-    received, _open, _overdue, answered, on_time, satisfied, judged = db.session.execute(
-        sa.select(*_figures(today)).where(Complaint.school_id == school.id)
+    since, period = period_of(school, today)
+    received, _open, _overdue, due, on_time, satisfied, judged = db.session.execute(
+        among(sa.select(*_figures(today)), [school.id], leadership=False, since=since)
     ).one()
     return render_panel(_l("Opinion box"), "complaints/_panel.html", order=20, school=school,
-                        received=format_decimal(received), on_time=_rate(on_time, answered),
-                        satisfaction=_rate(satisfied, judged))
+                        received=format_decimal(received), on_time=_rate(on_time, due),
+                        satisfaction=_rate(satisfied, judged), period=period)
+
+
+def my_cases_panel(school: Organisation, user: User) -> list[Panel]:
+    """Return the desk's panel of the cases ``user`` is in charge of, or none when none are."""
+    if not user_can(user, "complaints.open", school):
+        return []
+    today = local_date(school.bureau())
+    cases = cases_in_charge(school, user, today,
+                            leadership=user_can(user, "complaints.oversee", school))
+    if not cases:
+        return []
+    return [render_panel(_l("Opinions in my charge"), "complaints/_my_cases.html", order=20,
+                         school=school, cases=cases, today=today, statuses=STATUSES,
+                         is_overdue=is_overdue)]
 
 
 def _median(histogram: dict[int, int]) -> float | None:
@@ -67,18 +113,18 @@ def _median(histogram: dict[int, int]) -> float | None:
 
 
 def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    """Return the umbrella table for ``schools``, leadership reports included."""
+    """Return the umbrella table for ``schools`` this school year, leadership reports included;
+    its link opens the bureau's list of the same cases."""
     ids = [s.id for s in schools]
     today = local_date(bureau)
-    rows = db.session.execute(all_schools(with_leadership(
-        sa.select(Complaint.school_id, *_figures(today))
-        .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id)
-    ))).all()
-    histogram_rows = db.session.execute(all_schools(with_leadership(
+    since, period = period_of(bureau, today)
+    rows = db.session.execute(all_schools(among(
+        sa.select(Complaint.school_id, *_figures(today)), ids, leadership=True, since=since,
+    ).group_by(Complaint.school_id))).all()
+    histogram_rows = db.session.execute(all_schools(among(
         sa.select(Complaint.school_id, Complaint.days_to_answer, sa.func.count())
-        .where(Complaint.school_id.in_(ids), Complaint.days_to_answer.is_not(None))
-        .group_by(Complaint.school_id, Complaint.days_to_answer)
-    ))).all()
+        .where(Complaint.days_to_answer.is_not(None)), ids, leadership=True, since=since,
+    ).group_by(Complaint.school_id, Complaint.days_to_answer))).all()
     histograms: dict[int, dict[int, int]] = {}
     overall: dict[int, int] = {}
     for school_id, days, count in histogram_rows:
@@ -87,10 +133,11 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         histograms.setdefault(school_id, {})[days] = count
         overall[days] = overall.get(days, 0) + count
     table = MetricTable(
-        title=_l("Opinion box"),
+        title=_("Opinion box: %(period)s", period=period),
         columns=[_l("Received"), _l("Open"), _l("Overdue"), _l("Median days to answer"),
                  _l("Answered on time"), _l("Satisfaction")],
-        url=url_for("complaints_bureau.cases", bureau=bureau.slug), order=20,
+        url=url_for("complaints_bureau.cases", bureau=bureau.slug, since=since.isoformat()),
+        order=20,
     )
     totals = [0] * 7
     by_school = {row[0]: [int(v) for v in row[1:]] for row in rows}
@@ -103,9 +150,9 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
 
 
 def _cells(figures: list[int], median: float | None) -> list[Any]:
-    received, open_, overdue, answered, on_time, satisfied, judged = figures
+    received, open_, overdue, due, on_time, satisfied, judged = figures
     return [received, open_, overdue, "—" if median is None else format_decimal(median),
-            _rate(on_time, answered), _rate(satisfied, judged)]
+            _rate(on_time, due), _rate(satisfied, judged)]
 
 
 def breakdown(
@@ -114,10 +161,9 @@ def breakdown(
     """Return ``{school id: {value: count}}`` of ``column`` (channel or category), and
     ``{value: count}`` over all ``schools``."""
     ids = [s.id for s in schools]
-    rows = db.session.execute(all_schools(with_leadership(
-        sa.select(Complaint.school_id, column, sa.func.count())
-        .where(Complaint.school_id.in_(ids)).group_by(Complaint.school_id, column)
-    ))).all()
+    rows = db.session.execute(all_schools(among(
+        sa.select(Complaint.school_id, column, sa.func.count()), ids, leadership=True,
+    ).group_by(Complaint.school_id, column))).all()
     result: dict[int, dict[str, int]] = {}
     totals: dict[str, int] = {}
     for school_id, value, count in rows:

@@ -93,6 +93,22 @@ def urged(case: Any, note: str, new_due: date) -> None:
         _send(person, subject, body, case.school)
 
 
+def instructed(case: Any, text: str, leader: Any) -> None:
+    """Tell the person in charge and the school's administrators of a leader's instruction."""
+    people = [case.owner] if case.owner is not None else []
+    if not case.about_leadership:
+        people += school_admins(case.school)
+    else:
+        people += supervisors(case.school)
+    with force_locale(_locale(case.school)):
+        subject = _("A bureau leader's instruction on opinion #%(id)d", id=case.id)
+        body = _("%(leader)s gave an instruction on opinion #%(id)d (%(subject)s):\n\n"
+                 "%(text)s\n\n%(url)s", leader=leader.display_name, id=case.id,
+                 subject=case.subject, text=text, url=_case_url(case))
+    for person in _unique(people):
+        _send(person, subject, body, case.school)
+
+
 def dissatisfied(case: Any) -> None:
     """Tell the bureau's supervisors that a complainant is not satisfied."""
     with force_locale(_locale(case.school)):

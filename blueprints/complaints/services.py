@@ -115,6 +115,33 @@ def _event(case: Complaint, action: str, *, body: str = "", public: bool = False
     return event
 
 
+# The audit log shows these in words (the kaimen_audit_actions hook).
+AUDIT_ACTIONS = {
+    "complaint.filed": _l("Opinion filed"),
+    "complaint.accepted": _l("Opinion accepted"),
+    "complaint.not_accepted": _l("Opinion not accepted"),
+    "complaint.reassigned": _l("Person in charge changed"),
+    "complaint.verifying": _l("Verification started"),
+    "complaint.handling": _l("Handling started"),
+    "complaint.findings": _l("Findings recorded"),
+    "complaint.answered": _l("Opinion answered"),
+    "complaint.closed": _l("Opinion closed"),
+    "complaint.information": _l("Further information from the complainant"),
+    "complaint.satisfied": _l("The complainant's verdict"),
+    "complaint.urged": _l("Opinion urged by the bureau"),
+    "complaint.instructed": _l("Instruction from a bureau leader"),
+    "complaint.taken_over": _l("Opinion taken over by the bureau"),
+    "complaint.note": _l("Internal note"),
+    "complaint.reward_marked": _l("Reporting reward decided"),
+    "complaint.reward_paid": _l("Reporting reward paid"),
+    "complaint.template_added": _l("Answer template added"),
+    "complaint.template_removed": _l("Answer template removed"),
+    "complaint.settings_changed": _l("Time limits changed"),
+    "complaint.holiday_added": _l("Holiday added"),
+    "complaint.holiday_removed": _l("Holiday removed"),
+}
+
+
 def _audit(action: str, case: Complaint, actor: Any, **data: Any) -> None:
     # No actor means the complainant (the public form, tracking by receipt): record it
     # as the public's even when the browser is logged in, or anonymity would be lost.
@@ -299,13 +326,26 @@ def urge(case: Complaint, note: str, new_due: date, actor: Any) -> None:
     """Urge an open case (督办): a note and a new answer deadline, notified to those in charge."""
     if case.status not in OPEN_STATUSES:
         raise WorkflowError(_l("Only an open case can be urged."))
-    if new_due < local_date(case.school.bureau()):
+    today = local_date(case.school.bureau())
+    if new_due < today:
         raise WorkflowError(_l("The new deadline cannot be in the past."))
     case.answer_due = new_due
+    if case.status == RECEIVED and (case.ack_due < today or case.ack_due > new_due):
+        case.ack_due = new_due  # the new deadline is the one that counts, for accepting too
     case.urged_count += 1
     _event(case, "urged", body=note.strip(), actor=actor, due=new_due)
     _audit("urged", case, actor, due=new_due.isoformat())
     notices.urged(case, note.strip(), new_due)
+
+
+def instruct(case: Complaint, text: str, leader: Any) -> None:
+    """Add a bureau leader's instruction (批示): the school's staff see it, the complainant
+    does not; the person in charge and the school's administrators are told."""
+    if not text.strip():
+        raise WorkflowError(_l("Write the instruction."))
+    _event(case, "instruction", body=text.strip(), actor=leader)
+    _audit("instructed", case, leader)
+    notices.instructed(case, text.strip(), leader)
 
 
 def take_over(case: Complaint, actor: Any) -> None:

@@ -23,7 +23,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from kaimen import receipts
-from kaimen.forms import Email
+from kaimen.forms import Email, MainlandPhone, compact_phone
 
 from .models import (
     CLASS_MAX,
@@ -41,7 +41,6 @@ from .models import (
     WAITLISTED,
     WITHDRAWN,
 )
-from .phones import compact, is_valid
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 KIND_LABELS = {OPEN_DAY: _l("Open day"), OPEN_WEEK: _l("Open week"),
@@ -127,7 +126,7 @@ class RegistrationForm(receipts.ReceiptTokenMixin, FlaskForm):
     name = StringField(_l("Your name"), filters=[clean], validators=[
         _required(_l("Enter your name.")), Length(max=NAME_MAX)])
     phone = StringField(_l("Telephone"), filters=[clean], validators=[
-        _required(_l("Enter a telephone number."))])
+        _required(_l("Enter a telephone number.")), MainlandPhone()])
     email = StringField(_l("E-mail (optional)"), filters=[clean],
                         validators=[Optional(), Length(max=EMAIL_MAX), Email()])
     child_class = StringField(_l("Your child's class"), filters=[clean], validators=[
@@ -139,11 +138,7 @@ class RegistrationForm(receipts.ReceiptTokenMixin, FlaskForm):
     website = StringField(_l("Leave this empty"), filters=[clean])
 
     def validate_phone(self, field: Any) -> None:
-        if not is_valid(field.data or ""):
-            raise ValidationError(_l(
-                "Enter a mainland mobile number (11 digits, e.g. 13812345678) "
-                "or a landline with its area code (e.g. 0715-6123456)."))
-        field.data = compact(field.data)
+        field.data = compact_phone(field.data or "")  # stored as the SMS gateway wants it
 
 
 class CancelEventForm(FlaskForm):

@@ -1,7 +1,8 @@
 """The open-day calendar's figures: per event for staff, per school for the bureau.
 
-The bureau's figures cover this school year (from 1 September in the bureau's time
-zone), one query per figure for all schools, and each column names its period.
+The bureau's figures cover this term (this school year, from 1 September, where the
+bureau keeps no terms), one query per figure for all schools, and each column names
+its period.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kaimen import (
     render_panel,
     utcnow,
 )
+from kaimen.classes import current_term
 
 from . import services, times
 from .models import CONFIRMED, SCHEDULED, WAITLISTED, OpenDay, OpenDayFeedback, Registration
@@ -66,13 +68,23 @@ def event_figures(event_ids: list[int]) -> dict[int, EventFigures]:
     return figures
 
 
-def school_year_start(bureau: Organisation, today: date | None = None) -> tuple[str, datetime]:
-    """Return this school year's name (``2026-2027``) and its first moment in UTC."""
+def period_start(bureau: Organisation, today: date | None = None) -> tuple[str, datetime]:
+    """Return the period the figures cover, named, and its first moment in UTC.
+
+    This term when the bureau keeps its terms (``kaimen.classes``, "2026-2027 第一学期");
+    otherwise this school year, from 1 September ("2026-2027 学年").
+    """
     today = today or local_date(bureau)
-    year = today.year if today.month >= 9 else today.year - 1
-    start = times.to_utc(datetime.combine(date(year, 9, 1), time()), bureau)
+    term = current_term(bureau, on=today)
+    if term is not None:
+        name, first = str(_l("%(year)s %(term)s", year=term.school_year.name,
+                             term=term.label)), term.starts_on
+    else:
+        year = today.year if today.month >= 9 else today.year - 1
+        name, first = str(_l("school year %(year)s", year=f"{year}-{year + 1}")), date(year, 9, 1)
+    start = times.to_utc(datetime.combine(first, time()), bureau)
     assert start is not None
-    return f"{year}-{year + 1}", start
+    return name, start
 
 
 def _held(ids: list[int], since: datetime, now: datetime) -> Any:
@@ -87,7 +99,7 @@ def _per_school(statement: Any) -> dict[int, Any]:
 def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
     """Return events held, registrations, attendance and satisfaction per school."""
     ids, now = [s.id for s in schools], utcnow()
-    year, since = school_year_start(bureau)
+    period, since = period_start(bureau)
     held = _held(ids, since, now)
     events = _per_school(sa.select(OpenDay.school_id, sa.func.count())
                          .where(held).group_by(OpenDay.school_id))
@@ -108,10 +120,10 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         ))}
     table = MetricTable(
         title=_l("Open-day calendar"), order=40, url=link(bureau),
-        columns=[_l("Events held, school year %(year)s", year=year),
-                 _l("Registrations, school year %(year)s", year=year),
-                 _l("Attendance, school year %(year)s", year=year),
-                 _l("Satisfaction (1–5), school year %(year)s", year=year)],
+        columns=[_l("Events held, %(period)s", period=period),
+                 _l("Registrations, %(period)s", period=period),
+                 _l("Attendance, %(period)s", period=period),
+                 _l("Satisfaction (1–5), %(period)s", period=period)],
     )
     for school in schools:
         table.rows[school.id] = [

@@ -14,9 +14,9 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from kaimen import Organisation, db, notify
+from kaimen.forms import is_mobile_phone
 
 from .models import CONFIRMED, WAITLISTED, OpenDay, Registration
-from .phones import is_mobile
 from .times import to_local
 
 
@@ -57,7 +57,7 @@ def tell(registration: Registration, what: str) -> None:
     school = registration.open_day.school
     with _bureau_locale(school):
         subject, body = _message(registration, what)
-    if is_mobile(registration.phone):
+    if is_mobile_phone(registration.phone):
         notify.enqueue(notify.SMS, registration.phone, body, subject=subject, school=school)
     if registration.email:
         notify.enqueue(notify.EMAIL, registration.email, body, subject=subject, school=school)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
+from flask_babel import ngettext, pgettext
 
 from kaimen import MetricTable, Organisation, Panel, all_schools, db, local_date, render_panel
 
@@ -61,7 +61,7 @@ def sentence(tally: Tally) -> str:
     }
     parts = [say(tally.by_status[s]) for s, say in words.items() if tally.by_status.get(s)]
     return _("%(total)s: %(parts)s", total=ngettext("%(num)d item", "%(num)d items", tally.total),
-             parts=_(", ").join(parts))
+             parts=pgettext("counts in a sentence", ", ").join(parts))
 
 
 def tallies(campaign: Campaign, school_ids: list[int], today: date) -> dict[int, Tally]:

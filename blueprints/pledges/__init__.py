@@ -19,7 +19,7 @@ from kaimen import (
     user_can,
 )
 
-from . import demo, metrics
+from . import demo, metrics, services
 from .blueprint import bureau_blueprint, school_blueprint
 from .views import bureau as bureau_pages  # noqa: F401 - importing the views registers the routes
 from .views import public as public_pages  # noqa: F401
@@ -63,6 +63,29 @@ def kaimen_navigation(org: Organisation, user: User | AnonymousUserMixin) -> lis
 @hookimpl
 def kaimen_school_panels(school: Organisation) -> list[Panel]:
     return [metrics.school_panel(school)]
+
+
+@hookimpl
+def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
+    panel = metrics.staff_panel(school, user)
+    return [panel] if panel is not None else []
+
+
+@hookimpl
+def kaimen_audit_actions() -> dict[str, Any]:
+    return services.AUDIT_ACTIONS
+
+
+@hookimpl
+def kaimen_audit_object(
+    object_type: str, object_id: str, school: Organisation | None, bureau: Organisation
+) -> tuple[Any, str | None] | None:
+    if object_type not in ("Pledge", "BureauPledge") or not object_id.isdigit():
+        return None
+    label = _l("Pledge %(id)s", id=object_id)
+    if object_type == "Pledge" and school is not None:
+        return label, url_for("pledges.show", school=school.slug, pledge_id=int(object_id))
+    return label, url_for("pledges_bureau.show", bureau=bureau.slug, pledge_id=int(object_id))
 
 
 @hookimpl

@@ -17,11 +17,13 @@ from kaimen import (
     MetricTable,
     Organisation,
     Panel,
+    User,
     all_schools,
     call_per_plugin,
     count_holders,
     db,
     render_panel,
+    user_can,
 )
 
 from . import services
@@ -32,6 +34,17 @@ def school_panel(school: Organisation) -> Panel:
     """Return the panel of the school's public page: its standing pledges."""
     return render_panel(_l("Our pledges"), "pledges/panel.html", order=10, school=school,
                         pledges=services.standing_pledges())
+
+
+def staff_panel(school: Organisation, user: User) -> Panel | None:
+    """Return the desk panel of the pledges awaiting ``user``'s signature, or None."""
+    if not user_can(user, "pledges.sign", school):
+        return None
+    waiting = services.awaiting_signature(user)
+    if not waiting:
+        return None
+    return render_panel(_l("Pledges awaiting your signature"), "pledges/desk_panel.html",
+                        order=20, school=school, pledges=waiting)
 
 
 def published(schools: list[Organisation], year: str) -> dict[int, tuple[int, int]]:

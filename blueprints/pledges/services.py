@@ -59,6 +59,17 @@ def current_school_year() -> str:
 # --- writes ------------------------------------------------------------------------------------
 
 
+# How the audit log names each action recorded here (``kaimen_audit_actions``).
+AUDIT_ACTIONS = {
+    "pledge.published": _l("Pledge published"),
+    "pledge.edited": _l("Pledge edited (new version)"),
+    "pledge.progress": _l("Pledge progress update published"),
+    "pledge.fulfilled": _l("Pledge marked fulfilled"),
+    "pledge.withdrawn": _l("Pledge withdrawn"),
+    "pledge.signed": _l("Teacher ethics pledge signed"),
+}
+
+
 def _audit(action: str, pledge: AnyPledge, actor: User | None, data: dict | None = None) -> None:
     if isinstance(pledge, Pledge):
         audit.record(action, pledge, school=pledge.school, data=data, actor=actor)
@@ -203,6 +214,16 @@ def standing_pledges() -> list[Pledge]:
     return [pledge for pledge in school_pledges() if pledge.status != WITHDRAWN]
 
 
+def awaiting_signature(user: User) -> list[Pledge]:
+    """Return the request's school's active ethics pledges that ``user`` has not signed."""
+    signed = sa.select(PledgeSignature.pledge_id).where(PledgeSignature.user_id == user.id)
+    return list(db.session.scalars(
+        sa.select(Pledge)
+        .where(Pledge.kind == ETHICS, Pledge.status == ACTIVE, Pledge.id.not_in(signed))
+        .order_by(Pledge.school_year.desc(), Pledge.id)
+    ))
+
+
 def poster_pledges(year: str) -> list[Pledge]:
     """Return the standing pledges of school year ``year``, or every standing one if none."""
     pledges = standing_pledges()
@@ -233,6 +254,23 @@ def units_of(bureau: Organisation) -> list[Unit]:
 
 
 # --- posters and the complaint box -------------------------------------------------------------
+
+# One sheet holds this many pledges in two columns, each cut to a title and a text of these
+# lengths; the board online has the rest and the whole text.
+POSTER_PLEDGES, POSTER_TITLE, POSTER_TEXT = 8, 28, 80
+POSTER_COLUMNS_FROM = 4  # more pledges than this go in two columns
+
+
+def poster_sheet(pledges: list[Pledge]) -> tuple[list[Pledge], int]:
+    """Return the pledges printed on one poster sheet and how many are left for the board."""
+    return pledges[:POSTER_PLEDGES], max(0, len(pledges) - POSTER_PLEDGES)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return ``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
 
 
 def public_url(base_url: str, path: str) -> str:

@@ -14,7 +14,8 @@ Organisations and people
 Permissions
     ``Permission``, ``public``, ``require(permission)`` (one marker per view),
     ``user_can(user, permission, org)``, ``holders(permission, org, reach=...)``,
-    ``count_holders(permission, schools)``.
+    ``count_holders(permission, schools)``, ``ROLE_LABELS`` (a role's translated name,
+    to show beside a person; never to decide access).
 Plugins
     ``hookimpl``, ``hookspec`` (for a plugin's own ``hookspecs.py``), ``NavItem``,
     ``Panel``, ``MetricTable``, ``Trend`` (figures per month), ``SchoolGroup`` and
@@ -35,6 +36,7 @@ from . import audit, notify, receipts
 from .app import create_app
 from .auth.access import Permission, count_holders, holders, public, require, user_can
 from .auth.models import User
+from .auth.roles import ROLE_LABELS
 from .cli import transactional
 from .export import table_response
 from .extensions import Model, db, limiter
@@ -65,6 +67,7 @@ PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes")
 __all__ = [
     "PLUGIN_SUBMODULES",
     "GroupOption",
+    "ROLE_LABELS",
     "MetricTable",
     "Model",
     "NavItem",

@@ -68,6 +68,30 @@ def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
 
 
 @hookspec
+def kaimen_audit_actions() -> dict[str, Any]:
+    """Return ``{action: label}`` for the audit events this plugin records.
+
+    The supervisors' audit log (``/b/<bureau>/audit/``) shows each event's action by its
+    label, a ``lazy_gettext`` string such as "Pledge published", and offers the labels in
+    its action filter. An action no plugin labels is shown as recorded.
+    """
+
+
+@hookspec(firstresult=True)
+def kaimen_audit_object(
+    object_type: str, object_id: str, school: Organisation | None, bureau: Organisation
+) -> tuple[Any, str | None] | None:
+    """Return ``(label, url)`` of an object an audit event changed, or None if not yours.
+
+    ``object_type`` is the class name ``audit.record`` stored (``"Pledge"``), ``school`` the
+    event's school (None for a bureau's own objects), ``bureau`` the bureau whose chain
+    holds the event. Build both without reading the
+    object: the page lists fifty events at a time. ``url`` is the page where the object
+    can be seen (None when it has none); the first plugin that answers wins.
+    """
+
+
+@hookspec
 def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
     """Return a ``MetricTable`` for the bureau's umbrella view, or None.
 

@@ -282,7 +282,7 @@ def record_at(monkeypatch, when: datetime, action: str, school: Organisation, ac
 
 def actions_on(response: Any) -> list[str]:
     assert response.status_code == 200
-    return re.findall(r"<code>([^<]+)</code>", response.get_data(as_text=True))
+    return re.findall(r'data-action="([^"]+)"', response.get_data(as_text=True))
 
 
 @pytest.fixture

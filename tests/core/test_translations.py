@@ -184,3 +184,17 @@ def test_template_is_up_to_date_with_the_source(tmp_path: Path) -> None:
         {"In the source, not in messages.pot": new,
          "In messages.pot, no longer in the source": gone},
     )
+
+
+def test_the_hotline_has_one_chinese_name():
+    """Every string about the hotline calls it 意见受理电话, as the poster and pages do."""
+    catalog = load_po(po_path("zh_Hans"), "zh_Hans")
+    named = [m for m in entries(catalog) if "hotline" in " ".join(strings(m.id)).lower()]
+    assert named
+    for message in named:
+        for text in strings(message.string):
+            assert "意见受理电话" in text, (message.id, text)
+    for message in entries(catalog):
+        for text in strings(message.string):
+            assert "监督电话" not in text, (message.id, text)
+            assert "热线" not in text, (message.id, text)

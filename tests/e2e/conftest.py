@@ -29,6 +29,21 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# axe-core and the Nu HTML Checker, installed by `make browser-tools` (npm) from vendor/package.json
+VENDOR = ROOT / "tests" / "e2e" / "vendor" / "node_modules"
+AXE = VENDOR / "axe-core" / "axe.min.js"
+VNU = VENDOR / "vnu-jar" / "build" / "dist" / "vnu.jar"
+TOOLS_SKIP = (
+    "{tool} not found: browser tests skipped. Run `make browser-tools` (it needs npm{java})"
+)
+# Only these impacts fail a page; "moderate" and "minor" findings are for people to judge.
+AXE_FAILING = ("serious", "critical")
+AXE_RUN = """async (failing) => {
+  const result = await axe.run(document, {resultTypes: ["violations"]});
+  return result.violations.filter((v) => failing.includes(v.impact)).map((v) =>
+    `axe ${v.id} (${v.impact}): ${v.help} at ` +
+    v.nodes.slice(0, 5).map((n) => n.target.join(" ")).join(", "));
+}"""
 CHROMIUM_SKIP = (
     "Chromium not found: browser tests skipped. "
     "Install Debian's chromium (apt-get install chromium) or set KAIMEN_CHROMIUM"
@@ -51,8 +66,8 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def live_server(fresh_database: Any) -> Iterator[str]:
-    """Serve a CSRF-protected app on a fresh SQLite database with the demo county loaded."""
+def live_app(fresh_database: Any) -> Any:
+    """A CSRF-protected app on a fresh SQLite database with the demo county's tenants loaded."""
     app = make_app(fresh_database.url("sqlite"), WTF_CSRF_ENABLED=True,
                    BASE_URL=PUBLIC_BASE_URL)
     with app.app_context():
@@ -61,6 +76,13 @@ def live_server(fresh_database: Any) -> Iterator[str]:
             provisioning.load(ROOT / "tenants" / "jiayu.toml", demo_password=DEMO_PASSWORD)
         db.session.commit()
         db.session.remove()
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(live_app: Any) -> Iterator[str]:
+    """Serve ``live_app`` on a free port of 127.0.0.1 for the module's tests."""
+    app = live_app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="kaimen-live-server", daemon=True)
     thread.start()
@@ -79,6 +101,8 @@ def browser() -> Iterator[Any]:
     executable = chromium_path()
     if executable is None:
         pytest.skip(CHROMIUM_SKIP)
+    if not AXE.is_file():
+        pytest.skip(TOOLS_SKIP.format(tool="axe-core", java=""))
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -122,9 +146,18 @@ class Visit:
         self.console_errors.append(f"{message.text} ({location})")
 
     def problems(self) -> list[str]:
-        """Console errors, uncaught errors and CSP violations seen so far."""
+        """Console errors, uncaught errors and CSP violations seen so far, and the page's
+        serious or critical accessibility violations (axe-core)."""
         violations = self.page.evaluate("window.__cspViolations || []")
-        return self.console_errors + [f"CSP violation: {v}" for v in violations]
+        return (self.console_errors + [f"CSP violation: {v}" for v in violations]
+                + self.accessibility())
+
+    def accessibility(self) -> list[str]:
+        """Run axe-core in the page shown; return its serious and critical violations."""
+        if not self.page.evaluate("typeof window.axe === 'object'"):
+            # evaluated through the DevTools protocol, so the page's CSP does not apply
+            self.page.evaluate(AXE.read_text(encoding="utf-8"))
+        return list(self.page.evaluate(AXE_RUN, list(AXE_FAILING)))
 
 
 def open_visit(browser: Any, live_server: str, options: dict[str, Any]) -> tuple[Any, Visit]:

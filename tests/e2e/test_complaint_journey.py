@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -75,11 +77,14 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     case_path = page.url.removeprefix(admin.base_url)
     assert_clean(admin)
     accept = page.locator("form[action$='/accept']")
-    accept.locator("#owner").select_option(label="郑海燕")
+    owners = accept.locator("#owner option").all_inner_texts()
+    assert owners[0] == "请选择责任人"  # no default person in charge
+    assert not any("县" in owner for owner in owners)  # the school's own staff only
+    accept.locator("#owner").select_option(label="郑海燕（教师）")
     accept.locator("#note").fill("已收到您的反映，学校将认真核查。")
     accept.locator("button[type=submit]").click()
     page.wait_for_url(admin.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    assert flash_text(page, "info") == "已受理，责任人：郑海燕。"
     assert "已受理" in status_badges(page)
     assert page.locator("dl.contact dt:text-is('责任人') + dd").inner_text() == "郑海燕"
 
@@ -118,7 +123,7 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     findings.locator("#correction").fill(CORRECTION)
     findings.locator("button[type=submit]").click()
     page.wait_for_url(admin.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    assert flash_text(page, "info") == "核查结论已保存。"
     assert page.locator("ul.missing").count() == 0
     page.locator("form[action$='/close'] button").click()
     page.wait_for_url(admin.base_url + case_path)
@@ -146,7 +151,7 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     page.locator("form:has(input[name=action][value=feedback]) button").click()
     page.wait_for_load_state()
     assert page.locator(".flash-info").is_visible()
-    assert page.get_by_text("您表示不满意，已报告教育局。").is_visible()
+    assert flash_text(page, "info") == "您表示不满意，已报告教育局，该意见重新办理。"
     assert page.locator("dl.contact .badge").inner_text() == "办理中"
     assert "反映人不满意，重新办理" in page.locator("ol.timeline").inner_text()
     assert page.locator("input[name=verdict]").count() == 0  # a verdict is given once
@@ -157,9 +162,12 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     login(supervisor, "supervisor")
     page.locator("nav a[href='/b/jiayu/complaints/']").click()
     page.wait_for_url(supervisor.base_url + "/b/jiayu/complaints/")
+    assert page.locator("details.filters-fold").get_attribute("open") is None  # folded
+    page.locator("details.filters-fold > summary").click()
     page.locator("form.filters input[name=flagged]").check()
     page.locator("form.filters button[type=submit]").click()
     page.wait_for_url(re.compile(r"flagged=1"))
+    assert page.locator("details.filters-fold").get_attribute("open") == ""  # a filter is on
     rows = page.locator("main table tbody tr")
     assert rows.count() == 1
     assert "嘉鱼县实验小学" in rows.inner_text()
@@ -176,7 +184,8 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     urge.locator("#new_due").fill(new_due.isoformat())
     urge.locator("button[type=submit]").click()
     page.wait_for_url(supervisor.base_url + case_path)
-    assert flash_text(page, "info") == "已保存。"
+    long_due = format_date(new_due, "long", locale="zh_Hans")
+    assert flash_text(page, "info") == f"已督办，新的答复期限为 {long_due}。"
     assert "已督办" in status_badges(page)
     shown_due = format_date(new_due, "medium", locale="zh_Hans")
     assert page.locator("dl.contact dt:text-is('答复期限') + dd").inner_text() == shown_due
@@ -192,3 +201,62 @@ def test_parent_school_and_bureau_follow_one_opinion_to_the_end(browse):
     assert "已督办" in status_badges(admin.page)
     assert URGE_NOTE in admin.page.locator("ol.timeline").inner_text()
     assert_clean(admin)
+
+
+SMALL_PHONE = PHONE | {"viewport": {"width": 360, "height": 740}, "accept_downloads": True}
+
+
+def no_horizontal_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def snap(page, name):
+    """Keep a screenshot for a reviewer when KAIMEN_SCREENSHOTS names a folder."""
+    folder = os.environ.get("KAIMEN_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_parent_on_a_small_phone_is_never_silently_cut_or_dropped(browse, tmp_path):
+    parent = browse(SMALL_PHONE)
+    page = parent.page
+    parent.goto(BOX)
+    assert "办理时限" in page.locator("main .time-limits").inner_text()
+    assert page.locator("#description").get_attribute("maxlength") is None
+    page.locator("#category").select_option("paid_tutoring")
+    page.locator("#subject").fill("老师周末有偿补课")
+    page.locator("#description").fill(DESCRIPTION)
+    assert page.locator("#description-count").inner_text() == f"{len(DESCRIPTION)} / 5000"
+    # anonymous, yet a phone number typed: the form asks which was meant, keeping it
+    page.locator("#contact_phone").fill("13800138000")
+    snap(page, "1-form")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "您选择了匿名提交，但填写了联系方式" in page.locator(".error-summary").inner_text()
+    assert page.locator("#contact_phone").input_value() == "13800138000"
+    assert page.locator("#description").input_value() == DESCRIPTION
+    assert no_horizontal_scroll(page)
+    snap(page, "2-which-was-meant")
+    assert_clean(parent)
+    page.locator("input[name=identity][value=named]").check()
+    page.locator("#contact_name").fill("李女士")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state()
+    code = page.locator(".receipt-code").inner_text().strip()
+    assert RECEIPT.match(code)
+    assert no_horizontal_scroll(page)
+    groups = page.locator(".receipt-code .code-group")
+    heights = {round(groups.nth(i).bounding_box()["height"]) for i in range(groups.count())}
+    assert len(heights) == 1  # no group is broken across lines
+    assert DESCRIPTION in page.locator("section.proof").inner_text()
+    assert "截图保存" in page.locator("main").inner_text()
+    snap(page, "3-receipt")
+    with page.expect_download() as download_info:
+        page.locator("form.proof-download button").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf")
+    assert code not in download.url
+    saved = tmp_path / "proof.pdf"
+    download.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    assert_clean(parent)

@@ -25,10 +25,12 @@ def render(template: str, **context: Any) -> str:
     school = context.get("school") or g.get("school")
     if school is not None:
         css = url_for("complaints.static", school=school.slug, filename="complaints.css")
+        js = url_for("complaints.static", school=school.slug, filename="complaints.js")
     else:
         css = url_for("complaints_bureau.static", bureau=g.bureau.slug, filename="complaints.css")
+        js = url_for("complaints_bureau.static", bureau=g.bureau.slug, filename="complaints.js")
     return render_template(
         template, statuses=STATUSES, kinds=KINDS, categories=CATEGORIES, channels=CHANNELS,
         actions=ACTIONS, findings=FINDINGS, reasons=REJECTION_REASONS, rewards=REWARD_STATUSES,
-        is_overdue=services.is_overdue, complaints_css=css, **context,
+        is_overdue=services.is_overdue, complaints_css=css, complaints_js=js, **context,
     )

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, current_app, flash, g, make_response, request
+from flask import abort, current_app, flash, g, make_response, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from kaimen import Organisation, db, limiter, private, public, receipts
+from kaimen import Organisation, db, limiter, local_date, private, public, receipts
 
-from .. import queries, services
+from .. import deadlines, proof, queries, services
 from ..blueprint import school_blueprint as bp
-from ..forms import FeedbackForm, InformationForm, OpinionForm, submission_from
+from ..forms import FeedbackForm, InformationForm, OpinionForm, ProofForm, submission_from
 from ..models import Complaint
 from ..uploads import UploadError, read_uploads
 from . import render
 
 
+def _setting(name: str, default: str) -> str:
+    """Return a setting of the box: the app's config, else ``KAIMEN_<name>``, else the default
+    (the README's settings table lists them)."""
+    return current_app.config.get(name) or os.environ.get(f"KAIMEN_{name}") or default
+
+
 def _client_limit() -> str:
-    return current_app.config.get("COMPLAINTS_CLIENT_LIMIT", "6 per minute;40 per day")
+    return _setting("COMPLAINTS_CLIENT_LIMIT", "6 per minute;40 per day")
 
 
 def _school_limit() -> str:
-    return current_app.config.get("COMPLAINTS_SCHOOL_LIMIT", "120 per hour")
+    return _setting("COMPLAINTS_SCHOOL_LIMIT", "120 per hour")
 
 
 def _school_key() -> str:
@@ -36,10 +45,24 @@ def _page(template: str, status: int = 200, **context: Any) -> Any:
     return make_response(render(template, **context), status)
 
 
+def _counted(_response: Any) -> bool:
+    # Only what was filed (or caught in the trap) counts: a form sent back to correct does not.
+    return bool(g.get("complaints_counted"))
+
+
+def _form_again(limit: Any) -> Any:
+    """Answer a breached limit with the form as it was filled, when to retry and whom to call."""
+    bureau = g.school.bureau()
+    retry_at = datetime.fromtimestamp(limit.reset_at, tz=UTC).replace(tzinfo=None)
+    return _form_page(OpinionForm(), g.school, 429, limited=True,
+                      retry_at=retry_at, hotline=g.school.hotline or bureau.hotline)
+
+
 @bp.route("/", methods=["GET", "POST"])
 @public
-@limiter.limit(_client_limit, methods=["POST"])
-@limiter.limit(_school_limit, key_func=_school_key, methods=["POST"])
+@limiter.limit(_client_limit, methods=["POST"], deduct_when=_counted, on_breach=_form_again)
+@limiter.limit(_school_limit, key_func=_school_key, methods=["POST"], deduct_when=_counted,
+               on_breach=_form_again)
 def new() -> Any:
     """Show the box's form; file an opinion and show its receipt once."""
     school = g.school
@@ -54,14 +77,24 @@ def new() -> Any:
             return _receipt(*earlier)
     if form.validate_on_submit():
         if form.website.data:
-            return _page("complaints/new.html", 400, form=form, school=school, refused=True)
+            g.complaints_counted = True
+            return _form_page(form, school, 400, refused=True)
         try:
             uploads = read_uploads(request.files.getlist(form.attachments.name))
         except UploadError as error:
             form.attachments.errors = [str(error.message)]
         else:
             return _file(school, form, uploads)
-    return _page("complaints/new.html", form=form, school=school)
+    return _form_page(form, school)
+
+
+def _form_page(form: OpinionForm, school: Organisation, status: int = 200, **context: Any) -> Any:
+    """Show the form with the time limits that will apply, as the parent sends it."""
+    bureau = school.bureau()
+    limits = deadlines.settings_of(bureau)
+    answer_by = deadlines.due_dates(bureau, local_date(bureau))[1]
+    return _page("complaints/new.html", status, form=form, school=school, limits=limits,
+                 answer_by=answer_by, **context)
 
 
 def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload]) -> Any:
@@ -69,6 +102,7 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
     try:
         case, code = services.file_case(school, submission_from(form), uploads, token=token)
         db.session.commit()
+        g.complaints_counted = True
     except IntegrityError:
         # The same form arrived twice at once: show the receipt of the one that won.
         db.session.rollback()
@@ -80,7 +114,34 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
 
 
 def _receipt(case: Complaint, code: str | None) -> Any:
-    return _page("complaints/receipt.html", case=case, code=code, school=case.school)
+    proof_form = ProofForm(formdata=None, code=code) if code else None
+    return _page("complaints/receipt.html", case=case, code=code, school=case.school,
+                 proof_form=proof_form)
+
+
+@bp.post("/proof.pdf")
+@public
+@limiter.limit("30 per minute")
+def proof_of_filing() -> Any:
+    """Download the proof of filing as a PDF: the receipt code comes in the form body."""
+    form = ProofForm()
+    receipt = receipts.lookup(form.code.data or "") if form.validate_on_submit() else None
+    if receipt is None or receipt.school_id != g.school.id:
+        abort(404)
+    case = queries.case_by_receipt(receipt)
+    if case is None:
+        abort(404)
+    code = receipts.normalise(form.code.data or "") or ""
+    size = receipts.GROUP_SIZE
+    grouped = "-".join(code[i:i + size] for i in range(0, len(code), size))
+    pdf = proof.proof_pdf(case, grouped, case.school.display_name(str(get_locale())),
+                          url_for("core.track", _external=True))
+    response = make_response(pdf)
+    private()
+    response.mimetype = "application/pdf"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="proof-{case.school.slug}-{case.id}.pdf"')
+    return response
 
 
 def tracking_page(case: Complaint, code: str, info: InformationForm | None = None,
@@ -124,7 +185,13 @@ def track_action() -> Any:
         flash(str(error.message), "error")
         return tracking_page(queries.case_by_receipt(receipt) or case, code, status=409)
     db.session.commit()
-    flash(_("Thank you. What you sent was added to the case."), "info")
+    if action == "information":
+        flash(_("Thank you. What you sent was added to the case."), "info")
+    elif case.satisfied:
+        flash(_("Thank you for telling us that the answer satisfies you."), "info")
+    else:
+        flash(_("You said the answer does not satisfy you. The case is open again and the "
+                "education bureau has been told."), "info")
     return tracking_page(case, code)
 
 

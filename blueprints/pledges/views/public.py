@@ -68,9 +68,14 @@ def poster() -> str:
     if size not in POSTER_SIZES:
         size = "a4"
     year = services.current_school_year()
-    box_url, box_address = services.board_report_link(g.school, current_app.config["BASE_URL"])
+    base_url = current_app.config["BASE_URL"]
+    box_url, box_address = services.board_report_link(g.school, base_url)
+    pledges, more = services.poster_sheet(services.poster_pledges(year))
     return render_template(
-        "pledges/poster.html", school=g.school, size=size, pledges=services.poster_pledges(year),
+        "pledges/poster.html", school=g.school, size=size, pledges=pledges, more=more,
+        board_url=services.public_url(base_url, url_for(".board")),
+        columns=len(pledges) > services.POSTER_COLUMNS_FROM, shorten=services.shorten,
+        title_max=services.POSTER_TITLE, text_max=services.POSTER_TEXT,
         year=year, box_url=box_url, box_address=box_address, page_url=_school_page_url(),
         bureau=g.school.bureau(), sizes=POSTER_SIZES,
     )

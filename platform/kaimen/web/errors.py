@@ -39,6 +39,10 @@ def render_error(code: int, detail: Any = None) -> tuple[str, int]:
 
 
 def _http_error(error: HTTPException) -> Any:
+    if error.response is not None:
+        # A response made for this very refusal (a rate limit's ``on_breach`` that shows
+        # the form again with what was typed) says more than the generic page.
+        return error.response
     if isinstance(error, CSRFError):
         return render_error(
             400, _l("This form has expired. Go back, reload the page and try again.")

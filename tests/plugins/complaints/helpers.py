@@ -12,7 +12,8 @@ from blueprints.complaints.models import Complaint, with_leadership
 from kaimen.extensions import db
 from kaimen.tenancy import system_scope
 
-CODE = re.compile(r'class="receipt-code">([0-9A-Z-]{24})<')
+CODE = re.compile(r'class="receipt-code">(.*?)</p>')
+TAGS = re.compile(r"<[^>]+>")
 TOKEN = re.compile(r'name="token" type="hidden" value="([^"]+)"')
 
 
@@ -39,7 +40,9 @@ def opinion(**fields: Any) -> dict[str, Any]:
 def receipt_code(response: Any) -> str:
     match = CODE.search(response.get_data(as_text=True))
     assert match, "the receipt page shows the code"
-    return match.group(1)
+    code = TAGS.sub("", match.group(1))  # the groups are spans, so they wrap whole
+    assert re.fullmatch(r"[0-9A-Z-]{24}", code), code
+    return code
 
 
 @pytest.fixture

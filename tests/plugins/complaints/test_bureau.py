@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from blueprints.complaints import metrics, services
 from blueprints.complaints.models import Complaint
 from kaimen import tenancy
+from kaimen.audit import AuditEvent
 from kaimen.extensions import db
 from kaimen.notify import Notification
 
@@ -113,7 +114,11 @@ def test_urge_and_take_over_through_the_pages(ctx, county, as_user):
     (stored,) = all_cases()
     assert stored.urged_count == 1
     assert stored.answer_due.isoformat() == new_due
-    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over").status_code == 302
+    # the take-over asks for confirmation first
+    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over").status_code == 400
+    assert not all_cases()[0].handled_by_bureau
+    assert client.post(f"/s/a1/complaints/cases/{case.id}/take-over",
+                       data={"confirm": "y"}).status_code == 302
     assert all_cases()[0].handled_by_bureau
     # the school can no longer move the bureau's case on
     school = as_user("a1.admin")
@@ -220,3 +225,34 @@ def test_report_link_and_counts(app, ctx, county, client):
         counts = metrics.report_counts([county.a1], ["pledge:12", "pledge:13"])
     assert counts == {"pledge:12": (2, 1)}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Complaint)) == 2
+
+
+def test_leader_adds_an_instruction_the_school_sees(ctx, county, as_user, client):
+    case, code = file_case(county.a1, subject="食堂饭菜质量差")
+    owner = county.users["a1.teacher"]
+    owner.email = "teacher@a1.example.cn"
+    services.accept(case, owner, county.users["a1.admin"])
+    db.session.commit()
+    leader = as_user("a.leader")
+    base = f"/s/a1/complaints/cases/{case.id}"
+    assert leader.post(f"{base}/instruction", data={"instruction": ""}).status_code == 400
+    response = leader.post(f"{base}/instruction", data={"instruction": "请学校一周内整改并回复。"})
+    assert response.status_code == 302
+    (stored,) = all_cases()
+    (event,) = [e for e in stored.events if e.action == "instruction"]
+    assert event.body == "请学校一周内整改并回复。"
+    assert event.actor_id == county.users["a.leader"].id
+    assert not event.public
+    with tenancy.system_scope():
+        audited = db.session.scalars(sa.select(AuditEvent.action)).all()
+        recipients = db.session.scalars(sa.select(Notification.recipient)).all()
+    assert "complaint.instructed" in audited
+    assert "teacher@a1.example.cn" in recipients
+    # the school sees it on the case; the complainant does not
+    school_page = as_user("a1.admin").get(base).get_data(as_text=True)
+    assert "请学校一周内整改并回复。" in school_page
+    tracked = client.post("/track", data={"code": code}).get_data(as_text=True)
+    assert "请学校一周内整改并回复。" not in tracked
+    # nobody else gives instructions
+    assert as_user("a.supervisor").post(f"{base}/instruction",
+                                        data={"instruction": "x"}).status_code == 403

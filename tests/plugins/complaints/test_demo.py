@@ -8,11 +8,12 @@ import io
 import sqlalchemy as sa
 from PIL import Image
 
-from blueprints.complaints import services
+from blueprints.complaints import deadlines, services
 from blueprints.complaints.choices import CHANNELS, STATUSES
 from blueprints.complaints.models import AnswerTemplate, Attachment, Holiday
 from blueprints.complaints.uploads import sniff
-from kaimen import local_date
+from blueprints.pledges.demo import SCHOOL_PLEDGES
+from kaimen import local_date, utcnow
 from kaimen.extensions import db
 from kaimen.tenancy import all_schools
 
@@ -70,3 +71,26 @@ def test_demo_photos_are_valid_files_of_their_cases(app, ctx, county):
             image.load()  # decodes every row: a broken file raises here
             assert image.format == "PNG"
             assert image.size == (64, 40)
+
+
+def test_demo_histories_are_possible_and_agree_with_the_pledges(app, ctx, county):
+    assert app.test_cli_runner().invoke(args=["kaimen", "demo", "load"]).exit_code == 0
+    now = utcnow()
+    for case in all_cases():
+        times = [event.created_at for event in case.events]
+        assert times == sorted(times), case.subject
+        assert all(when <= now for when in times), case.subject
+        for event in case.events:
+            if event.action == "urged":
+                assert event.due is not None
+                assert event.due >= event.created_at.date(), case.subject
+                assert case.answer_due == event.due  # the new deadline is the one that counts
+        # the demo schools are primary schools: no junior-secondary grades
+        grades = ("初一", "初二", "初三")
+        assert not any(grade in case.description for grade in grades), case.subject
+        if case.answered_at is not None:
+            assert case.answered_on_time, case.subject
+    # the pledge promises an answer in three working days; the box's time limit agrees
+    promise = next(text for title, text, _who in SCHOOL_PLEDGES if "限时答复" in title)
+    assert "三个工作日内答复" in promise
+    assert deadlines.settings_of(county.a).answer_days == 3

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from blueprints.complaints import deadlines, queries, services
-from blueprints.complaints.models import ComplaintSettings, Holiday
+from blueprints.complaints.models import Complaint, ComplaintSettings, Holiday
 from kaimen import local_date
 from kaimen.extensions import db
 
@@ -32,22 +33,23 @@ def test_working_days_skip_holidays_and_count_worked_weekends():
 
 
 def test_due_dates_use_the_bureaus_settings_and_holidays(ctx, county):
-    assert deadlines.due_dates(county.a, date(2026, 9, 30)) == (date(2026, 10, 2),
-                                                                 date(2026, 10, 21))
+    # the national calendar: 1-7 October off, Saturday 10 October worked (调休)
+    assert deadlines.due_dates(county.a, date(2026, 9, 30)) == (date(2026, 10, 9),
+                                                                 date(2026, 10, 27))
     db.session.add(ComplaintSettings(bureau_id=county.a.id, acknowledge_days=1, answer_days=3))
     for day in NATIONAL_DAY:
         db.session.add(Holiday(bureau_id=county.a.id, day=day, name="国庆节"))
     db.session.flush()
     assert deadlines.due_dates(county.a, date(2026, 9, 30)) == (date(2026, 10, 8),
-                                                                 date(2026, 10, 12))
+                                                                 date(2026, 10, 10))
     # another bureau keeps the defaults and its own calendar
-    assert deadlines.due_dates(county.b, date(2026, 9, 30))[0] == date(2026, 10, 2)
+    assert deadlines.due_dates(county.b, date(2026, 9, 30))[0] == date(2026, 10, 9)
 
 
 def test_case_deadlines_follow_received_date(ctx, county):
     case, _code = file_case(county.a1, received_on=date(2026, 9, 4))
     assert case.ack_due == date(2026, 9, 8)
-    assert case.answer_due == date(2026, 9, 25)
+    assert case.answer_due == date(2026, 9, 24)  # 25 September is off, Sunday 20 worked
     assert services.is_overdue(case, date(2026, 9, 9))
     assert not services.is_overdue(case, date(2026, 9, 8))
 
@@ -156,6 +158,43 @@ def test_urge_and_take_over(ctx, county):
     assert case.owner is supervisor
     with pytest.raises(services.WorkflowError):
         services.take_over(case, supervisor)
+
+
+def test_urged_case_counts_from_its_new_deadline(ctx, county):
+    received_on = local_date(county.a) - timedelta(days=40)
+    case, _code = file_case(county.a1, received_on=received_on)
+    today = local_date(county.a)
+    assert services.is_overdue(case, today)  # not even acknowledged in time
+    new_due = today + timedelta(days=3)
+    services.urge(case, "请三日内答复。", new_due, county.users["a.supervisor"])
+    db.session.flush()
+    assert not services.is_overdue(case, today)
+    overdue = db.session.scalar(sa.select(sa.func.count()).select_from(Complaint).where(
+        Complaint.id == case.id, services.overdue_clause(today)))
+    assert overdue == 0
+    assert services.is_overdue(case, new_due + timedelta(days=1))
+
+
+def test_national_holidays_and_working_weekends_come_from_the_calendar_library(ctx, county):
+    wednesday = date(2026, 9, 30)
+    # no table of the bureau's own: National Day is off, Saturday 10 October is worked
+    assert deadlines.extend(county.a, wednesday, 2) == date(2026, 10, 9)
+    assert deadlines.extend(county.a, wednesday, 3) == date(2026, 10, 10)
+    # the bureau's table overrides: that Saturday is not worked here, and a Monday is off
+    db.session.add(Holiday(bureau_id=county.a.id, day=date(2026, 10, 10), working=False))
+    db.session.add(Holiday(bureau_id=county.a.id, day=date(2026, 10, 12), name="县庆"))
+    db.session.flush()
+    assert deadlines.extend(county.a, wednesday, 3) == date(2026, 10, 13)
+    # and can turn a national day off into a working day
+    db.session.add(Holiday(bureau_id=county.a.id, day=date(2026, 10, 7), working=True))
+    db.session.flush()
+    assert deadlines.extend(county.a, wednesday, 1) == date(2026, 10, 7)
+
+
+def test_years_the_library_does_not_know_count_weekends_and_the_table():
+    off, worked = deadlines.national_calendar(date(2099, 1, 1), date(2099, 1, 10))
+    assert off == set()
+    assert worked == set()
 
 
 

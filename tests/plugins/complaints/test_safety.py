@@ -67,8 +67,12 @@ def test_parent_adds_information_and_verdict(ctx, county, client):
     services.answer(case, "已退费。", owner)
     db.session.commit()
     response = client.post("/s/a1/complaints/track", data={
-        "code": code, "action": "feedback", "verdict": "no", "comment": "只退了一半"})
+        "code": code, "action": "feedback", "verdict": "no", "comment": "只退了一半"},
+        headers={"Accept-Language": "en"})
     assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "What you sent was added to the case" not in page  # not the information message
+    assert "The case is open again and the education bureau has been told." in page
     (stored,) = all_cases()
     assert stored.status == "handling"
     assert stored.flagged_for_bureau

@@ -11,6 +11,8 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from blueprints.complaints import services
+from kaimen import local_date
+from kaimen.extensions import db
 
 from .helpers import all_cases, file_case
 
@@ -147,6 +149,31 @@ def test_exports_keep_anonymity(ctx, county, as_user):
     assert "不应出现" not in values
 
 
+def test_excel_export_has_every_audited_column_and_a_dated_name(ctx, county, as_user):
+    case, _code = file_case(county.a1, subject="有偿补课", category="paid_tutoring")
+    owner = county.users["a1.admin"]
+    services.accept(case, owner, owner)
+    services.advance(case, "verifying", owner)
+    services.record_findings(case, "substantiated", "该教师周末在家有偿补课。", "责令停止补课。",
+                             "给予警告处分。", owner)
+    db.session.commit()
+    client = as_user("a1.admin")
+    response = client.get("/s/a1/complaints/cases/export.xlsx",
+                          headers={"Accept-Language": "en"})
+    today = local_date(county.a).isoformat()
+    assert f'filename="opinions-a1-{today}.xlsx"' in response.headers["Content-Disposition"]
+    sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+    header, row = ([cell.value for cell in line] for line in sheet.iter_rows())
+    for column in ("Finding", "Verified facts", "Action taken", "Correction or discipline",
+                   "Answer", "Answered on time", "Satisfied", "Urged", "Handled by the bureau"):
+        assert column in header, column
+    record = dict(zip(header, row, strict=True))
+    assert record["Verified facts"] == "该教师周末在家有偿补课。"
+    assert record["Correction or discipline"] == "给予警告处分。"
+    bureau = as_user("a.supervisor").get("/b/county-a/complaints/export.csv")
+    assert f"opinions-county-a-{today}.csv" in bureau.headers["Content-Disposition"]
+
+
 def test_attachment_served_only_to_staff_as_download(ctx, county, client, as_user):
     from .helpers import form_token, opinion
 
@@ -213,3 +240,13 @@ def test_another_schools_case_answers_404_and_changes_nothing(ctx, county, as_us
     (stored,) = all_cases()
     assert stored.status == "received"
     assert [e.action for e in stored.events] == ["submitted"]
+
+
+def test_filters_fold_away_unless_one_is_active(ctx, county, as_user):
+    client = as_user("a.supervisor")
+    for path in ("/s/a1/complaints/cases", "/b/county-a/complaints/"):
+        plain = client.get(path).get_data(as_text=True)
+        assert '<details class="filters-fold">' in plain
+        assert 'name="status"' in plain  # the filters are inside, folded
+        filtered = client.get(f"{path}?status=received").get_data(as_text=True)
+        assert '<details class="filters-fold" open>' in filtered

@@ -71,7 +71,7 @@ def test_bad_input_keeps_what_was_typed_and_stores_nothing(visitor, schedule):
                         data=form(phone="12345", name="Zhang San", child_class="5-1"))
     html = page.get_data(as_text=True)
     assert page.status_code == 400
-    assert "Enter a mainland mobile number" in html
+    assert "Enter a mobile number of 11 digits" in html
     assert 'value="Zhang San"' in html
     assert 'value="5-1"' in html
     too_many = visitor.post(f"/s/a1/opendays/{event.id}", data=form(attendees="3"))
@@ -219,7 +219,9 @@ def test_the_bureau_figures_cover_this_school_year_in_one_query_each(county, sch
     assert table.rows[county.a1.id] == [1, 2, "67%", "4.0"]
     assert table.rows[county.a2.id] == [0, 0, "–", "–"]
     assert table.total == [1, 2, "67%", "4.0"]
-    assert len(queries) == 5, queries  # events, registrations, seats, present, satisfaction
+    # the period (this term), then one per figure: events, registrations, seats, present,
+    # satisfaction
+    assert len(queries) == 6, queries
 
 
 def _this_years_classes(county):
@@ -262,3 +264,18 @@ def test_without_classes_the_event_is_for_everyone(client, county):
     login(client, "a1.admin")
     form = client.get("/s/a1/opendays/new", headers={"Accept-Language": "en"})
     assert "The school has no classes for this school year yet" in form.get_data(as_text=True)
+
+
+def test_the_bureau_figures_cover_this_term_when_the_bureau_keeps_terms(county, in_english):
+    from kaimen.classes.models import Term
+
+    _this_years_classes(county)
+    from kaimen.classes.models import SchoolYear
+
+    year = db.session.scalar(sa.select(SchoolYear).where(SchoolYear.bureau_id == county.a.id))
+    today = local_date(county.a)
+    db.session.add(Term(bureau_id=county.a.id, school_year_id=year.id, number=1,
+                        starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=30)))
+    db.session.commit()
+    table = state().plugins["opendays"].kaimen_bureau_metrics(bureau=county.a, schools=[county.a1])
+    assert str(table.columns[0]) == f"Events held, {year.name} First term"

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 
 from blueprints.opendays import services
 from blueprints.opendays.models import CONFIRMED, WAITLISTED, WITHDRAWN, OpenDay, Registration
-from blueprints.opendays.phones import is_mobile, is_valid
 from kaimen.audit import AuditEvent
 from kaimen.extensions import db
+from kaimen.forms import is_mainland_phone as is_valid
+from kaimen.forms import is_mobile_phone as is_mobile
 from kaimen.notify import Notification
 from kaimen.timeutil import utcnow
 

@@ -4,11 +4,14 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import login
 
 from blueprints.pledges.models import Pledge, PledgeSignature
 from kaimen import tenancy
 from kaimen.audit import AuditEvent
 from kaimen.extensions import db
+
+from .conftest import english
 
 
 def _pledge(pledge_id):
@@ -201,3 +204,25 @@ def test_staff_pages_work_and_list_the_pledges(board, as_user):
     assert 'value="No arbitrary fees"' in edit.text
     assert client.get("/s/a1/pledges/new").status_code == 200
     assert re.search(r'href="/s/a1/pledges/manage"', page.text)
+
+
+def test_the_teachers_desk_lists_the_pledges_awaiting_her_signature(board, as_user, app):
+    teacher = as_user("a1.teacher")
+    desk = teacher.get("/s/a1/desk/").text
+    assert "Pledges awaiting your signature" in desk
+    assert f'href="/s/a1/pledges/{board.ethics}"' in desk
+    assert f'href="/s/a1/pledges/{board.fees}"' not in desk  # a service pledge is not signed
+    assert teacher.post(f"/s/a1/pledges/{board.ethics}/sign").status_code == 302
+    assert "Pledges awaiting your signature" not in teacher.get("/s/a1/desk/").text
+    admin = english(app.test_client())
+    login(admin, "a1.admin")  # an admin signs nothing, so nothing waits for her signature
+    assert "Pledges awaiting your signature" not in admin.get("/s/a1/desk/").text
+
+
+def test_the_audit_log_names_pledge_actions_and_links_the_pledge(board, as_user):
+    supervisor = english(as_user("a.supervisor"))
+    page = supervisor.get("/b/county-a/audit/", query_string={"action": "pledge.published"})
+    html = page.get_data(as_text=True)
+    assert "Pledge published" in html
+    assert f'<a href="/s/a1/pledges/{board.fees}">Pledge {board.fees}</a>' in html
+    assert 'data-action="pledge.signed"' not in html

@@ -139,3 +139,19 @@ def test_the_poster_shows_the_complaint_box_when_there_is_one(board, visitor, fa
     # the printed address is the short one, without the query string
     assert ">https://kaimen.example.org/s/a1/box/new</a>" in poster
     assert "Opinion box" in poster
+
+
+def test_the_hotline_has_one_name_on_the_poster_and_the_school_page(board, ctx, app):
+    board.county.a1.hotline = "0715-6100999"
+    board.county.a1.bureau().hotline = "0715-6000012"
+    db.session.commit()
+    chinese = app.test_client()
+    chinese.set_cookie("kaimen_locale", "zh_Hans")
+    poster = chinese.get("/s/a1/pledges/poster").text
+    page = chinese.get("/s/a1/").text
+    assert "学校意见受理电话：" in poster
+    assert "教育局意见受理电话：" in poster
+    assert "意见受理电话" in page
+    for text in (poster, page):
+        assert "监督电话" not in text
+        assert "热线" not in text
