@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import url_for
+from flask import has_request_context, url_for
 from flask_babel import lazy_gettext as _l
 
 from kaimen import (
@@ -25,7 +25,7 @@ from kaimen import (
     user_can,
 )
 
-from . import commands, demo, hookspecs, metrics, services
+from . import commands, demo, hookspecs, metrics, queries, services
 from .blueprint import NAME, bureau_blueprint, school_blueprint
 from .models import HIDE_LEADERSHIP_REPORTS
 from .views import bureau as bureau_pages  # noqa: F401 - registers the routes
@@ -135,6 +135,22 @@ def kaimen_report_counts(
     schools: list[Organisation], references: list[str]
 ) -> dict[str, tuple[int, int]]:
     return metrics.report_counts(schools, references)
+
+
+@hookimpl
+def kaimen_complaint_cases(
+    school: Organisation, ids: list[int]
+) -> list[tuple[int, str, Any, bool, str]]:
+    def link(case_id: int) -> str:  # no link outside a request (a command, the demo)
+        return (url_for("complaints.show", school=school.slug, complaint_id=case_id)
+                if has_request_context() else "")
+
+    return [(*case, link(case[0])) for case in queries.cases_by_id(school, ids)]
+
+
+@hookimpl
+def kaimen_complaint_choices(school: Organisation) -> list[tuple[int, str]]:
+    return queries.case_choices(school)
 
 
 @hookimpl

@@ -34,3 +34,20 @@ def kaimen_complaint_file_opinion(
     staff enter a paper or phone opinion: anonymous, no receipt shown to anyone.
     Put no student's or guardian's name in ``subject``.
     """
+
+
+@hookspec
+def kaimen_complaint_cases(
+    school: Organisation, ids: list[int]
+) -> list[tuple[int, str, Any, bool, str]]:
+    """Return ``(id, subject, status label, finished, staff url)`` of ``school``'s cases in ``ids``.
+
+    ``finished`` is True for a closed case or one not accepted. Ids that are not
+    cases of ``school`` (or reports about its leadership) are left out. For staff
+    pages only: a subject may name the complainant, so public pages show none.
+    """
+
+
+@hookspec
+def kaimen_complaint_choices(school: Organisation) -> list[tuple[int, str]]:
+    """Return ``(id, subject)`` of ``school``'s cases, newest first, for a staff picker."""

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from kaimen import Organisation, User, all_schools, db, holders, receipts
 
 from .blueprint import NAME
-from .choices import OPEN_STATUSES, RECEIVED
+from .choices import CLOSED, NOT_ACCEPTED, OPEN_STATUSES, RECEIVED, STATUSES
 from .models import AnswerTemplate, Attachment, Complaint, with_leadership
 
 
@@ -92,6 +92,23 @@ def possible_owners(school: Organisation, case: Complaint | None) -> list[User]:
         people = holders("complaints.work", school, reach="own")
     unique = {person.id: person for person in people}
     return sorted(unique.values(), key=lambda person: person.display_name)
+
+
+def cases_by_id(school: Organisation, ids: list[int]) -> list[tuple[int, str, Any, bool]]:
+    """Return ``(id, subject, status label, finished)`` of the school's cases among ``ids``."""
+    if not ids:
+        return []
+    statement = sa.select(Complaint).where(
+        Complaint.id.in_(ids), Complaint.school_id == school.id).order_by(Complaint.id)
+    return [(case.id, case.subject, STATUSES.get(case.status, case.status),
+             case.status in (CLOSED, NOT_ACCEPTED)) for case in db.session.scalars(statement)]
+
+
+def case_choices(school: Organisation, limit: int = 200) -> list[tuple[int, str]]:
+    """Return ``(id, subject)`` of the school's latest cases, newest first."""
+    statement = sa.select(Complaint.id, Complaint.subject).where(
+        Complaint.school_id == school.id).order_by(Complaint.id.desc()).limit(limit)
+    return [(case_id, subject) for case_id, subject in db.session.execute(statement)]
 
 
 def reachable(person: User) -> bool:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from blueprints.complaints import deadlines, services
+from blueprints.complaints import deadlines, queries, services
 from blueprints.complaints.models import Complaint, ComplaintSettings, Holiday
 from kaimen import local_date
 from kaimen.extensions import db
@@ -195,3 +195,18 @@ def test_years_the_library_does_not_know_count_weekends_and_the_table():
     off, worked = deadlines.national_calendar(date(2099, 1, 1), date(2099, 1, 10))
     assert off == set()
     assert worked == set()
+
+
+
+def test_the_case_hooks_leave_out_leadership_reports_and_other_schools(ctx, county):
+    """What the rectification plans read through ``kaimen_complaint_cases``/``_choices``."""
+    fees, _code = file_case(county.a1, subject="Fees")
+    head, _code = file_case(county.a1, subject="The head", about_leadership=True)
+    elsewhere, _code = file_case(county.a2, subject="Other school")
+    fees.status = "closed"
+    db.session.flush()
+    every = [fees.id, head.id, elsewhere.id]
+    found = queries.cases_by_id(county.a1, every)
+    assert [(case_id, finished) for case_id, _s, _st, finished in found] == [(fees.id, True)]
+    choices = [case_id for case_id, _subject in queries.case_choices(county.a1)]
+    assert choices == [fees.id]

@@ -1,0 +1,65 @@
+"""Evidence files, checked by their content as the complaint box checks its uploads."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+MAX_FILES = 5
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file to keep as evidence."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+class UploadError(ValueError):
+    """An upload refused, with a message for the sender."""
+
+
+def safe_filename(name: str) -> str:
+    """Return ``name`` without folders and without control or line-breaking characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    kept = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"))
+    return kept.strip()[:200] or "file"
+
+
+def sniff(head: bytes) -> str | None:
+    """Return the MIME type of a JPEG, PNG, GIF, WebP or PDF by its first bytes, else None."""
+    signatures = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+                  (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
+    for signature, content_type in signatures:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def read_uploads(files: list[Any]) -> list[Upload]:
+    """Read and check the files of a form; raise ``UploadError`` naming the first bad one."""
+    chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
+    if len(chosen) > MAX_FILES:
+        raise UploadError(_l("Send at most %(count)d files.", count=MAX_FILES))
+    uploads = []
+    for storage in chosen:
+        content = storage.stream.read(MAX_BYTES + 1)
+        name = safe_filename(storage.filename)
+        if len(content) > MAX_BYTES:
+            raise UploadError(_l("%(name)s is larger than 5 MB.", name=name))
+        if not content:
+            raise UploadError(_l("%(name)s is empty.", name=name))
+        content_type = sniff(content[:16])
+        if content_type is None:
+            raise UploadError(_l(
+                "%(name)s is not a photo (JPEG, PNG, GIF, WebP) or a PDF document.", name=name))
+        uploads.append(Upload(filename=name, content_type=content_type, content=content))
+    return uploads
