@@ -104,3 +104,8 @@ def kaimen_demo_data(bureau: Organisation, schools: list[Organisation], users: d
 @hookimpl(optionalhook=True)
 def kaimen_complaint_overdue_recipients(school: Organisation, complaint: Any) -> list[Any]:
     return services.overdue_recipients(school, bool(getattr(complaint, "about_leadership", False)))
+
+
+@hookimpl(optionalhook=True)
+def kaimen_plan_reviewers(school: Organisation) -> list[Any]:
+    return services.overdue_recipients(school, about_leadership=False)

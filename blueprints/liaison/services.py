@@ -298,8 +298,9 @@ def people_of_school(
 def overdue_recipients(school: Organisation, about_leadership: bool) -> list[User]:
     """Return the linked leaders and the packaging units' staff who answer for ``school``.
 
-    For a report about the school's own leadership, nobody who holds a grant on the
-    school itself is returned, whatever else they are.
+    They hear of its overdue opinions and follow its rectification plan. For a report
+    about the school's own leadership, nobody who holds a grant on the school itself is
+    returned, whatever else they are.
     """
     leaders, units = people_of_school(school, current_year(school))
     unit_ids = {u.id for u in units}

@@ -171,3 +171,10 @@ def test_the_school_admins_desk_shows_follow_ups_falling_due(client, assigned, y
     assert "Follow-ups from liaison visits" not in client.get("/s/a1/desk/").text
     login(client, "a2.admin")
     assert "Follow-ups from liaison visits" not in client.get("/s/a2/desk/").text
+
+
+def test_the_linked_leader_and_unit_staff_follow_the_schools_plan(app, assigned):
+    hook = app.extensions["kaimen"].manager.hook
+    answers = hook.kaimen_plan_reviewers(school=assigned.a1)
+    assert sorted(u.username for group in answers for u in group) == ["a.leader", "a.unit"]
+    assert [u for group in hook.kaimen_plan_reviewers(school=assigned.b1) for u in group] == []
