@@ -29,6 +29,7 @@ from wtforms.validators import DataRequired, Length
 from .. import orgs, plugins, tenancy
 from ..auth.access import public, require
 from ..export import table_response
+from ..pagecache import cached_page
 from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
 from ..receipts import lookup
@@ -59,6 +60,7 @@ def directory() -> str:
 
 @bp.get("/s/<school>/")
 @public
+@cached_page
 def school_home() -> str:
     """Show a school's public page, built from the plugins' panels."""
     school = g.school
