@@ -22,8 +22,9 @@ Plugins
     ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
-    is set by one rule), ``cached_page`` (a public page served to anonymous visitors from
-    the cache until the school's data changes), ``paginate``, ``table_response`` (CSV and Excel), ``limiter``,
+    is set by one rule), ``cached_page`` (a public page served to anonymous visitors
+    from the cache until the school's data changes), ``paginate``, ``table_response``
+    (CSV and Excel), ``limiter``,
     ``id_arg(name)`` (an id from the query string, None unless it fits the column).
 Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``

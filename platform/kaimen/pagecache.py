@@ -27,7 +27,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, request, request_finished, session
@@ -57,6 +57,9 @@ class SchoolVersion(Model):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+_TABLE = cast(sa.Table, SchoolVersion.__table__)
+
+
 # -- the version: bumped in the writer's transaction -----------------------------------
 
 
@@ -80,7 +83,7 @@ def _changed_schools(obj: Any) -> set[int] | None:
 
 def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
     """Add one to the versions of ``school_ids`` (None: of every school), in this transaction."""
-    table = SchoolVersion.__table__
+    table = _TABLE
     ids = [EVERYWHERE] if school_ids is None else sorted(set(school_ids))
     if not ids:
         return
@@ -109,7 +112,7 @@ def _bump_after_flush(session: Session, _context: Any) -> None:
 
 def versions(school_id: int) -> tuple[int, int]:
     """Return (every school's, this school's) version, in the request's transaction."""
-    table = SchoolVersion.__table__
+    table = _TABLE
     rows = dict(db_connection().execute(
         sa.select(table.c.school_id, table.c.version)
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))

@@ -79,6 +79,7 @@ SCENARIOS = [
     Scenario("public school page", "kaimen", "/s/shiyan-xiaoxue/"),
     Scenario("health check", "kaimen", "/healthz"),
     Scenario("pledge board", "kaimen", "/s/shiyan-xiaoxue/pledges/"),
+    Scenario("open-day list", "kaimen", "/s/shiyan-xiaoxue/opendays/"),
     Scenario("complaint form", "kaimen", "/s/shiyan-xiaoxue/complaints/"),
     Scenario("bare Flask hello", "bare", "/"),
     Scenario("public school page, PostgreSQL with RLS", "kaimen-pg", "/s/shiyan-xiaoxue/"),

@@ -29,9 +29,9 @@ from wtforms.validators import DataRequired, Length
 from .. import orgs, plugins, tenancy
 from ..auth.access import public, require
 from ..export import table_response
-from ..pagecache import cached_page
 from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
+from ..pagecache import cached_page
 from ..receipts import lookup
 from ..safety import safe_next
 from . import trends, umbrella
