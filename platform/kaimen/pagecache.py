@@ -202,7 +202,7 @@ def init_app(app: Flask) -> None:
     cache.init_app(app, config={
         "CACHE_TYPE": "RedisCache" if redis else "SimpleCache",
         "CACHE_REDIS_URL": redis,
-        "CACHE_KEY_PREFIX": "kaimen:",
+        "CACHE_KEY_PREFIX": app.config.get("CACHE_KEY_PREFIX", "kaimen:"),
         "CACHE_DEFAULT_TIMEOUT": app.config["CACHE_SECONDS"],
         "CACHE_THRESHOLD": 5000,  # pages per process, without Redis
     })
