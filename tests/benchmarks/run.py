@@ -331,7 +331,8 @@ def update_readme(text: str) -> bool:
 
 def main() -> int:
     if shutil.which("wrk") is None:
-        say("wrk not found: install it (apt-get install wrk) to run the benchmark.")
+        say("The benchmark needs wrk, which is not installed (nothing here installs it):\n"
+            "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk")
         return 2
     duration = DURATION
     try:
