@@ -32,6 +32,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.session_interface = KaimenSessionInterface()
     app.url_map.converters.update(CONVERTERS)  # before any route: ids in range, no NUL
     app.before_request(refuse_untrusted_host)  # before every other hook
+    pagecache.install_front(app)  # a cached public page is served before anything loads
     configure(app, settings)
     configure_db(app)
     configure_babel(app)

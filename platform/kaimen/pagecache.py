@@ -38,6 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .auth.access import access_markers
 from .extensions import Model, cache
+from .i18n import visitor_locale
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 EVERYWHERE = 0  # the version row every school's key also carries: bumped by wide changes
 HIT_HEADER = "X-Kaimen-Cache"
 _KEY = "kaimen_page_key"
+_MARK = "kaimen_cached_page"
 
 
 class SchoolVersion(Model):
@@ -113,57 +115,94 @@ def _bump_after_flush(session: Session, _context: Any) -> None:
 def versions(school_id: int) -> tuple[int, int]:
     """Return (every school's, this school's) version, in the request's transaction."""
     table = _TABLE
-    rows = dict(db_connection().execute(
+    rows = dict(_connection().execute(
         sa.select(table.c.school_id, table.c.version)
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))
     ).all())
     return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
 
 
-def db_connection() -> sa.Connection:
+def _connection() -> sa.Connection:
     from .extensions import db
 
     return db.session.connection()
 
 
-# -- the page: looked up in the view, stored once the response is final -----------------
+@functools.cache
+def _lookup() -> sa.Select[Any]:
+    """The statement of ``_school_and_versions``, built once (building it costs more)."""
+    from .orgs import SCHOOL, Organisation
+
+    school, bureau = Organisation.__table__.alias("school"), Organisation.__table__.alias("bureau")
+    own, everywhere = _TABLE.alias("own"), _TABLE.alias("everywhere")
+    return (
+        sa.select(school.c.id, sa.func.coalesce(everywhere.c.version, 0),
+                  sa.func.coalesce(own.c.version, 0), bureau.c.default_locale)
+        .select_from(school)
+        .outerjoin(bureau, bureau.c.id == school.c.parent_id)
+        .outerjoin(own, own.c.school_id == school.c.id)
+        .outerjoin(everywhere, everywhere.c.school_id == EVERYWHERE)
+        .where(school.c.slug == sa.bindparam("slug"), school.c.kind == SCHOOL)
+    )
 
 
-def _view_is_public() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return view is not None and "public" in access_markers(view)
+def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
+    """Return a school's id, both versions and its bureau's locale in one query, or None."""
+    row = _connection().execute(_lookup(), {"slug": slug}).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
-def _page_key() -> str | None:
-    """Return the cache key of this request's page, or None when it may not be cached."""
-    from .web.pages import logged_in
-
-    school = g.get("school")
-    if (request.method != "GET" or school is None or not current_app.config["PAGE_CACHE"]
-            or not _view_is_public() or "_flashes" in session or logged_in()):
-        return None
-    everywhere, own = versions(school.id)
-    address = hashlib.sha256(request.url.encode()).hexdigest()[:32]
-    return f"page:{school.id}:{everywhere}.{own}:{get_locale()}:{address}"
+# -- the page: looked up before anything else, stored once the response is final --------
 
 
 def cached_page(view: F) -> F:
     """Serve this public page to anonymous visitors from the cache (see the module)."""
+    setattr(view, _MARK, True)
+    return view
 
-    @functools.wraps(view)
-    def cached(*args: Any, **kwargs: Any) -> Any:
-        key = _page_key()
-        if key is not None:
-            page = _get(key)
-            if page is not None:
-                body, mimetype = page
-                response = current_app.response_class(body, mimetype=mimetype)
-                response.headers[HIT_HEADER] = "hit"
-                return response
-            g.setdefault(_KEY, key)
-        return view(*args, **kwargs)
 
-    return cached  # type: ignore[return-value]
+def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Look the page up before the request loads anything (a URL value preprocessor).
+
+    Only a GET of a ``public`` view marked ``cached_page``, within a school, by a visitor
+    with no user and no flashed message in their session. On a hit the page waits in
+    ``g`` for ``_serve``; on a miss the key does, for ``_store``.
+    """
+    if request.method != "GET" or not values or "school" not in values or endpoint is None:
+        return
+    view = current_app.view_functions.get(endpoint)
+    if (view is None or not getattr(view, _MARK, False) or "public" not in access_markers(view)
+            or not current_app.config["PAGE_CACHE"]
+            or "_user_id" in session or "_flashes" in session):
+        return
+    found = _school_and_versions(values["school"])
+    if found is None:
+        return  # no such school: the ordinary path answers 404
+    school_id, everywhere, own, bureau_locale = found
+    locale = visitor_locale(lambda: bureau_locale)
+    address = hashlib.sha256(request.url.encode()).hexdigest()[:32]
+    key = f"page:{school_id}:{everywhere}.{own}:{locale}:{address}"
+    page = _get(key)
+    if page is not None:
+        g.kaimen_page = page
+    else:
+        g.kaimen_page_key = (key, locale)
+
+
+def _serve() -> Any:
+    """Answer with the cached page, if ``_front`` found one (a before-request hook)."""
+    page = g.pop("kaimen_page", None)
+    if page is None:
+        return None
+    body, mimetype = page
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers[HIT_HEADER] = "hit"
+    return response
+
+
+def found_in_cache() -> bool:
+    """Return whether this request will be answered from the cache (nothing to load)."""
+    return "kaimen_page" in g
 
 
 def _storable(response: Any) -> bool:
@@ -180,9 +219,11 @@ def _storable(response: Any) -> bool:
 
 
 def _store(sender: Flask, response: Any, **_extra: Any) -> None:
-    key = g.get(_KEY)
+    key, locale = g.get(_KEY, (None, None))
     if key is None or HIT_HEADER in response.headers or not _storable(response):
         return
+    if str(get_locale()) != locale:
+        return  # the page was rendered in another language than its key says
     try:
         cache.set(key, (response.get_data(), response.mimetype))
     except Exception:  # a cache that fails is a miss: the page was served all the same
@@ -195,6 +236,12 @@ def _get(key: str) -> tuple[bytes, str] | None:
     except Exception:
         log.exception("page cache: could not read %s", key)
         return None
+
+
+def install_front(app: Flask) -> None:
+    """Look pages up first: call right after the Host check is installed, before any hook."""
+    app.url_value_preprocessor(_front)
+    app.before_request(_serve)
 
 
 def init_app(app: Flask) -> None:
