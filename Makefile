@@ -54,6 +54,8 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	@command -v wrk >/dev/null || { echo "make bench needs wrk, which it does not install:"; \
+		echo "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk"; exit 2; }
 	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
 

@@ -25,7 +25,7 @@ os.environ.setdefault("KAIMEN_PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 from kaimen import create_app, rls, tenancy  # noqa: E402
 from kaimen.auth.models import RoleGrant, User  # noqa: E402
-from kaimen.extensions import db, limiter  # noqa: E402
+from kaimen.extensions import cache, db, limiter  # noqa: E402
 from kaimen.orgs import BUREAU, SCHOOL, Organisation, Unit  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -166,6 +166,8 @@ def app(session_app: Any) -> Iterator[Any]:
         scopefunc=_app_ctx_id,
     )
     limiter.reset()
+    with session_app.app_context():
+        cache.clear()  # pages of an earlier test's rolled-back data are gone with it
     saved_config = dict(session_app.config)
     try:
         yield session_app

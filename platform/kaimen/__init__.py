@@ -23,7 +23,9 @@ Plugins
     ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
-    is set by one rule), ``paginate``, ``table_response`` (CSV and Excel), ``limiter``,
+    is set by one rule), ``cached_page`` (a public page served to anonymous visitors
+    from the cache until the school's data changes), ``paginate``, ``table_response``
+    (CSV and Excel), ``limiter``,
     ``id_arg(name)`` (an id from the query string, None unless it fits the column).
 Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
@@ -42,6 +44,7 @@ from .export import table_response
 from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .orgs import Organisation, Unit, schools_under
+from .pagecache import cached_page
 from .pagination import paginate
 from .plugins import (
     GroupOption,
@@ -82,6 +85,7 @@ __all__ = [
     "User",
     "all_schools",
     "audit",
+    "cached_page",
     "call_per_plugin",
     "count_holders",
     "create_app",

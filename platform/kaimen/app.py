@@ -12,13 +12,14 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, plugins, tenancy
+from . import config, pagecache, plugins, tenancy
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
 from .i18n import LOCALE_NAMES, select_locale, select_timezone
 from .pagination import page_url
 from .safety import CONVERTERS, KaimenRequest, refuse_untrusted_host
+from .sessions import KaimenSessionInterface
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,8 +29,10 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     instance = os.environ.get("KAIMEN_INSTANCE_PATH") or str(ROOT / "instance")
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     app.request_class = KaimenRequest
+    app.session_interface = KaimenSessionInterface()
     app.url_map.converters.update(CONVERTERS)  # before any route: ids in range, no NUL
     app.before_request(refuse_untrusted_host)  # before every other hook
+    pagecache.install_front(app)  # a cached public page is served before anything loads
     configure(app, settings)
     configure_db(app)
     configure_babel(app)
@@ -108,7 +111,7 @@ def configure_db(app: Flask) -> None:
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
     )
-    from . import audit, notify, orgs, receipts  # noqa: F401 - register the core's models
+    from . import audit, notify, orgs, pagecache, receipts  # noqa: F401 - the core's models
     from .auth import models  # noqa: F401
     from .classes import models as classes_models  # noqa: F401
 
@@ -130,7 +133,15 @@ def configure_security(app: Flask) -> None:
     csrf.init_app(app)
     app.config["RATELIMIT_ENABLED"] = app.config["RATELIMIT_ENABLED"]
     limiter.init_app(app)
+    limiter.request_filter(_reads_are_not_limited)
     init_auth(app)
+
+
+def _reads_are_not_limited() -> bool:
+    """Every rate limit in Kaimen guards a write: a GET or HEAD skips the limiter's work."""
+    from flask import request
+
+    return request.method in ("GET", "HEAD", "OPTIONS")
 
 
 def load_plugins(app: Flask) -> None:
@@ -165,6 +176,7 @@ def register_core(app: Flask) -> None:
     app.register_blueprint(classes_bp)
     context.init_app(app)
     errors.init_app(app)
+    pagecache.init_app(app)
     app.context_processor(_template_globals)
     # Macros imported without context (``pager``) see only the environment's globals.
     app.jinja_env.globals["page_url"] = page_url

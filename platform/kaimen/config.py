@@ -32,6 +32,10 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "DEFAULT_LOCALE": ("zh_Hans", str),
     "DEFAULT_TIMEZONE": ("Asia/Shanghai", str),
     "REDIS_URL": (None, str),
+    # Public pages for anonymous visitors, cached per school version (kaimen.pagecache);
+    # the seconds are a backstop for changes no flush sees.
+    "PAGE_CACHE": (True, _boolean),
+    "CACHE_SECONDS": (60, int),
     "PROXY_COUNT": (0, int),
     "MAX_UPLOAD_MB": (30, int),
     "RATELIMIT_ENABLED": (True, _boolean),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
 
@@ -29,14 +31,26 @@ def select_locale() -> str:
     if current_user and getattr(current_user, "is_authenticated", False):
         if current_user.locale in LOCALES:
             return current_user.locale
+    org = g.get("org")
+    return visitor_locale(lambda: org.bureau().default_locale if org is not None else None)
+
+
+def visitor_locale(bureau_locale: Callable[[], str | None]) -> str:
+    """Pick the locale of a visitor who chose none: the browser's, the bureau's, the default.
+
+    ``bureau_locale`` is only called when the browser names no language we have.
+    """
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in LOCALES:
+        return chosen
     for tag, _quality in request.accept_languages:
         locale = _from_language_tag(tag)
         if locale is not None:
             return locale
-    org = g.get("org")
-    if org is not None and org.bureau().default_locale in LOCALES:
-        return org.bureau().default_locale
-    return current_app.config["DEFAULT_LOCALE"]
+    default = bureau_locale()
+    if default in LOCALES:
+        return default  # type: ignore[return-value]
+    return current_app.config["DEFAULT_LOCALE"]  # type: ignore[no-any-return]
 
 
 def select_timezone() -> str:

@@ -144,6 +144,8 @@ def _apply_criteria(state: ORMExecuteState) -> None:
         return  # the criteria were propagated from the statement that loaded the parent
     if not (state.is_select or state.is_update or state.is_delete):
         return
+    if (state.is_update or state.is_delete) and has_app_context():
+        _bump_versions(state)
     if not has_app_context():
         if _touches_tenant_data(state):
             raise ScopeError("tenant data touched outside an app context")
@@ -159,6 +161,18 @@ def _apply_criteria(state: ORMExecuteState) -> None:
         extra.append(scope)
     if extra:
         state.statement = state.statement.options(*extra)
+
+
+def _bump_versions(state: ORMExecuteState) -> None:
+    """An ORM UPDATE or DELETE skips the flush: bump the cached pages' versions here."""
+    if not any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers):
+        return
+    from . import pagecache
+
+    scope = g.get("kaimen_scope", _UNSET)
+    crossing = state.execution_options.get(ALL_SCHOOLS_OPTION)
+    schools = None if crossing or scope is _UNSET or scope is _EVERY_SCHOOL else scope
+    pagecache.bump(state.session.connection(), schools)  # type: ignore[arg-type]
 
 
 def _scope_criteria(state: ORMExecuteState) -> Any:

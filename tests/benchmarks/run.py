@@ -84,6 +84,7 @@ SCENARIOS = [
     Scenario("public school page", "kaimen", "/s/shiyan-xiaoxue/"),
     Scenario("health check", "kaimen", "/healthz"),
     Scenario("pledge board", "kaimen", "/s/shiyan-xiaoxue/pledges/"),
+    Scenario("open-day list", "kaimen", "/s/shiyan-xiaoxue/opendays/"),
     Scenario("complaint form", "kaimen", "/s/shiyan-xiaoxue/complaints/"),
     # The home-visit book at scale (homevisits_data.py): 3 classes of 50 for the teacher,
     # 3,000 students and 30,000 visits for the school's coverage.
@@ -376,7 +377,8 @@ def update_readme(text: str) -> bool:
 
 def main() -> int:
     if shutil.which("wrk") is None:
-        say("wrk not found: install it (apt-get install wrk) to run the benchmark.")
+        say("The benchmark needs wrk, which is not installed (nothing here installs it):\n"
+            "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk")
         return 2
     duration = DURATION
     try:

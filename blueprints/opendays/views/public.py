@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, flash, g, render_template, reque
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from kaimen import db, limiter, local_date, public, render_private, utcnow
+from kaimen import cached_page, db, limiter, local_date, public, render_private, utcnow
 
 from .. import calendar_view, feeds, services, times
 from ..blueprint import school_blueprint
@@ -43,6 +43,7 @@ def event_url(event: OpenDay) -> str:
 
 @school_blueprint.get("/")
 @public
+@cached_page
 def index() -> str:
     """List the school's coming events and show the month's calendar."""
     school = g.school

@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, g, render_template, request, url_for
 from flask_login import current_user
 
-from kaimen import Organisation, db, public
+from kaimen import Organisation, cached_page, db, public
 
 from .. import services
 from ..blueprint import school_blueprint
@@ -34,6 +34,7 @@ def _school_page_url() -> str:
 
 @school_blueprint.get("/")
 @public
+@cached_page
 def board() -> str:
     """Show the school's public pledge board."""
     return render_template("pledges/board.html",
@@ -42,6 +43,7 @@ def board() -> str:
 
 @school_blueprint.get("/<int:pledge_id>")
 @public
+@cached_page
 def show(pledge_id: int) -> str:
     """Show one pledge with its progress updates and signatures."""
     pledge = db.get_or_404(Pledge, pledge_id)

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, abort, current_app, g, request
 from flask_login import current_user
 
-from .. import orgs, plugins, tenancy
+from .. import orgs, pagecache, plugins, tenancy
 from . import pages
 
 CONTENT_SECURITY_POLICY = (
@@ -26,7 +26,7 @@ STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 def _load_org(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Turn ``<school>`` or ``<bureau>`` in the URL into ``g.org``; 404 when unknown."""
     tenancy.set_scope(())  # nothing of any school until ``_set_scope`` knows better
-    if not values:
+    if not values or pagecache.found_in_cache():
         return
     for key, kind in (("school", orgs.SCHOOL), ("bureau", orgs.BUREAU)):
         if key in values:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g, make_response, render_template, request
+from flask import Flask, current_app, g, make_response, render_template, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -42,10 +42,19 @@ def _is_private() -> bool:
     endpoint = request.endpoint or ""
     if endpoint == "static" or endpoint.endswith(".static"):
         return False  # the same files for everyone
-    if g.get("kaimen_private") or getattr(current_user, "is_authenticated", False):
+    if g.get("kaimen_private"):
         return True
     view = current_app.view_functions.get(endpoint)
-    return view is not None and "public" not in access_markers(view)
+    if view is not None and "public" not in access_markers(view):
+        return True
+    return logged_in()
+
+
+def logged_in() -> bool:
+    """Return whether a user is logged in, without loading one when the session has none."""
+    if "_login_user" not in g and "_user_id" not in session:
+        return False  # Flask-Login keeps the user's id there; no id, no user
+    return bool(getattr(current_user, "is_authenticated", False))
 
 
 def _cache_rule(response: Any) -> Any:

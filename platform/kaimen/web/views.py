@@ -31,6 +31,7 @@ from ..auth.access import public, require
 from ..export import table_response
 from ..extensions import db, limiter
 from ..i18n import LOCALE_COOKIE, LOCALES
+from ..pagecache import cached_page
 from ..receipts import lookup
 from ..safety import safe_next
 from . import trends, umbrella
@@ -59,6 +60,7 @@ def directory() -> str:
 
 @bp.get("/s/<school>/")
 @public
+@cached_page
 def school_home() -> str:
     """Show a school's public page, built from the plugins' panels."""
     school = g.school
@@ -140,10 +142,21 @@ def track() -> Any:
 @public
 @limiter.exempt
 def healthz() -> Any:
-    """Report liveness and whether the database answers."""
+    """Report liveness and whether the database answers.
+
+    It asks a pooled DBAPI connection directly: the ORM session's transaction, scope and
+    listeners would cost more than the answer.
+    """
+    engine = db.engine
     try:
-        db.session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError as exc:
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool, rolled back
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         current_app.logger.error("health check failed: %s", exc)
         return jsonify(status="error", database="unavailable"), 503
     return jsonify(status="ok", database="ok")

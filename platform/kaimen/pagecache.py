@@ -1,0 +1,256 @@
+"""Cached public pages: one decision, one version per school, bumped by every write.
+
+A view marked ``@cached_page`` (next to ``@public``) is served from the cache to an
+anonymous visitor when the same page was rendered before for the same school, locale,
+address and query, and the school's data has not changed since. The key carries the
+school's version from ``school_version``; every flush that inserts, updates or deletes a
+row of a school bumps that school's version in the same transaction, so a published
+pledge or a closed case shows at once. ``CACHE_SECONDS`` is a backstop for what no flush
+sees (raw SQL).
+
+A page is stored only when all of these hold, checked on the final response:
+
+- the request was a GET of a ``public`` view, by nobody logged in, with no flashed
+  message waiting in its session;
+- the answer is a 200, not streamed, sets no cookie (no session, no language choice);
+- the view did not call ``private()`` and no CSRF token was generated while rendering it
+  (a token belongs to one visitor's session).
+
+Redis holds the pages when ``KAIMEN_REDIS_URL`` is set, shared by every worker; otherwise
+each process keeps its own. A cache that fails is a miss, never an error page.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g, request, request_finished, session
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .auth.access import access_markers
+from .extensions import Model, cache
+from .i18n import visitor_locale
+
+F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
+
+EVERYWHERE = 0  # the version row every school's key also carries: bumped by wide changes
+HIT_HEADER = "X-Kaimen-Cache"
+_KEY = "kaimen_page_key"
+_MARK = "kaimen_cached_page"
+
+
+class SchoolVersion(Model):
+    """How often a school's data has changed: part of every cached page's key."""
+
+    __tablename__ = "school_version"
+
+    # No foreign key: row 0 stands for every school, and a counter outlives nothing.
+    school_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+_TABLE = cast(sa.Table, SchoolVersion.__table__)
+
+
+# -- the version: bumped in the writer's transaction -----------------------------------
+
+
+def _changed_schools(obj: Any) -> set[int] | None:
+    """Return the schools whose public pages ``obj`` may change; None for all of them."""
+    from .orgs import SCHOOL, Organisation
+    from .plugins import PluginSetting
+
+    state = sa.inspect(obj)
+    if isinstance(obj, Organisation):
+        return {obj.id} if state.dict.get("kind") == SCHOOL else None
+    if isinstance(obj, PluginSetting):
+        return {state.dict["org_id"]} if "org_id" in state.dict else None
+    if "school_id" in state.dict:
+        school_id = state.dict["school_id"]
+        return set() if school_id is None else {school_id}
+    if "school_id" in state.mapper.columns:
+        return None  # expired: we cannot tell which school without a query, so every one
+    return set()
+
+
+def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
+    """Add one to the versions of ``school_ids`` (None: of every school), in this transaction."""
+    table = _TABLE
+    ids = [EVERYWHERE] if school_ids is None else sorted(set(school_ids))
+    if not ids:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).values([{"school_id": i, "version": 1} for i in ids])
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[table.c.school_id], set_={"version": table.c.version + 1}
+    ))
+
+
+@event.listens_for(Session, "after_flush")
+def _bump_after_flush(session: Session, _context: Any) -> None:
+    """Bump the version of every school a flush wrote to (the flush's own transaction)."""
+    schools: set[int] = set()
+    for obj in itertools.chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, SchoolVersion):
+            continue
+        changed = _changed_schools(obj)
+        if changed is None:
+            bump(session.connection(), None)
+            return
+        schools |= changed
+    if schools:
+        bump(session.connection(), schools)
+
+
+def versions(school_id: int) -> tuple[int, int]:
+    """Return (every school's, this school's) version, in the request's transaction."""
+    table = _TABLE
+    rows = dict(_connection().execute(
+        sa.select(table.c.school_id, table.c.version)
+        .where(table.c.school_id.in_((EVERYWHERE, school_id)))
+    ).all())
+    return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
+
+
+def _connection() -> sa.Connection:
+    from .extensions import db
+
+    return db.session.connection()
+
+
+@functools.cache
+def _lookup() -> sa.Select[Any]:
+    """The statement of ``_school_and_versions``, built once (building it costs more)."""
+    from .orgs import SCHOOL, Organisation
+
+    school, bureau = Organisation.__table__.alias("school"), Organisation.__table__.alias("bureau")
+    own, everywhere = _TABLE.alias("own"), _TABLE.alias("everywhere")
+    return (
+        sa.select(school.c.id, sa.func.coalesce(everywhere.c.version, 0),
+                  sa.func.coalesce(own.c.version, 0), bureau.c.default_locale)
+        .select_from(school)
+        .outerjoin(bureau, bureau.c.id == school.c.parent_id)
+        .outerjoin(own, own.c.school_id == school.c.id)
+        .outerjoin(everywhere, everywhere.c.school_id == EVERYWHERE)
+        .where(school.c.slug == sa.bindparam("slug"), school.c.kind == SCHOOL)
+    )
+
+
+def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
+    """Return a school's id, both versions and its bureau's locale in one query, or None."""
+    row = _connection().execute(_lookup(), {"slug": slug}).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+# -- the page: looked up before anything else, stored once the response is final --------
+
+
+def cached_page(view: F) -> F:
+    """Serve this public page to anonymous visitors from the cache (see the module)."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """Look the page up before the request loads anything (a URL value preprocessor).
+
+    Only a GET of a ``public`` view marked ``cached_page``, within a school, by a visitor
+    with no user and no flashed message in their session. On a hit the page waits in
+    ``g`` for ``_serve``; on a miss the key does, for ``_store``.
+    """
+    if request.method != "GET" or not values or "school" not in values or endpoint is None:
+        return
+    view = current_app.view_functions.get(endpoint)
+    if (view is None or not getattr(view, _MARK, False) or "public" not in access_markers(view)
+            or not current_app.config["PAGE_CACHE"]
+            or "_user_id" in session or "_flashes" in session):
+        return
+    found = _school_and_versions(values["school"])
+    if found is None:
+        return  # no such school: the ordinary path answers 404
+    school_id, everywhere, own, bureau_locale = found
+    locale = visitor_locale(lambda: bureau_locale)
+    address = hashlib.sha256(request.url.encode()).hexdigest()[:32]
+    key = f"page:{school_id}:{everywhere}.{own}:{locale}:{address}"
+    page = _get(key)
+    if page is not None:
+        g.kaimen_page = page
+    else:
+        g.kaimen_page_key = (key, locale)
+
+
+def _serve() -> Any:
+    """Answer with the cached page, if ``_front`` found one (a before-request hook)."""
+    page = g.pop("kaimen_page", None)
+    if page is None:
+        return None
+    body, mimetype = page
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers[HIT_HEADER] = "hit"
+    return response
+
+
+def found_in_cache() -> bool:
+    """Return whether this request will be answered from the cache (nothing to load)."""
+    return "kaimen_page" in g
+
+
+def _storable(response: Any) -> bool:
+    from .web.pages import logged_in
+
+    return (
+        response.status_code == 200
+        and not response.is_streamed
+        and "Set-Cookie" not in response.headers
+        and not g.get("kaimen_private")
+        and current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") not in g
+        and not logged_in()
+    )
+
+
+def _store(sender: Flask, response: Any, **_extra: Any) -> None:
+    key, locale = g.get(_KEY, (None, None))
+    if key is None or HIT_HEADER in response.headers or not _storable(response):
+        return
+    if str(get_locale()) != locale:
+        return  # the page was rendered in another language than its key says
+    try:
+        cache.set(key, (response.get_data(), response.mimetype))
+    except Exception:  # a cache that fails is a miss: the page was served all the same
+        log.exception("page cache: could not store %s", key)
+
+
+def _get(key: str) -> tuple[bytes, str] | None:
+    try:
+        return cache.get(key)  # type: ignore[no-any-return]
+    except Exception:
+        log.exception("page cache: could not read %s", key)
+        return None
+
+
+def install_front(app: Flask) -> None:
+    """Look pages up first: call right after the Host check is installed, before any hook."""
+    app.url_value_preprocessor(_front)
+    app.before_request(_serve)
+
+
+def init_app(app: Flask) -> None:
+    redis = app.config["REDIS_URL"]
+    cache.init_app(app, config={
+        "CACHE_TYPE": "RedisCache" if redis else "SimpleCache",
+        "CACHE_REDIS_URL": redis,
+        "CACHE_KEY_PREFIX": app.config.get("CACHE_KEY_PREFIX", "kaimen:"),
+        "CACHE_DEFAULT_TIMEOUT": app.config["CACHE_SECONDS"],
+        "CACHE_THRESHOLD": 5000,  # pages per process, without Redis
+    })
+    request_finished.connect(_store, app)

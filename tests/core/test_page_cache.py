@@ -1,0 +1,165 @@
+"""Cached public pages: only for anonymous visitors, per school and locale, fresh after a write."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from conftest import login
+from kaimen_noticeboard import Notice
+
+from blueprints.pledges import services as pledges
+from blueprints.pledges.models import ETHICS
+from kaimen import pagecache, tenancy
+from kaimen.extensions import db
+
+EN = {"Accept-Language": "en"}
+ZH = {"Accept-Language": "zh-CN"}
+HIT = pagecache.HIT_HEADER
+
+
+def _hit(response) -> bool:
+    return response.headers.get(HIT) == "hit"
+
+
+def _publish(school, actor, title, kind="service"):
+    return pledges.publish_school_pledge(
+        school, kind, actor, title=title, text=f"{title}: the text.", answerable="Principal",
+        school_year=pledges.current_school_year())
+
+
+def test_an_anonymous_page_is_served_from_the_cache_the_second_time(app, county):
+    first = app.test_client().get("/s/a1/", headers=EN)
+    second = app.test_client().get("/s/a1/", headers=EN)
+    assert first.status_code == second.status_code == 200
+    assert not _hit(first)
+    assert _hit(second)
+    assert second.get_data() == first.get_data()
+    # The page rule and the security headers still apply to a page from the cache.
+    assert "no-store" not in second.headers.get("Cache-Control", "")
+    assert second.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in second.headers
+
+
+def test_a_staff_only_link_never_appears_in_a_cached_page(app, county):
+    desk = 'href="/s/a1/desk/"'
+    anonymous = app.test_client().get("/s/a1/", headers=EN)
+    assert desk not in anonymous.get_data(as_text=True)
+    staff = app.test_client()
+    login(staff, "a1.admin")
+    for _ in range(2):  # the staff page is never served from the cache, nor stored in it
+        page = staff.get("/s/a1/", headers=EN)
+        assert not _hit(page)
+        assert desk in page.get_data(as_text=True)
+        assert page.headers["Cache-Control"] == "no-store"
+    again = app.test_client().get("/s/a1/", headers=EN)
+    assert _hit(again)
+    assert desk not in again.get_data(as_text=True)
+    assert "Log in" in again.get_data(as_text=True)
+
+
+def test_a_page_is_never_shared_across_schools_or_locales(app, county):
+    client = app.test_client()
+    client.get("/s/a1/", headers=EN)
+    assert _hit(client.get("/s/a1/", headers=EN))
+    other_school = client.get("/s/a2/", headers=EN)
+    assert not _hit(other_school)
+    assert "a2学校" in other_school.get_data(as_text=True)
+    assert "a1学校" not in other_school.get_data(as_text=True)
+    chinese = client.get("/s/a1/", headers=ZH)
+    assert not _hit(chinese)
+    assert '<html lang="zh-Hans">' in chinese.get_data(as_text=True)
+    assert _hit(client.get("/s/a1/", headers=ZH))
+    english = client.get("/s/a1/", headers=EN)
+    assert _hit(english)
+    assert '<html lang="en">' in english.get_data(as_text=True)
+
+
+def test_a_published_pledge_shows_at_once(app, county):
+    visitor = app.test_client()
+    for path in ("/s/a1/", "/s/a1/pledges/"):
+        visitor.get(path, headers=EN)
+        assert _hit(visitor.get(path, headers=EN))
+    staff = app.test_client()
+    login(staff, "a1.admin")
+    response = staff.post("/s/a1/pledges/new", data={
+        "kind": "service", "title": "Answer within three days", "text": "Every parent, soon.",
+        "answerable": "Principal's office", "school_year": pledges.current_school_year()})
+    assert response.status_code == 302
+    for path in ("/s/a1/", "/s/a1/pledges/"):
+        page = visitor.get(path, headers=EN)
+        assert not _hit(page)
+        assert "Answer within three days" in page.get_data(as_text=True)
+    # Another school's pages were not touched by that write: still served from the cache.
+    visitor.get("/s/a2/pledges/", headers=EN)
+    assert _hit(visitor.get("/s/a2/pledges/", headers=EN))
+
+
+def test_an_edit_and_a_bulk_update_bump_the_school_version(app, county, ctx):
+    notice = Notice(school_id=county.a1.id, title="Sports day")
+    db.session.add(notice)
+    db.session.commit()
+    before = pagecache.versions(county.a1.id)
+    other = pagecache.versions(county.a2.id)
+    notice.title = "Sports day moved"
+    db.session.commit()
+    edited = pagecache.versions(county.a1.id)
+    assert edited > before
+    # An ORM UPDATE skips the flush; within one school it bumps that school.
+    with tenancy.system_scope():
+        tenancy.set_scope({county.a1.id})
+        db.session.execute(sa.update(Notice).values(title="Sports day, again"))
+    assert pagecache.versions(county.a1.id) > edited
+    assert pagecache.versions(county.a2.id) == other
+
+
+def test_the_csrf_token_and_the_session_cookie_are_never_cached(app, county, ctx):
+    ethics = _publish(county.a1, county.users["a1.admin"], "Teacher ethics", kind=ETHICS)
+    db.session.commit()
+    app.config["WTF_CSRF_ENABLED"] = True  # restored by the app fixture
+    path = f"/s/a1/pledges/{ethics.id}"
+    first_visitor = app.test_client()
+    first = first_visitor.get(path, headers=EN)
+    assert first.status_code == 200
+    assert "Set-Cookie" in first.headers  # the sign form's token went into a session
+    second = first_visitor.get(path, headers=EN)  # no new cookie, but a token of theirs
+    assert not _hit(second)
+    someone_else = app.test_client().get(path, headers=EN)
+    assert not _hit(someone_else)
+    assert "Set-Cookie" in someone_else.headers  # a session of their own, not the first's
+
+
+def test_a_flashed_message_is_shown_and_never_cached(app, county):
+    app.test_client().get("/s/a1/", headers=EN)
+    flashed = app.test_client()
+    flashed.get("/lang/xx", headers=EN)  # an unknown language: an error waits in the session
+    page = flashed.get("/s/a1/", headers=EN)
+    assert not _hit(page)
+    assert "That language is not available." in page.get_data(as_text=True)
+    clean = app.test_client().get("/s/a1/", headers=EN)
+    assert _hit(clean)
+    assert "That language is not available." not in clean.get_data(as_text=True)
+
+
+def test_not_found_pages_are_not_cached(app, county):
+    client = app.test_client()
+    for _ in range(2):
+        response = client.get("/s/a1/pledges/2147483000", headers=EN)
+        assert response.status_code == 404
+        assert not _hit(response)
+
+
+def test_the_cache_can_be_switched_off(app, county):
+    app.config["PAGE_CACHE"] = False  # restored by the app fixture
+    client = app.test_client()
+    assert not any(_hit(client.get("/s/a1/", headers=EN)) for _ in range(2))
+
+
+def test_open_day_list_is_cached_per_month(app, county):
+    client = app.test_client()
+    client.get("/s/a1/opendays/", headers=EN)
+    assert _hit(client.get("/s/a1/opendays/", headers=EN))
+    other_month = client.get("/s/a1/opendays/?month=2026-01", headers=EN)
+    assert other_month.status_code == 200
+    assert not _hit(other_month)
+    assert re.search(r"2026-01", other_month.get_data(as_text=True))
