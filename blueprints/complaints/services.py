@@ -26,6 +26,7 @@ from kaimen import (
     receipts,
     utcnow,
 )
+from kaimen.uploads import Upload
 
 from . import deadlines, notices
 from .blueprint import NAME
@@ -94,15 +95,6 @@ class Submission:
     about_leadership: bool = False
     reference: str | None = None
     received_on: date | None = None
-
-
-@dataclass
-class Upload:
-    """A checked file to store with a case."""
-
-    filename: str
-    content_type: str
-    content: bytes
 
 
 def _event(case: Complaint, action: str, *, body: str = "", public: bool = False,

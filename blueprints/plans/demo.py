@@ -9,10 +9,10 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from kaimen import Organisation, User, db, holders, local_date
+from kaimen.uploads import Upload
 
 from . import ledger, services
 from .models import BASICALLY_DONE, DONE, IN_PROGRESS, Campaign, Plan
-from .uploads import Upload
 
 # (area, problem, measure, target, person, unit)
 PROBLEMS = [

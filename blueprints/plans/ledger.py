@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
 from kaimen import Organisation, User, audit, db, local_date, utcnow
+from kaimen.uploads import Upload
 
 from . import notices
 from .models import (
@@ -29,7 +30,6 @@ from .models import (
     Plan,
 )
 from .services import PlanError, linked_cases
-from .uploads import Upload
 
 RECENT_DAYS = 14
 

@@ -1,8 +1,9 @@
 """Kaimen: the open-door platform of a county education bureau and its schools.
 
 This package is the plugin API. A plugin imports the core from here and from
-the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``, and
-``kaimen.classes`` for school years, terms and classes), never
+the documented submodules in ``PLUGIN_SUBMODULES`` (``kaimen.forms``: form
+validators; ``kaimen.classes``: school years, terms and classes; ``kaimen.uploads``:
+files checked by their content), never
 from anywhere else in ``kaimen``; a test enforces it. What it offers:
 
 Database and tenancy
@@ -65,7 +66,7 @@ from .timeutil import local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
-PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes")
+PLUGIN_SUBMODULES = ("kaimen.forms", "kaimen.classes", "kaimen.uploads")
 
 __all__ = [
     "PLUGIN_SUBMODULES",

@@ -57,7 +57,7 @@ def test_a_stored_name_with_a_line_break_still_downloads(ctx, county, as_user):
 
 
 def test_safe_filename():
-    from blueprints.complaints.uploads import safe_filename
+    from kaimen.uploads import safe_filename
 
     assert safe_filename("C:\\Users\\x\\照片 1.jpg") == "照片 1.jpg"
     assert safe_filename("a\r\nb\x00c\u2028.pdf") == "abc.pdf"

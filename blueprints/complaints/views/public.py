@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from kaimen import Organisation, db, limiter, local_date, private, public, receipts
+from kaimen.uploads import UploadError, read_uploads
 
 from .. import deadlines, proof, queries, services
 from ..blueprint import school_blueprint as bp
 from ..forms import FeedbackForm, InformationForm, OpinionForm, ProofForm, submission_from
 from ..models import Complaint
-from ..uploads import UploadError, read_uploads
 from . import render
 
 

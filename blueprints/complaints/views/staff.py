@@ -14,6 +14,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from kaimen import ROLE_LABELS, User, db, id_arg, local_date, paginate, require, user_can
+from kaimen.uploads import UploadError, read_uploads, safe_filename
 
 from .. import lists, queries, services
 from ..blueprint import school_blueprint as bp
@@ -33,7 +34,6 @@ from ..forms import (
     submission_from,
 )
 from ..models import AnswerTemplate, Complaint
-from ..uploads import UploadError, read_uploads, safe_filename
 from . import render
 
 

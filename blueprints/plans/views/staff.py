@@ -10,12 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from kaimen import db, require, table_response, user_can
+from kaimen.uploads import MAX_BYTES, UploadError, read_uploads, safe_filename
 
 from .. import bulk, ledger, metrics, services
 from ..blueprint import school_blueprint as bp
 from ..forms import BulkForm, ConfirmForm, MeasureForm, ProblemForm, ProgressForm
 from ..models import Evidence, Measure, Plan, Problem
-from ..uploads import MAX_BYTES, UploadError, read_uploads, safe_filename
 from . import attempt, render, review_forms
 
 

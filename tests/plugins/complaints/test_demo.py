@@ -11,11 +11,11 @@ from PIL import Image
 from blueprints.complaints import deadlines, services
 from blueprints.complaints.choices import CHANNELS, STATUSES
 from blueprints.complaints.models import AnswerTemplate, Attachment, Holiday
-from blueprints.complaints.uploads import sniff
 from blueprints.pledges.demo import SCHOOL_PLEDGES
 from kaimen import local_date, utcnow
 from kaimen.extensions import db
 from kaimen.tenancy import all_schools
+from kaimen.uploads import sniff
 
 from .helpers import all_cases
 

@@ -14,9 +14,9 @@ from flask_babel import force_locale
 from blueprints.complaints import services as complaint_services
 from blueprints.plans import ledger, services
 from blueprints.plans.models import Plan
-from blueprints.plans.uploads import Upload
 from kaimen.extensions import db
 from kaimen.timeutil import local_date
+from kaimen.uploads import Upload
 
 PDF = b"%PDF-1.4\n% evidence\n%%EOF\n"
 

@@ -1,16 +1,30 @@
-"""Checking uploaded files by their content, never by their name or declared type."""
+"""Uploaded files, checked by their content, never by their name or declared type.
+
+The complaint box's attachments and the rectification ledger's evidence go through
+``read_uploads``: at most five files of at most 5 MB each, each a photo (JPEG, PNG,
+GIF, WebP) or a PDF by its first bytes; ``safe_filename`` keeps a sender's name fit
+for a download header.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from .services import Upload
-
 MAX_FILES = 5
 MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file, ready to store."""
+
+    filename: str
+    content_type: str
+    content: bytes
 
 
 class UploadError(ValueError):
@@ -35,16 +49,13 @@ def safe_filename(name: str) -> str:
 
 def sniff(head: bytes) -> str | None:
     """Return the MIME type of a JPEG, PNG, GIF, WebP or PDF by its first bytes, else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
+    signatures = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+                  (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
+    for signature, content_type in signatures:
+        if head.startswith(signature):
+            return content_type
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
     return None
 
 
