@@ -78,3 +78,23 @@ def read_uploads(files: list[Any]) -> list[Upload]:
                 "%(name)s is not a photo (JPEG, PNG, GIF, WebP) or a PDF document.", name=name))
         uploads.append(Upload(filename=name, content_type=content_type, content=content))
     return uploads
+
+
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+}
+
+
+def download_name(name: str, content_type: str) -> str:
+    """Return the name a stored file is downloaded as: the sender's, ending as its content is.
+
+    The sender chose the extension; the content was checked. A PNG sent as
+    ``poly.html`` downloads as ``poly.png``, so nothing opens it as a web page.
+    """
+    safe = safe_filename(name)
+    stem = safe.rsplit(".", 1)[0] if "." in safe.lstrip(".") else safe
+    return (stem or "file") + EXTENSIONS.get(content_type, ".bin")

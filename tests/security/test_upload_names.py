@@ -62,3 +62,34 @@ def test_safe_filename():
     assert safe_filename("C:\\Users\\x\\照片 1.jpg") == "照片 1.jpg"
     assert safe_filename("a\r\nb\x00c\u2028.pdf") == "abc.pdf"
     assert safe_filename("\x00\x01") == "file"
+
+
+def test_a_file_downloads_named_after_its_content_not_the_senders_extension(ctx, county,
+                                                                             as_user):
+    """A PNG sent as ``poly.html`` must not come back as a web page (issue 9, item 10)."""
+    with system_scope():
+        case, _code = services.file_case(county.a1, services.Submission(
+            kind="complaint", category="fees", subject="食堂",
+            description="本学期食堂每餐涨价两元。"),
+            [services.Upload(filename="poly.html", content_type="image/png", content=PNG)])
+        db.session.commit()
+        case_id, file_id = case.id, case.attachments[0].id
+    response = as_user("a1.admin").get(f"/s/a1/complaints/cases/{case_id}/files/{file_id}")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert "poly.png" in disposition
+    assert ".html" not in disposition
+
+
+@pytest.mark.parametrize(("name", "content_type", "expected"), [
+    ("poly.html", "image/png", "poly.png"),
+    ("证明.PDF", "application/pdf", "证明.pdf"),
+    ("photo", "image/jpeg", "photo.jpg"),
+    ("archive.tar.gz", "image/webp", "archive.tar.webp"),
+    (".htaccess", "image/gif", ".htaccess.gif"),
+    ("", "application/pdf", "file.pdf"),
+])
+def test_download_name_ends_as_the_content_is(name, content_type, expected):
+    from kaimen.uploads import download_name
+
+    assert download_name(name, content_type) == expected

@@ -14,7 +14,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from kaimen import ROLE_LABELS, User, db, id_arg, local_date, paginate, require, user_can
-from kaimen.uploads import UploadError, read_uploads, safe_filename
+from kaimen.uploads import UploadError, download_name, read_uploads
 
 from .. import lists, queries, services
 from ..blueprint import school_blueprint as bp
@@ -352,8 +352,10 @@ def attachment(complaint_id: int, attachment_id: int) -> Any:
     stored = queries.attachment_of(case, attachment_id)
     if stored is None:
         abort(404)
-    response = send_file(io.BytesIO(stored.content), mimetype=stored.content_type,
-                         as_attachment=True, download_name=safe_filename(stored.filename))
+    response = send_file(
+        io.BytesIO(stored.content), mimetype=stored.content_type, as_attachment=True,
+        download_name=download_name(stored.filename, stored.content_type),
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from kaimen import db, require, table_response, user_can
-from kaimen.uploads import MAX_BYTES, UploadError, read_uploads, safe_filename
+from kaimen.uploads import MAX_BYTES, UploadError, download_name, read_uploads
 
 from .. import bulk, ledger, metrics, services
 from ..blueprint import school_blueprint as bp
@@ -250,7 +250,9 @@ def services_progress(measure: Measure, form: ProgressForm, uploads: list) -> bo
 def evidence(evidence_id: int) -> Any:
     """Download an evidence file: always as an attachment, never rendered."""
     stored = db.get_or_404(Evidence, evidence_id)
-    response = send_file(io.BytesIO(stored.content), mimetype=stored.content_type,
-                         as_attachment=True, download_name=safe_filename(stored.filename))
+    response = send_file(
+        io.BytesIO(stored.content), mimetype=stored.content_type, as_attachment=True,
+        download_name=download_name(stored.filename, stored.content_type),
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
