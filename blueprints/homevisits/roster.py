@@ -8,10 +8,7 @@ file (a new school year's classes) updates students without touching their visit
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -19,12 +16,17 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy.orm import selectinload
 
 from kaimen import Organisation, audit, db
-from kaimen.classes import SchoolClass, SchoolYear, classes_of, parse_grade
+from kaimen.classes import (
+    FileProblem,
+    SchoolClass,
+    SchoolYear,
+    classes_of,
+    parse_grade,
+    table_rows,
+)
 
 from .models import NAME_LENGTH, NUMBER_LENGTH, PHONE_LENGTH, Guardian, Student
 
@@ -75,10 +77,6 @@ class RosterReport:
         return not self.problems
 
 
-class FileProblem(ValueError):
-    """The file as a whole cannot be read."""
-
-
 def column_label(key: str) -> str:
     return next(str(label) for k, label, _names in COLUMNS if k == key)
 
@@ -101,46 +99,11 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _xlsx_rows(content: bytes) -> Iterator[list[Any]]:
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise FileProblem(_("This is not an Excel (.xlsx) file that can be read.")) from None
-    for cells in workbook.worksheets[0].iter_rows():
-        row = []
-        for cell in cells:
-            if getattr(cell, "data_type", None) == "f":
-                raise FileProblem(_("Cell %(cell)s holds a formula: type its value instead.",
-                                    cell=cell.coordinate))
-            row.append(cell.value)
-        yield row
-    workbook.close()
-
-
-def _csv_rows(content: bytes) -> Iterator[list[Any]]:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = content.decode("gb18030")  # what Chinese Excel saves as "CSV", GBK's superset
-        except UnicodeDecodeError:
-            raise FileProblem(_("The CSV file is neither UTF-8 nor GBK text.")) from None
-    if "\0" in text:
-        raise FileProblem(_("The CSV file is neither UTF-8 nor GBK text."))
-    yield from csv.reader(io.StringIO(text, newline=""))
-
-
 def read_rows(filename: str, content: bytes) -> list[tuple[int, dict[str, str]]]:
     """Return (row number, {column key: text}) for each non-empty row under the heading."""
     if len(content) > MAX_BYTES:
         raise FileProblem(_("The file is larger than %(size)d MB.", size=MAX_BYTES // 2**20))
-    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
-    if suffix == "xlsx":
-        rows = _xlsx_rows(content)
-    elif suffix == "csv":
-        rows = _csv_rows(content)
-    else:
-        raise FileProblem(_("Upload an Excel (.xlsx) or CSV (.csv) file."))
+    rows = table_rows(filename, content)
     heading = [_text(v).lower() for v in next(rows, [])]
     keys: dict[int, str] = {}
     for index, title in enumerate(heading):

@@ -120,17 +120,24 @@ def _csv_rows(content: bytes) -> Iterator[list[Any]]:
     yield from csv.reader(io.StringIO(text, newline=""))
 
 
+def table_rows(filename: str, content: bytes) -> Iterator[list[Any]]:
+    """Yield the raw rows of an .xlsx sheet or a UTF-8/GBK CSV file; ``FileProblem`` if unreadable.
+
+    Shared by every import of a table that staff keep in Excel (classes, rosters).
+    """
+    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
+    if suffix == "xlsx":
+        return _xlsx_rows(content)
+    if suffix == "csv":
+        return _csv_rows(content)
+    raise FileProblem(_("Upload an Excel (.xlsx) or CSV (.csv) file."))
+
+
 def read_rows(filename: str, content: bytes) -> list[tuple[int, dict[str, str]]]:
     """Return (row number, {column key: text}) for each non-empty row under the heading."""
     if len(content) > MAX_BYTES:
         raise FileProblem(_("The file is larger than 5 MB."))
-    suffix = filename.lower().rsplit(".", 1)[-1] if "." in filename else ""
-    if suffix == "xlsx":
-        rows = _xlsx_rows(content)
-    elif suffix == "csv":
-        rows = _csv_rows(content)
-    else:
-        raise FileProblem(_("Upload an Excel (.xlsx) or CSV (.csv) file."))
+    rows = table_rows(filename, content)
     heading = [_text(v).lower() for v in next(rows, [])]
     keys: dict[int, str] = {}
     for index, title in enumerate(heading):
