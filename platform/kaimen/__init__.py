@@ -32,7 +32,8 @@ Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
     (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
 Time and the command line
-    ``utcnow``, ``local_date(org)``, ``transactional`` (one transaction per command).
+    ``utcnow``, ``coarse_now`` (to the minute: the time of what the public sends),
+    ``local_date(org)``, ``transactional`` (one transaction per command).
 """
 
 from . import audit, notify, receipts
@@ -62,7 +63,7 @@ from .plugins import (
 )
 from .safety import id_arg
 from .tenancy import TenantOwned, all_schools
-from .timeutil import local_date, utcnow
+from .timeutil import coarse_now, local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
@@ -87,6 +88,7 @@ __all__ = [
     "all_schools",
     "audit",
     "cached_page",
+    "coarse_now",
     "call_per_plugin",
     "count_holders",
     "create_app",

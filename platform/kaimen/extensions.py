@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .addresses import address_key
 
 # Every constraint gets a predictable name: Alembic's SQLite batch mode needs it.
 NAMING_CONVENTION = {
@@ -44,4 +45,5 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Every limit keys on the day's keyed hash of the sender's address, never the address.
+limiter = Limiter(key_func=address_key, default_limits=[])

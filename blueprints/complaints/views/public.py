@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from kaimen import Organisation, db, limiter, local_date, private, public, receipts
-from kaimen.uploads import UploadError, read_uploads
+from kaimen.uploads import UploadError, anonymous_limit_mb, read_uploads
 
 from .. import deadlines, proof, queries, services
 from ..blueprint import school_blueprint as bp
@@ -80,7 +80,7 @@ def new() -> Any:
             g.complaints_counted = True
             return _form_page(form, school, 400, refused=True)
         try:
-            uploads = read_uploads(request.files.getlist(form.attachments.name))
+            uploads = read_uploads(request.files.getlist(form.attachments.name), anonymous=True)
         except UploadError as error:
             form.attachments.errors = [str(error.message)]
         else:
@@ -94,7 +94,7 @@ def _form_page(form: OpinionForm, school: Organisation, status: int = 200, **con
     limits = deadlines.settings_of(bureau)
     answer_by = deadlines.due_dates(bureau, local_date(bureau))[1]
     return _page("complaints/new.html", status, form=form, school=school, limits=limits,
-                 answer_by=answer_by, **context)
+                 answer_by=answer_by, upload_total_mb=anonymous_limit_mb(), **context)
 
 
 def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload]) -> Any:
