@@ -25,7 +25,9 @@ Plugins
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
     is set by one rule), ``cached_page`` (a public page served to anonymous visitors
-    from the cache until the school's data changes), ``paginate``, ``table_response``
+    from the cache until the school's data changes), ``cached_form_page`` (a public
+    form's page rendered once and reused with each visitor's tokens), ``paginate``,
+    ``table_response``
     (CSV and Excel), ``limiter``,
     ``id_arg(name)`` (an id from the query string, None unless it fits the column).
 Records and messages
@@ -46,7 +48,7 @@ from .export import table_response
 from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .orgs import Organisation, Unit, schools_under
-from .pagecache import cached_page
+from .pagecache import cached_form_page, cached_page
 from .pagination import paginate
 from .plugins import (
     GroupOption,
@@ -87,6 +89,7 @@ __all__ = [
     "User",
     "all_schools",
     "audit",
+    "cached_form_page",
     "cached_page",
     "call_per_plugin",
     "coarse_now",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import request
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -45,5 +46,23 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()
+
+
+class WriteLimiter(Limiter):
+    """A limiter whose per-request check skips reads: every limit in Kaimen guards a write.
+
+    Flask-Limiter's own ``request_filter`` would exempt a GET too, but only after the
+    check has looked up every limit of the endpoint; this returns before, so the floor
+    every page pays stays low. Limits applied by decorator still run their own check.
+    """
+
+    def _check_request_limit(self, callable_name: str | None = None,
+                             in_middleware: bool = True) -> None:
+        if in_middleware and request.method in READS:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+
+READS = frozenset(("GET", "HEAD", "OPTIONS"))
 # Every limit keys on the day's keyed hash of the sender's address, never the address.
-limiter = Limiter(key_func=address_key, default_limits=[])
+limiter = WriteLimiter(key_func=address_key, default_limits=[])
