@@ -144,7 +144,7 @@ def session_cookie(base: str, username: str, password: str) -> str:
         raise BenchError("the login page has no CSRF token")
     form = urllib.parse.urlencode({"username": username, "password": password,
                                    "csrf_token": token[1]}).encode()
-    opener.open(base + "/login", data=form, timeout=10).close()
+    opener.open(base + "/login", data=form, timeout=60).close()  # it follows to a staff page
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     if "session" not in cookie:
         raise BenchError(f"logging in as {username} failed")
@@ -363,9 +363,11 @@ def table(results: list[dict[str, Any]], about: dict[str, Any], figures: dict[st
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> bool:
+def update_readme(text: str, markers: tuple[str, str] = (START, END)) -> bool:
+    """Put ``text`` into README.md between ``markers``; False when they are not there."""
     if not README.exists():
         return False
+    START, END = markers  # noqa: N806 (the markers of this call, not the module's)
     content = README.read_text(encoding="utf-8")
     start, end = content.find(START), content.find(END)
     if start < 0 or end < start:
