@@ -58,6 +58,7 @@ bench: install
 		echo "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk"; exit 2; }
 	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
+	$(BIN)/python tests/benchmarks/memory.py
 
 # File complaints from 16 clients while killing a worker, then the whole server, on SQLite
 # (and PostgreSQL with BENCH_POSTGRES_URL); count what was kept. About two minutes.

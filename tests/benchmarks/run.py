@@ -144,7 +144,7 @@ def session_cookie(base: str, username: str, password: str) -> str:
         raise BenchError("the login page has no CSRF token")
     form = urllib.parse.urlencode({"username": username, "password": password,
                                    "csrf_token": token[1]}).encode()
-    opener.open(base + "/login", data=form, timeout=10).close()
+    opener.open(base + "/login", data=form, timeout=60).close()  # it follows to a staff page
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     if "session" not in cookie:
         raise BenchError(f"logging in as {username} failed")
