@@ -1,0 +1,147 @@
+"""The read replica: bureau-level pages read from it, everything else from the primary.
+
+With ``KAIMEN_DATABASE_REPLICA_URL`` set (a PostgreSQL streaming replica of
+``KAIMEN_DATABASE_URL``), Flask-SQLAlchemy gets a second engine under the bind
+key ``replica``, and the one session of a request chooses its engine in
+``RoutingSession.get_bind``:
+
+- a **bureau read** (GET or HEAD of a ``/b/<bureau>/…`` page: the umbrella
+  view, a plugin's bureau pages, the exports) reads from the replica;
+- everything else reads and writes on the primary: every POST, school pages,
+  the public pages, login, the CLI.
+
+One session per request, one engine per request: the choice is made once, on
+the request's first statement, and kept in ``g``. Row-level security is the
+same on both engines (``tenancy.install_row_level_security`` is installed on
+each), and the replica's roles and policies are the primary's, replicated.
+
+**A bureau read never writes.** That holds with or without a replica: a flush,
+or an INSERT, UPDATE or DELETE through the session, during a bureau GET raises
+``ReadOnlyRequest`` (so the whole test suite, on SQLite too, proves that no
+bureau page writes), and the routing session refuses to hand the replica
+engine to a flush. A write that bypassed both would fail on the replica itself
+("cannot execute … in a read-only transaction").
+
+**Replication lag: read your own writes.** A logged-in user whose request
+wrote gets ``_primary_until`` in the session cookie, ``KAIMEN_REPLICA_STICKY_SECONDS``
+(default 10) ahead: until then their bureau pages read from the primary, so
+the page a bureau form redirects to shows what was just saved. Other users
+may see the change a moment later, when the replica has replayed it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_login import current_user
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
+
+BIND = "replica"
+PRIMARY_UNTIL = "_primary_until"  # in the session cookie: read from the primary until then
+_READ_ONLY = "kaimen_read_only"  # in g: this request is a bureau read
+_ON_REPLICA = "kaimen_on_replica"  # in g: and its statements go to the replica
+_WROTE = "kaimen_wrote"  # in g: this request flushed something
+SAFE_METHODS = ("GET", "HEAD")
+
+
+class ReadOnlyRequest(RuntimeError):
+    """Raised when a bureau read (a GET of a ``/b/…`` page) tries to write."""
+
+
+def is_bureau_read() -> bool:
+    """Return whether this request is a GET or HEAD of a bureau-level page (cached in g)."""
+    if not has_request_context():
+        return False
+    decided = g.get(_READ_ONLY)
+    if decided is None:
+        rule = request.url_rule
+        decided = (
+            request.method in SAFE_METHODS and rule is not None and rule.rule.startswith("/b/")
+        )
+        g.setdefault(_READ_ONLY, decided)
+    return bool(decided)
+
+
+def reads_from_replica() -> bool:
+    """Return whether this request's statements go to the replica (decided once, in g)."""
+    decided = g.get(_ON_REPLICA) if has_request_context() else False
+    if decided is None:
+        decided = (
+            is_bureau_read()
+            and BIND in current_app.config.get("SQLALCHEMY_BINDS", {})
+            and not _reading_own_writes()
+        )
+        g.setdefault(_ON_REPLICA, decided)
+    return bool(decided)
+
+
+def _reading_own_writes() -> bool:
+    until = session.get(PRIMARY_UNTIL)
+    return isinstance(until, int) and time.time() < until
+
+
+class RoutingSession(FlaskSession):
+    """Flask-SQLAlchemy's session, sending a bureau read's statements to the replica."""
+
+    def get_bind(
+        self,
+        mapper: Any | None = None,
+        clause: Any | None = None,
+        bind: sa.Engine | sa.Connection | None = None,
+        **kwargs: Any,
+    ) -> sa.Engine | sa.Connection:
+        engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if bind is not None or not reads_from_replica():
+            return engine
+        engines = self._db.engines
+        if engine is not engines.get(None):
+            return engine  # a model of another bind keeps its own engine
+        if self._flushing or isinstance(clause, UpdateBase):
+            raise ReadOnlyRequest("a bureau page tried to write while reading from the replica")
+        return engines[BIND]
+
+
+def _is_write(session: Session) -> bool:
+    return bool(
+        session.new or session.deleted or any(session.is_modified(o) for o in session.dirty)
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if is_bureau_read() and _is_write(session):
+        raise ReadOnlyRequest(f"{request.method} {request.path} is a bureau read: it may not write")
+
+
+@event.listens_for(Session, "after_flush")
+def _note_write(_session: Session, _context: Any) -> None:
+    if has_request_context():
+        g.setdefault(_WROTE, True)
+
+
+def refuse_write_statement(is_write: bool) -> None:
+    """Raise when an INSERT, UPDATE or DELETE goes through the session of a bureau read.
+
+    Called from the one ``do_orm_execute`` listener (``kaimen.tenancy``).
+    """
+    if is_write and is_bureau_read():
+        raise ReadOnlyRequest(f"{request.method} {request.path} is a bureau read: it may not write")
+
+
+def _stick_to_primary(response: Any) -> Any:
+    """After a logged-in user's write, read their bureau pages from the primary for a while."""
+    if g.get(_WROTE) and current_user.is_authenticated:
+        session[PRIMARY_UNTIL] = int(time.time()) + current_app.config["REPLICA_STICKY_SECONDS"]
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Route bureau reads to the replica when one is configured (``configure`` set the bind)."""
+    if BIND in app.config.get("SQLALCHEMY_BINDS", {}):
+        app.after_request(_stick_to_primary)
