@@ -86,7 +86,7 @@ class Clusters:
         # The server refuses to run as root: CI runs the tests as root.
         user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run([*user, str(self.bindir / binary), *args], check=True,
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, cwd=self.root)
 
     def start(self, data: Path) -> None:
         self.run("pg_ctl", "-D", str(data), "-l", str(self.root / f"{data.name}.log"),
@@ -169,7 +169,6 @@ def clusters() -> Iterator[Clusters]:
         if os.geteuid() == 0:
             postgres = pwd.getpwnam("postgres")
             os.chown(root, postgres.pw_uid, postgres.pw_gid)
-        made = Clusters(bindir, root)  # so that teardown stops what a failed start left
         try:
             made = _make_clusters(bindir, root)
         except subprocess.CalledProcessError as error:
@@ -179,7 +178,7 @@ def clusters() -> Iterator[Clusters]:
     finally:
         if made is not None:
             made.stop_all()
-        # a start that failed half-way may still have left a server behind
+        # a set-up that failed half-way may have left a server behind
         for data in (root / "primary", root / "replica"):
             if (data / "postmaster.pid").exists():
                 Clusters(bindir, root, running=[data]).stop_all()
@@ -257,7 +256,7 @@ def setup(clusters: Clusters) -> Iterator[Setup]:
                         description="本学期食堂每餐涨价两元，没有公示。"))
                 db.session.commit()
                 ids = {s.slug: s.id for s in (county.a1, county.a2, county.b1)}
-            for name, engine in (("primary", db.engine), ("replica", db.engines[replica.BIND])):
+            for name, engine in (("primary", db.engine), ("replica", replica.engine_of(app))):
                 def count(*_args: Any, name: str = name) -> None:
                     statements[name] += 1
 
@@ -266,9 +265,9 @@ def setup(clusters: Clusters) -> Iterator[Setup]:
         yield Setup(app, servers, ids, statements)
     finally:
         servers.dispose()
+        replica.engine_of(app).dispose()
         with app.app_context():
-            for engine in db.engines.values():
-                engine.dispose()
+            db.engine.dispose()
 
 
 def log_in(app: Any, username: str, window_over: bool = True) -> Any:
@@ -409,3 +408,31 @@ def test_a_bureau_read_cannot_write(setup):
         with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
             db.session.execute(sa.text("UPDATE organisation SET name = 'x'"))
         db.session.remove()
+
+
+# -- without a replica: the rule that a bureau read never writes holds on every backend ------
+
+
+def test_a_bureau_page_may_not_write_even_without_a_replica(app, county):
+    with app.test_request_context("/b/county-a/"), tenancy.system_scope():
+        assert replica.is_bureau_read()
+        assert not replica.reads_from_replica()  # no replica: the primary answers
+        school = db.session.get(Organisation, county.a1.id)
+        assert school is not None
+        school.name = "不该写入"
+        with pytest.raises(replica.ReadOnlyRequest):
+            db.session.flush()
+        db.session.rollback()
+        with pytest.raises(replica.ReadOnlyRequest):
+            db.session.execute(sa.insert(Organisation).values(
+                kind="school", slug="x", name="x", parent_id=county.a.id))
+        db.session.rollback()
+    # the same page's POST, a school page's GET and the CLI (no request) may write
+    for path, method in (("/b/county-a/", "POST"), ("/s/a1/", "GET")):
+        with app.test_request_context(path, method=method), tenancy.system_scope():
+            assert not replica.is_bureau_read()
+            school = db.session.get(Organisation, county.a1.id)
+            assert school is not None
+            school.name = f"{path} {method}"
+            db.session.flush()
+            db.session.rollback()

@@ -55,7 +55,6 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         values,
         SQLALCHEMY_DATABASE_URI=database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
-        SQLALCHEMY_BINDS=_binds(values["DATABASE_REPLICA_URL"]),
         MAX_CONTENT_LENGTH=values["MAX_UPLOAD_MB"] * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -77,13 +76,6 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
         # Trust exactly that many proxies for the client address, so rate limits key on it.
         count = values["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
-
-
-def _binds(replica_url: str | None) -> dict[str, Any]:
-    """The read replica's engine, if any, under its bind key (see ``kaimen.replica``)."""
-    if not replica_url:
-        return {}
-    return {replica.BIND: {"url": replica_url, **_engine_options(replica_url)}}
 
 
 def _engine_options(url: str) -> dict[str, Any]:
@@ -130,10 +122,10 @@ def configure_db(app: Flask) -> None:
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
         tenancy.install_row_level_security(engine)
-        if replica.BIND in db.engines:
-            # The replica's transactions get the same kaimen.scope as the primary's.
-            tenancy.install_row_level_security(db.engines[replica.BIND])
-    replica.init_app(app)
+    replica_engine = replica.init_app(app)
+    if replica_engine is not None:
+        # The replica's transactions get the same kaimen.scope as the primary's.
+        tenancy.install_row_level_security(replica_engine)
 
 
 def configure_babel(app: Flask) -> None:

@@ -1,9 +1,10 @@
 """The read replica: bureau-level pages read from it, everything else from the primary.
 
 With ``KAIMEN_DATABASE_REPLICA_URL`` set (a PostgreSQL streaming replica of
-``KAIMEN_DATABASE_URL``), Flask-SQLAlchemy gets a second engine under the bind
-key ``replica``, and the one session of a request chooses its engine in
-``RoutingSession.get_bind``:
+``KAIMEN_DATABASE_URL``), the app gets a second engine (``replica.engine()``;
+not a Flask-SQLAlchemy bind: no model lives only there, and a bind would add a
+metadata that ``create_all`` and migrations then try to build on the replica),
+and the one session of a request chooses its engine in ``RoutingSession.get_bind``:
 
 - a **bureau read** (GET or HEAD of a ``/b/<bureau>/…`` page: the umbrella
   view, a plugin's bureau pages, the exports) reads from the replica;
@@ -11,7 +12,7 @@ key ``replica``, and the one session of a request chooses its engine in
   the public pages, login, the CLI.
 
 One session per request, one engine per request: the choice is made once, on
-the request's first statement, and kept in ``g``. Row-level security is the
+the request's first statement, and kept with the request. Row-level security is the
 same on both engines (``tenancy.install_row_level_security`` is installed on
 each), and the replica's roles and policies are the primary's, replicated.
 
@@ -35,18 +36,20 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
-BIND = "replica"
+EXTENSION = "kaimen.replica"  # in app.extensions: the replica's engine
 PRIMARY_UNTIL = "_primary_until"  # in the session cookie: read from the primary until then
-_READ_ONLY = "kaimen_read_only"  # in g: this request is a bureau read
-_ON_REPLICA = "kaimen_on_replica"  # in g: and its statements go to the replica
-_WROTE = "kaimen_wrote"  # in g: this request flushed something
+# Kept in the request's WSGI environ, not in g: an app context (and its g) may outlive a
+# request, or serve several (tests, ``test_request_context``); the environ is the request's.
+_READ_ONLY = "kaimen.read_only"  # this request is a bureau read
+_ON_REPLICA = "kaimen.on_replica"  # and its statements go to the replica
+_WROTE = "kaimen.wrote"  # this request flushed something
 SAFE_METHODS = ("GET", "HEAD")
 
 
@@ -55,29 +58,31 @@ class ReadOnlyRequest(RuntimeError):
 
 
 def is_bureau_read() -> bool:
-    """Return whether this request is a GET or HEAD of a bureau-level page (cached in g)."""
+    """Return whether this request is a GET or HEAD of a bureau-level page (decided once)."""
     if not has_request_context():
         return False
-    decided = g.get(_READ_ONLY)
+    decided = request.environ.get(_READ_ONLY)
     if decided is None:
         rule = request.url_rule
         decided = (
             request.method in SAFE_METHODS and rule is not None and rule.rule.startswith("/b/")
         )
-        g.setdefault(_READ_ONLY, decided)
+        request.environ[_READ_ONLY] = decided
     return bool(decided)
 
 
 def reads_from_replica() -> bool:
-    """Return whether this request's statements go to the replica (decided once, in g)."""
-    decided = g.get(_ON_REPLICA) if has_request_context() else False
+    """Return whether this request's statements go to the replica (decided once)."""
+    if not has_request_context():
+        return False
+    decided = request.environ.get(_ON_REPLICA)
     if decided is None:
         decided = (
             is_bureau_read()
-            and BIND in current_app.config.get("SQLALCHEMY_BINDS", {})
+            and EXTENSION in current_app.extensions
             and not _reading_own_writes()
         )
-        g.setdefault(_ON_REPLICA, decided)
+        request.environ[_ON_REPLICA] = decided
     return bool(decided)
 
 
@@ -99,12 +104,11 @@ class RoutingSession(FlaskSession):
         engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
         if bind is not None or not reads_from_replica():
             return engine
-        engines = self._db.engines
-        if engine is not engines.get(None):
+        if engine is not self._db.engine:
             return engine  # a model of another bind keeps its own engine
         if self._flushing or isinstance(clause, UpdateBase):
             raise ReadOnlyRequest("a bureau page tried to write while reading from the replica")
-        return engines[BIND]
+        return engine_of(current_app)
 
 
 def _is_write(session: Session) -> bool:
@@ -122,7 +126,7 @@ def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
 @event.listens_for(Session, "after_flush")
 def _note_write(_session: Session, _context: Any) -> None:
     if has_request_context():
-        g.setdefault(_WROTE, True)
+        request.environ[_WROTE] = True
 
 
 def refuse_write_statement(is_write: bool) -> None:
@@ -136,12 +140,23 @@ def refuse_write_statement(is_write: bool) -> None:
 
 def _stick_to_primary(response: Any) -> Any:
     """After a logged-in user's write, read their bureau pages from the primary for a while."""
-    if g.get(_WROTE) and current_user.is_authenticated:
+    if request.environ.get(_WROTE) and current_user.is_authenticated:
         session[PRIMARY_UNTIL] = int(time.time()) + current_app.config["REPLICA_STICKY_SECONDS"]
     return response
 
 
-def init_app(app: Flask) -> None:
-    """Route bureau reads to the replica when one is configured (``configure`` set the bind)."""
-    if BIND in app.config.get("SQLALCHEMY_BINDS", {}):
-        app.after_request(_stick_to_primary)
+def engine_of(app: Flask) -> sa.Engine:
+    """Return the replica's engine (only when ``KAIMEN_DATABASE_REPLICA_URL`` is set)."""
+    return app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def init_app(app: Flask) -> sa.Engine | None:
+    """Make the replica's engine, when one is configured; return it."""
+    url = app.config.get("DATABASE_REPLICA_URL")
+    if not url:
+        return None
+    # Both sides are PostgreSQL (``config.check_replica``): the primary's options suit it.
+    engine = sa.create_engine(url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    app.extensions[EXTENSION] = engine
+    app.after_request(_stick_to_primary)
+    return engine
