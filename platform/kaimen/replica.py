@@ -129,13 +129,17 @@ def _note_write(_session: Session, _context: Any) -> None:
         request.environ[_WROTE] = True
 
 
-def refuse_write_statement(is_write: bool) -> None:
-    """Raise when an INSERT, UPDATE or DELETE goes through the session of a bureau read.
+def check_statement(is_write: bool) -> None:
+    """Raise when an INSERT, UPDATE or DELETE goes through the session of a bureau read;
+    note it otherwise (a write without a flush, like the audit log's, starts the window too).
 
     Called from the one ``do_orm_execute`` listener (``kaimen.tenancy``).
     """
-    if is_write and is_bureau_read():
+    if not (is_write and has_request_context()):
+        return
+    if is_bureau_read():
         raise ReadOnlyRequest(f"{request.method} {request.path} is a bureau read: it may not write")
+    request.environ[_WROTE] = True
 
 
 def _stick_to_primary(response: Any) -> Any:
