@@ -1,7 +1,7 @@
 """The read replica: bureau-level pages read from it, everything else from the primary.
 
 With ``KAIMEN_DATABASE_REPLICA_URL`` set (a PostgreSQL streaming replica of
-``KAIMEN_DATABASE_URL``), the app gets a second engine (``replica.engine()``;
+``KAIMEN_DATABASE_URL``), the app gets a second engine (``replica.engine_of(app)``;
 not a Flask-SQLAlchemy bind: no model lives only there, and a bind would add a
 metadata that ``create_all`` and migrations then try to build on the replica),
 and the one session of a request chooses its engine in ``RoutingSession.get_bind``:
@@ -18,8 +18,8 @@ each), and the replica's roles and policies are the primary's, replicated.
 
 **A bureau read never writes.** That holds with or without a replica: a flush,
 or an INSERT, UPDATE or DELETE through the session, during a bureau GET raises
-``ReadOnlyRequest`` (so the whole test suite, on SQLite too, proves that no
-bureau page writes), and the routing session refuses to hand the replica
+``ReadOnlyRequest`` (so the test suite catches a bureau page that writes, on
+SQLite too), and the routing session refuses to hand the replica
 engine to a flush. A write that bypassed both would fail on the replica itself
 ("cannot execute … in a read-only transaction").
 
