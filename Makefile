@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
 	$(BIN)/python tests/benchmarks/memory.py
+	$(BIN)/python tests/benchmarks/submissions.py
 
 # File complaints from 16 clients while killing a worker, then the whole server, on SQLite
 # (and PostgreSQL with BENCH_POSTGRES_URL); count what was kept. About two minutes.

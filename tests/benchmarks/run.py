@@ -172,13 +172,14 @@ def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float =
     raise BenchError(f"gunicorn did not answer {url} within {limit:.0f}s:\n{log.read_text()}")
 
 
-def start(server: Server, env: dict[str, str], workdir: Path,
-          port: int | None = None) -> tuple[subprocess.Popen, str, Path]:
+def start(server: Server, env: dict[str, str], workdir: Path, port: int | None = None,
+          options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
     """Start gunicorn for ``server`` on 127.0.0.1 (a free port unless ``port`` is given) in
-    its own session; return the master process, the base URL and its log, without waiting."""
+    its own session; return the master process, the base URL and its log, without waiting.
+    ``options`` override the shared gunicorn settings (``--threads 16``)."""
     port = port or free_port()
     log = workdir / f"gunicorn-{server.name}.log"
-    command = [str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
+    command = [str(BIN / "gunicorn"), *GUNICORN, *options, "--bind", f"127.0.0.1:{port}",
                "--pythonpath", str(HERE), server.target]
     with log.open("a") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,

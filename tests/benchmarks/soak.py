@@ -170,10 +170,10 @@ class Client(threading.Thread):
     """One parent after another at the same browser: form, send (again if need be), receipt."""
 
     def __init__(self, number: int, base: str, phase: str, tally: Tally,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, path: str = FORM_PATH) -> None:
         super().__init__(daemon=True)
         self.number, self.base, self.phase, self.tally = number, base, phase, tally
-        self.stop = stop
+        self.stop, self.path = stop, path
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
@@ -181,7 +181,7 @@ class Client(threading.Thread):
                 content_type: str = "") -> tuple[int, str] | None:
         """One request; its status and page, or None when the connection failed."""
         headers = {"Content-Type": content_type} if data is not None else {}
-        request = urllib.request.Request(self.base + FORM_PATH, data=data, headers=headers)
+        request = urllib.request.Request(self.base + self.path, data=data, headers=headers)
         try:
             timeout = max(1.0, min(CLIENT_TIMEOUT, self.tally.hard_stop - time.monotonic()))
             with self.opener.open(request, timeout=timeout) as response:
@@ -384,8 +384,8 @@ def dispose(app: Any) -> None:
         db.engine.dispose()
 
 
-def read_back(env: dict[str, str],
-              submissions: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+def read_back(env: dict[str, str], submissions: list[dict[str, Any]],
+              phases: tuple[str, ...] = PHASES) -> dict[str, dict[str, int]]:
     """Count what each phase stored, through the app with the servers' keys: every code a
     client saw must lead to the complaint that client sent, and each complaint be there once.
     """
@@ -409,7 +409,7 @@ def read_back(env: dict[str, str],
             by_subject: dict[str, list[int]] = {}
             for row in rows:
                 by_subject.setdefault(row.subject, []).append(row.id)
-            for phase in PHASES:
+            for phase in phases:
                 seen = [s for s in submissions if s["phase"] == phase and s["code"]]
                 stored = {k: v for k, v in by_subject.items() if k.startswith(f"soak {phase} c")}
                 lost = 0
