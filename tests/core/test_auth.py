@@ -135,20 +135,21 @@ def test_names_are_locked_after_too_many_failures(app, client, county):
 def test_a_lock_expires(app, client, county, ctx):
     from datetime import timedelta
 
+    from kaimen.addresses import address_key
     from kaimen.timeutil import utcnow
 
     app.config["LOGIN_MAX_FAILURES"] = 2
     for _ in range(2):
         post_login(client, "a1.teacher", "wrong password")
     assert post_login(client, "a1.teacher").status_code == 429
-    row = db.session.get(LoginThrottle, ("a1.teacher", "127.0.0.1"))
+    row = db.session.get(LoginThrottle, ("a1.teacher", address_key("127.0.0.1")))
     db.session.refresh(row)
     row.locked_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     assert post_login(client, "a1.teacher").status_code == 302
     db.session.expire_all()
     # a success clears the count of its address
-    assert db.session.get(LoginThrottle, ("a1.teacher", "127.0.0.1")) is None
+    assert db.session.get(LoginThrottle, ("a1.teacher", address_key("127.0.0.1"))) is None
 
 
 def test_per_ip_limit_gives_the_translated_429_page(app, client, county):
@@ -412,9 +413,12 @@ def test_cookies_are_not_secure_over_plain_http(monkeypatch, tmp_path):
 
 
 def test_failed_logins_are_counted_even_for_unknown_names(client, county, ctx):
+    from kaimen.addresses import address_key
+
     post_login(client, "ghost.user", "wrong")
     post_login(client, "ghost.user", "wrong")
     row = db.session.scalar(sa.select(LoginThrottle).where(
-        LoginThrottle.username == "ghost.user", LoginThrottle.address == "127.0.0.1"))
+        LoginThrottle.username == "ghost.user",
+        LoginThrottle.address == address_key("127.0.0.1")))
     assert row is not None
     assert row.failures == 2
