@@ -59,9 +59,12 @@ def manage_permission(org: Organisation | str) -> str:
     return MANAGE_PERMISSIONS[kind]
 
 
-def where(org: Organisation) -> dict[str, Organisation]:
-    """Return the audit's place of a change to ``org``'s plan: the school, or the bureau."""
-    return {"school": org} if org.is_school else {"bureau": org}
+def record(action: str, obj: Any, owner: Organisation, **details: Any) -> None:
+    """Audit a change to ``owner``'s plan, in the school's place or the bureau's."""
+    if owner.is_school:
+        audit.record(action, obj, school=owner, **details)
+    else:
+        audit.record(action, obj, bureau=owner, **details)
 
 
 # --- campaigns ---------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ def add_problem(plan: Plan, actor: User | None, **content: Any) -> Problem:
     problem = Problem(school_id=plan.school_id, plan_id=plan.id, **_problem_values(content))
     plan.problems.append(problem)
     db.session.flush()
-    audit.record("plan.problem_added", problem, **where(plan.school), actor=actor,
+    record("plan.problem_added", problem, plan.school, actor=actor,
                  data={"plan_id": plan.id, "category": problem.category})
     return problem
 
@@ -214,14 +217,14 @@ def edit_problem(problem: Problem, actor: User | None, **content: Any) -> None:
     _editable(problem.plan)
     for field, value in _problem_values(content).items():
         setattr(problem, field, value)
-    audit.record("plan.problem_edited", problem, **where(problem.plan.school), actor=actor)
+    record("plan.problem_edited", problem, problem.plan.school, actor=actor)
 
 
 def delete_problem(problem: Problem, actor: User | None) -> None:
     """Remove a problem and its measures from a draft or returned plan."""
     plan = problem.plan
     _editable(plan)
-    audit.record("plan.problem_deleted", problem, **where(plan.school), actor=actor,
+    record("plan.problem_deleted", problem, plan.school, actor=actor,
                  data={"description": problem.description})
     plan.problems.remove(problem)
 
@@ -242,7 +245,7 @@ def add_measure(problem: Problem, actor: User | None, **content: Any) -> Measure
     measure = Measure(school_id=plan.school_id, plan_id=plan.id, **_measure_values(plan, content))
     problem.measures.append(measure)
     db.session.flush()
-    audit.record("plan.measure_added", measure, **where(plan.school), actor=actor,
+    record("plan.measure_added", measure, plan.school, actor=actor,
                  data={"plan_id": plan.id, "problem_id": problem.id})
     return measure
 
@@ -253,14 +256,14 @@ def edit_measure(measure: Measure, actor: User | None, **content: Any) -> None:
     _editable(plan)
     for field, value in _measure_values(plan, content).items():
         setattr(measure, field, value)
-    audit.record("plan.measure_edited", measure, **where(plan.school), actor=actor)
+    record("plan.measure_edited", measure, plan.school, actor=actor)
 
 
 def delete_measure(measure: Measure, actor: User | None) -> None:
     """Remove a measure from a draft or returned plan."""
     problem = measure.problem
     _editable(problem.plan)
-    audit.record("plan.measure_deleted", measure, **where(problem.plan.school), actor=actor,
+    record("plan.measure_deleted", measure, problem.plan.school, actor=actor,
                  data={"action": measure.action})
     problem.measures.remove(measure)
 
@@ -326,7 +329,7 @@ def submit(plan: Plan, actor: User | None) -> PlanVersion:
     plan.versions.append(version)
     plan.status, plan.submitted_at, plan.changed_at = SUBMITTED, now, now
     db.session.flush()
-    audit.record("plan.submitted", plan, **where(plan.school), actor=actor,
+    record("plan.submitted", plan, plan.school, actor=actor,
                  data={"version": version.number})
     notices.awaiting_review(plan)
     return version
@@ -353,7 +356,7 @@ def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
     version.decision, version.decided_at = RETURNED, utcnow()
     version.comment, version.measure_comments = comment, kept
     plan.status, plan.changed_at = RETURNED, utcnow()
-    audit.record("plan.returned", plan, **where(plan.school), actor=actor,
+    record("plan.returned", plan, plan.school, actor=actor,
                  data={"version": version.number, "comment": comment, "measures": sorted(kept)})
     notices.decided(plan, approved=False)
     return plan
@@ -367,7 +370,7 @@ def approve(plan: Plan, comment: str, actor: User | None) -> Plan:
     plan.status, plan.approved_at, plan.changed_at = APPROVED, now, now
     for measure in plan.measures:
         measure.status, measure.status_changed_at = NOT_STARTED, now
-    audit.record("plan.approved", plan, **where(plan.school), actor=actor,
+    record("plan.approved", plan, plan.school, actor=actor,
                  data={"version": version.number})
     notices.decided(plan, approved=True)
     return plan

@@ -260,6 +260,8 @@ def test_the_county_ledger_and_summary_keep_the_bureau_apart(own_approved, appro
     assert "3 items: 2 basically done, 1 in progress" in summary
     index = client.get("/b/county-a/plans/").get_data(as_text=True)
     assert "3 items: 2 basically done, 1 in progress" in index
+    umbrella = html.unescape(client.get("/b/county-a/").get_data(as_text=True))
+    assert "the bureau's own plan: 3 items: 2 basically done, 1 in progress (Approved)" in umbrella
     tally = metrics.tallies(campaign, [county.a1.id, county.a2.id], local_date(county.a))
     assert metrics.county_tally(tally).total == 3
 
