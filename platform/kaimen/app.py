@@ -141,7 +141,9 @@ def _reads_are_not_limited() -> bool:
     """Every rate limit in Kaimen guards a write: a GET or HEAD skips the limiter's work."""
     from flask import request
 
-    return request.method in ("GET", "HEAD", "OPTIONS")
+    from .extensions import READS
+
+    return request.method in READS
 
 
 def load_plugins(app: Flask) -> None:

@@ -38,6 +38,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "CACHE_SECONDS": (60, int),
     "PROXY_COUNT": (0, int),
     "MAX_UPLOAD_MB": (30, int),
+    # what one anonymous submission may upload in all (kaimen.uploads.read_uploads)
+    "ANONYMOUS_UPLOAD_MB": (15, int),
+    # the key of the daily hash of client addresses (kaimen.addresses); by default
+    # derived from the secret key
+    "ADDRESS_KEY": (None, str),
     "RATELIMIT_ENABLED": (True, _boolean),
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
