@@ -35,6 +35,8 @@ PERMISSIONS = [
                   ["school_admin", "bureau_admin", "supervisor", "leader", "unit_staff"]),
     Permission.of("plans.manage", _l("Draft and submit the school's plan; report progress"),
                   ["school_admin"]),
+    Permission.of("plans.own", _l("Draft and submit the bureau's own plan; report its progress"),
+                  ["bureau_admin"]),
     Permission.of("plans.review", _l("Approve or return plans; urge and sign off ledger items"),
                   ["supervisor"]),
     Permission.of("plans.campaigns", _l("Open rectification campaigns"),
@@ -58,10 +60,12 @@ def kaimen_navigation(org: Organisation, user: User | Any) -> list[NavItem]:
                       NavItem(_l("Rectification ledger"),
                               url_for("plans.ledger_list", school=org.slug), order=42)]
         return items
+    items = [NavItem(_l("Rectification window"), url_for("plans_bureau.window", bureau=org.slug),
+                     order=39)]
     if user_can(user, "plans.view", org):
-        return [NavItem(_l("Rectification"), url_for("plans_bureau.index", bureau=org.slug),
-                        order=40)]
-    return []
+        items.append(NavItem(_l("Rectification"), url_for("plans_bureau.index", bureau=org.slug),
+                             order=40))
+    return items
 
 
 @hookimpl

@@ -1,6 +1,6 @@
-"""Demo rectification: the county's campaign in its rectify stage, and school plans in
-every state; the first school's plan mirrors the report (12 problems in the ten areas,
-"12 项：基本完成 8 项，正在推进 4 项")."""
+"""Demo rectification: the county's campaign in its rectify stage; the bureau's own plan
+mirrors the report (12 problems in the ten areas, approved, "12 项：基本完成 8 项，正在推进
+4 项"); school plans in every state, the first school's approved with 12 items too."""
 
 from __future__ import annotations
 
@@ -41,6 +41,48 @@ PROBLEMS = [
     ("safety", "校舍安全隐患排查不及时", "每月开展一次校舍安全排查并建立台账", "隐患及时整改",
      "安全副校长", "安全办"),
 ]
+# The bureau's own plan, after the report: (area, problem, measure, target, person, unit).
+BUREAU_PROBLEMS = [
+    ("conduct", "义务教育阶段招生、编班不够规范，择校现象仍有发生",
+     "严格执行划片就近入学和均衡编班，招生结果向社会公示", "招生公开、公平、公正",
+     "分管副局长", "基础教育股"),
+    ("teaching", "部分学校课程开设不全，学生课业负担偏重",
+     "开展课程计划执行情况专项督查，建立作业总量控制制度", "开齐课程、开足课时",
+     "分管副局长", "教研室"),
+    ("moral", "学校与家庭、社会沟通不够，家长对学校工作了解不多",
+     "全县开展“开门办教育”活动，办好家长学校和学校开放日", "每校每学期至少举办一次开放日",
+     "分管副局长", "基础教育股"),
+    ("fees", "在职教师乱补课乱收费、推销教辅资料问题时有发生",
+     "实行校长问责和有奖举报，查实的教师从重处分并调离岗位", "“三乱”问题得到有效遏制",
+     "纪检组长", "计划财务股"),
+    ("teachers", "农村学校师资不足，城乡教师交流不够",
+     "补充农村学校教师，推进城乡教师交流", "农村学校学科教师配齐",
+     "分管副局长", "人事股"),
+    ("ethics", "个别教师上课打手机、饮酒上课，师德意识淡薄",
+     "开展师德师风专项教育，组织教师师德承诺和宣誓", "师德违规行为零发生",
+     "纪检组长", "人事股"),
+    ("logistics", "部分寄宿制学校食堂、宿舍管理不规范",
+     "修订《食堂管理制度》，推行大宗物资统一采购", "食堂收支每月公示",
+     "分管副局长", "计划财务股"),
+    ("facilities", "部分农村学校办学条件较差，校舍陈旧",
+     "实施校舍改造和学校规范化建设", "完成年度校舍改造计划",
+     "分管副局长", "计划财务股"),
+    ("safety", "校车和学校周边交通安全隐患较多",
+     "会同交警、运管开展校车和校园周边安全专项整治", "校车全部达标，周边秩序良好",
+     "分管副局长", "安全稳定股"),
+    ("office", "机关办事效率不高，服务意识不强",
+     "实行首问负责、一次性告知、限时办结制度", "一般事项三个工作日内办结",
+     "局长", "办公室"),
+    ("office", "机关管理制度不够健全，执行不严",
+     "建立上下班、请销假、岗位责任等十项制度，修订机关财务管理制度", "制度上墙、严格考核",
+     "局长", "办公室"),
+    ("fees", "教育收费公示不够到位，群众对收费政策不了解",
+     "全面推行收费公示制，公开收费项目、标准和依据", "无违规收费",
+     "分管副局长", "计划财务股"),
+]
+# The report's ledger: of the 12 items, 8 basically done and 4 still in progress.
+BUREAU_IN_PROGRESS = {3, 4, 7, 8}
+
 EVIDENCE = Upload("整改照片.pdf", "application/pdf", b"%PDF-1.4\n% demo evidence\n%%EOF\n")
 
 
@@ -106,13 +148,41 @@ def _school(plan: Plan, state: int, users: dict[str, User]) -> None:
         ledger.sign_off(plan.measures[0], "经核查已完成整改。", supervisor)
 
 
+def _bureau(plan: Plan, users: dict[str, User]) -> None:
+    """Draft, submit and approve the bureau's own plan; 8 items basically done, 4 in progress."""
+    bureau = plan.school
+    admin = _one("plans.own", bureau, users, "own")
+    supervisor = _one("plans.review", bureau, users, "own")
+    deadline = plan.campaign.rectify_until
+    opinions = "行风监督员座谈会、征求意见表"
+    for index, (area, problem, action, target, person, unit) in enumerate(BUREAU_PROBLEMS):
+        added = services.add_problem(plan, admin, category=area, description=problem,
+                                     other_opinions=opinions if index < 4 else "")
+        services.add_measure(added, admin, action=action, target=target,
+                             responsible_person=person, responsible_unit=unit,
+                             deadline=deadline - timedelta(days=15 * (index % 3)))
+    db.session.flush()
+    services.submit(plan, admin)
+    services.approve(plan, "经局班子成员、股室和二级单位负责人会议集体审定，同意公示。", supervisor)
+    for index, measure in enumerate(plan.measures):
+        status = IN_PROGRESS if index in BUREAU_IN_PROGRESS else BASICALLY_DONE
+        ledger.report_progress(measure, status, "按整改方案推进，情况见附件。" if index < 2
+                               else "按整改方案推进。", [EVIDENCE] if index < 2 else [], admin)
+    db.session.flush()
+
+
 def load(bureau: Organisation, schools: list[Organisation], users: dict[str, User]) -> None:
-    """Create the campaign and a plan in each school: approved, awaiting review, returned,
-    draft, in turn; the first school's mirrors the report."""
+    """Create the campaign, the bureau's own plan and a plan in each school: approved,
+    awaiting review, returned, draft, in turn; the bureau's mirrors the report."""
     if not schools:
         return  # a city bureau's schools are its counties' to evaluate
     campaign = _campaign(bureau, users)
     db.session.flush()
+    own = services.own_plan(bureau, campaign)
+    if own is None:
+        own = services.start_own_plan(campaign, _one("plans.own", bureau, users, "own"))
+    if not own.problems:
+        _bureau(own, users)
     for index, school in enumerate(schools):
         plan = db.session.scalar(sa.select(Plan).where(
             Plan.school_id == school.id, Plan.campaign_id == campaign.id))

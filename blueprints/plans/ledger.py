@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kaimen import Organisation, User, audit, db, local_date, utcnow
+from kaimen import Organisation, User, db, local_date, utcnow
 from kaimen.uploads import Upload
 
 from . import notices
@@ -29,7 +29,7 @@ from .models import (
     MeasureNote,
     Plan,
 )
-from .services import PlanError, linked_cases
+from .services import PlanError, linked_cases, record
 
 RECENT_DAYS = 14
 
@@ -70,7 +70,7 @@ def report_progress(measure: Measure, status: str, text: str, uploads: Sequence[
             sha256=hashlib.sha256(upload.content).hexdigest(), content=upload.content))
     _note(measure, "progress", text, actor)
     db.session.flush()
-    audit.record("plan.item_progress", measure, school=measure.plan.school, actor=actor,
+    record("plan.item_progress", measure, measure.plan.school, actor=actor,
                  data={"from": before, "to": status, "text": text,
                        "evidence": [u.filename for u in uploads]})
     if changed:
@@ -88,7 +88,7 @@ def urge(measure: Measure, text: str, due_on: date | None, actor: User | None) -
         raise PlanError(_l("The date to report by cannot be in the past."))
     measure.urged_until = due_on
     _note(measure, "urge", text, actor, due_on=due_on)
-    audit.record("plan.item_urged", measure, school=measure.plan.school, actor=actor,
+    record("plan.item_urged", measure, measure.plan.school, actor=actor,
                  data={"text": text, "due_on": due_on.isoformat()})
     notices.urged(measure, text)
     return measure
@@ -119,7 +119,7 @@ def sign_off(measure: Measure, text: str, actor: User | None) -> Measure:
                            reasons="; ".join(refused)))
     measure.signed_off_at, measure.signed_off_by_id = utcnow(), actor.id if actor else None
     _note(measure, "signoff", (text or "").strip(), actor)
-    audit.record("plan.item_signed_off", measure, school=measure.plan.school, actor=actor)
+    record("plan.item_signed_off", measure, measure.plan.school, actor=actor)
     notices.item_changed(measure, _l("signed off"))
     return measure
 
@@ -134,7 +134,7 @@ def reopen(measure: Measure, reason: str, actor: User | None) -> Measure:
     measure.signed_off_at, measure.signed_off_by_id = None, None
     measure.status, measure.status_changed_at = IN_PROGRESS, utcnow()
     _note(measure, "reopen", reason, actor)
-    audit.record("plan.item_reopened", measure, school=measure.plan.school, actor=actor,
+    record("plan.item_reopened", measure, measure.plan.school, actor=actor,
                  data={"reason": reason})
     notices.item_changed(measure, _l("reopened"))
     return measure

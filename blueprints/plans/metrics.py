@@ -114,7 +114,8 @@ def school_panel(school: Organisation) -> Panel | None:
 
 
 def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
-    """Return each school's plan status, items in the report's words, overdue and signed off."""
+    """Return each school's plan status, items in the report's words, overdue and signed off;
+    the bureau's own plan in the title, apart from the schools' total."""
     campaign = services.current_campaign(bureau)
     if campaign is None:
         return None
@@ -124,6 +125,11 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     if stage is not None:
         title = _l("Rectification: %(campaign)s (stage: %(stage)s)", campaign=campaign.title,
                    stage=dict((s, label) for s, label, _d in campaign.stages())[stage])
+    own = services.own_plan(bureau, campaign)
+    if own is not None:  # the bureau's own items: a line of their own, not in the schools' total
+        own_tally = tallies(campaign, [bureau.id], today)[bureau.id]
+        title = _l("%(title)s; the bureau's own plan: %(items)s (%(status)s)", title=title,
+                   items=sentence(own_tally), status=PLAN_STATUSES[own.status])
     table = MetricTable(title=title, order=40,
                         columns=[_l("Plan"), _l("Items"), _l("Overdue"), _l("Signed off")],
                         url=url_for("plans_bureau.index", bureau=bureau.slug))

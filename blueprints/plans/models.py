@@ -51,6 +51,11 @@ ITEM_STATUSES = {
     DONE: _l("Done"),
 }
 
+# Who drafts an owner's plan and reports its progress: a school's admins for a school's plan,
+# the bureau's admins for the bureau's own (a plan is owned through ``school_id``, a bureau's
+# own plan by the bureau's organisation).
+MANAGE_PERMISSIONS = {"school": "plans.manage", "bureau": "plans.own"}
+
 TEXT_MAX, SHORT_MAX, NOTE_MAX = 2000, 120, 2000
 # What a measure's version snapshot keeps, and what the reviewer's diff compares.
 MEASURE_FIELDS = ("action", "target", "responsible_person", "responsible_unit", "deadline")
@@ -103,7 +108,11 @@ class Campaign(Model):
 
 
 class Plan(TenantOwned, Model):
-    """A school's rectification plan (整改方案) in one campaign."""
+    """A school's rectification plan (整改方案) in one campaign, or the bureau's own.
+
+    The owner is ``school``: a school, or for the bureau's own plan the bureau itself,
+    whose rows are in scope on the bureau's pages (see ``kaimen.web.context``).
+    """
 
     __tablename__ = "plan"
     __table_args__ = (sa.UniqueConstraint("school_id", "campaign_id"),)

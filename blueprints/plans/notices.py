@@ -15,22 +15,26 @@ from flask_babel import gettext as _
 
 from kaimen import Organisation, User, holders, hook_for, notify
 
-from .models import ITEM_STATUSES, Measure, Plan
+from .models import ITEM_STATUSES, MANAGE_PERMISSIONS, Measure, Plan
 
 
 def school_admins(school: Organisation) -> list[User]:
-    """Return the school's own staff who draft its plan and report its progress."""
-    return holders("plans.manage", school, reach="own")
+    """Return the owner's own staff who draft its plan and report its progress: a school's
+    admins, or the bureau's admins for the bureau's own plan."""
+    return holders(MANAGE_PERMISSIONS[school.kind], school, reach="own")
 
 
 def supervisors(school: Organisation) -> list[User]:
-    """Return the bureau's people who review plans and sign off items."""
-    return holders("plans.review", school, reach="above")
+    """Return the bureau's people who review plans and sign off items (of the bureau's own
+    plan too: the supervisors of the bureau and of the bureaus above it)."""
+    return holders("plans.review", school, reach="above" if school.is_school else "all")
 
 
 def followers(school: Organisation) -> list[Any]:
     """Return the people linked to the school by other plugins (leader, packaging units)."""
     people: list[Any] = []
+    if not school.is_school:
+        return people  # leaders and units are linked to schools, not to their own bureau
     try:
         hook = hook_for(school, "kaimen_plan_reviewers")
     except AttributeError:  # pragma: no cover - the spec is this plugin's own
@@ -63,6 +67,13 @@ def _url(path: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
+def _page(org: Organisation, path: str) -> str:
+    """Return the address of a page of ``org``'s plan: a school's, or the bureau's own."""
+    if org.is_school:
+        return _url(f"/s/{org.slug}/plans/{path}")
+    return _url(f"/b/{org.slug}/plans/own/{path}")
+
+
 def _locale(school: Organisation) -> str:
     return school.bureau().default_locale or current_app.config["DEFAULT_LOCALE"]
 
@@ -74,7 +85,7 @@ def awaiting_review(plan: Plan) -> None:
         subject = _("Rectification plan of %(school)s awaits review", school=school.name)
         body = _("%(school)s submitted version %(number)d of its rectification plan: %(url)s",
                  school=school.name, number=len(plan.versions),
-                 url=_url(f"/s/{school.slug}/plans/{plan.id}/review"))
+                 url=_page(school, f"{plan.id}/review"))
     _send(supervisors(school) + followers(school), school, subject, body)
 
 
@@ -84,7 +95,7 @@ def decided(plan: Plan, approved: bool) -> None:
     with force_locale(_locale(school)):
         subject = (_("Your rectification plan was approved") if approved
                    else _("Your rectification plan was returned"))
-        body = subject + ": " + _url(f"/s/{school.slug}/plans/{plan.id}")
+        body = subject + ": " + _page(school, str(plan.id))
     _send(school_admins(school) + followers(school), school, subject, body)
 
 
@@ -96,7 +107,7 @@ def item_changed(measure: Measure, what: Any) -> None:
         body = "\n".join([
             measure.action,
             _("Status: %(status)s", status=ITEM_STATUSES[measure.status]),
-            _url(f"/s/{school.slug}/plans/items/{measure.id}"),
+            _page(school, f"items/{measure.id}"),
         ])
     _send(school_admins(school) + followers(school), school, subject, body)
 
@@ -110,6 +121,6 @@ def urged(measure: Measure, text: str) -> None:
             measure.action, text,
             _("Report by %(date)s.", date=measure.urged_until.isoformat()
               if measure.urged_until else ""),
-            _url(f"/s/{school.slug}/plans/items/{measure.id}"),
+            _page(school, f"items/{measure.id}"),
         ])
     _send(school_admins(school) + followers(school), school, subject, body)

@@ -14,13 +14,25 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 
-from kaimen import Organisation, User, audit, db, hook_for, local_date, schools_under, utcnow
+from kaimen import (
+    Organisation,
+    Unit,
+    User,
+    all_schools,
+    audit,
+    db,
+    hook_for,
+    local_date,
+    schools_under,
+    utcnow,
+)
 
 from . import notices
 from .models import (
     APPROVED,
     CATEGORIES,
     DRAFT,
+    MANAGE_PERMISSIONS,
     MEASURE_FIELDS,
     NOT_STARTED,
     PROBLEM_FIELDS,
@@ -39,12 +51,29 @@ class PlanError(ValueError):
     """A change the rules refuse; the message is translated and meant for the user."""
 
 
+# --- owners: a school, or the bureau for its own plan ------------------------------------------
+
+def manage_permission(org: Organisation | str) -> str:
+    """Return the permission to draft ``org``'s plan (``org`` or its kind)."""
+    kind = org if isinstance(org, str) else org.kind
+    return MANAGE_PERMISSIONS[kind]
+
+
+def record(action: str, obj: Any, owner: Organisation, **details: Any) -> None:
+    """Audit a change to ``owner``'s plan, in the school's place or the bureau's."""
+    if owner.is_school:
+        audit.record(action, obj, school=owner, **details)
+    else:
+        audit.record(action, obj, bureau=owner, **details)
+
+
 # --- campaigns ---------------------------------------------------------------------------------
 
 
 def open_campaign(bureau: Organisation, title: str, starts_on: date | None,
                   stage_ends: dict[str, date | None], actor: User | None) -> Campaign:
-    """Open a campaign for every school of ``bureau``, each school with a draft plan."""
+    """Open a campaign for every school of ``bureau``, each school, and the bureau itself,
+    with a draft plan."""
     title = (title or "").strip()
     if not title or starts_on is None or any(stage_ends.get(s) is None for s in STAGES):
         raise PlanError(_l("Give the campaign a title, a start and the last day of each stage."))
@@ -55,8 +84,8 @@ def open_campaign(bureau: Organisation, title: str, starts_on: date | None,
                         **{f"{s}_until": stage_ends[s] for s in STAGES})
     db.session.add(campaign)
     db.session.flush()
-    for school in schools_under(bureau):
-        db.session.add(Plan(school_id=school.id, campaign_id=campaign.id, status=DRAFT))
+    for org in [bureau, *schools_under(bureau)]:
+        db.session.add(Plan(school_id=org.id, campaign_id=campaign.id, status=DRAFT))
     audit.record("plan.campaign_opened", campaign, bureau=bureau, actor=actor,
                  data={"title": title, "starts_on": starts_on.isoformat()})
     return campaign
@@ -83,10 +112,30 @@ def current_campaign(bureau: Organisation) -> Campaign | None:
     return chosen[0] if chosen else None
 
 
-def school_plans() -> list[Plan]:
-    """Return the request's school's plans, newest campaign first."""
-    return list(db.session.scalars(sa.select(Plan).join(Campaign)
+def plans_of(org: Organisation) -> list[Plan]:
+    """Return ``org``'s own plans (a school's, or the bureau's), newest campaign first."""
+    return list(db.session.scalars(sa.select(Plan).join(Campaign).where(Plan.school_id == org.id)
                                    .order_by(Campaign.starts_on.desc(), Plan.id.desc())))
+
+
+def own_plan(bureau: Organisation, campaign: Campaign) -> Plan | None:
+    """Return the bureau's own plan in ``campaign``, if it has one."""
+    return db.session.scalar(all_schools(sa.select(Plan).where(
+        Plan.school_id == bureau.id, Plan.campaign_id == campaign.id)))
+
+
+def start_own_plan(campaign: Campaign, actor: User | None) -> Plan:
+    """Give the bureau a draft plan of its own in ``campaign`` (opened before it had one)."""
+    bureau = campaign.bureau
+    if db.session.scalar(sa.select(Plan.id).where(
+            Plan.school_id == bureau.id, Plan.campaign_id == campaign.id)) is not None:
+        raise PlanError(_l("The bureau already has a plan in this campaign."))
+    plan = Plan(school_id=bureau.id, campaign_id=campaign.id, status=DRAFT)
+    db.session.add(plan)
+    db.session.flush()
+    audit.record("plan.started", plan, bureau=bureau, actor=actor,
+                 data={"campaign_id": campaign.id})
+    return plan
 
 
 # --- the complaint box, through its hooks ------------------------------------------------------
@@ -101,6 +150,8 @@ def _complaint_hook(school: Organisation, name: str) -> Any:
 
 def case_choices(school: Organisation) -> list[tuple[int, str]]:
     """Return ``(id, subject)`` of the school's complaint-box cases to link a problem to."""
+    if not school.is_school:
+        return []  # the box is a school's: the bureau's problems cite other opinions
     hook = _complaint_hook(school, "kaimen_complaint_choices")
     return [choice for answer in (hook(school=school) if hook else []) for choice in answer]
 
@@ -113,6 +164,14 @@ def linked_cases(school: Organisation, ids: list[int]) -> dict[int, tuple[str, A
     return {case_id: (subject, status, finished, url)
             for answer in hook(school=school, ids=list(ids))
             for case_id, subject, status, finished, url in answer}
+
+
+def unit_names(org: Organisation) -> list[str]:
+    """Return the names of a bureau's departments and units, to answer for its measures."""
+    if org.is_school:
+        return []
+    return list(db.session.scalars(sa.select(Unit.name).where(Unit.bureau_id == org.id)
+                                   .order_by(Unit.kind, Unit.slug)))
 
 
 # --- drafting ----------------------------------------------------------------------------------
@@ -148,7 +207,7 @@ def add_problem(plan: Plan, actor: User | None, **content: Any) -> Problem:
     problem = Problem(school_id=plan.school_id, plan_id=plan.id, **_problem_values(content))
     plan.problems.append(problem)
     db.session.flush()
-    audit.record("plan.problem_added", problem, school=plan.school, actor=actor,
+    record("plan.problem_added", problem, plan.school, actor=actor,
                  data={"plan_id": plan.id, "category": problem.category})
     return problem
 
@@ -158,14 +217,14 @@ def edit_problem(problem: Problem, actor: User | None, **content: Any) -> None:
     _editable(problem.plan)
     for field, value in _problem_values(content).items():
         setattr(problem, field, value)
-    audit.record("plan.problem_edited", problem, school=problem.plan.school, actor=actor)
+    record("plan.problem_edited", problem, problem.plan.school, actor=actor)
 
 
 def delete_problem(problem: Problem, actor: User | None) -> None:
     """Remove a problem and its measures from a draft or returned plan."""
     plan = problem.plan
     _editable(plan)
-    audit.record("plan.problem_deleted", problem, school=plan.school, actor=actor,
+    record("plan.problem_deleted", problem, plan.school, actor=actor,
                  data={"description": problem.description})
     plan.problems.remove(problem)
 
@@ -186,7 +245,7 @@ def add_measure(problem: Problem, actor: User | None, **content: Any) -> Measure
     measure = Measure(school_id=plan.school_id, plan_id=plan.id, **_measure_values(plan, content))
     problem.measures.append(measure)
     db.session.flush()
-    audit.record("plan.measure_added", measure, school=plan.school, actor=actor,
+    record("plan.measure_added", measure, plan.school, actor=actor,
                  data={"plan_id": plan.id, "problem_id": problem.id})
     return measure
 
@@ -197,14 +256,14 @@ def edit_measure(measure: Measure, actor: User | None, **content: Any) -> None:
     _editable(plan)
     for field, value in _measure_values(plan, content).items():
         setattr(measure, field, value)
-    audit.record("plan.measure_edited", measure, school=plan.school, actor=actor)
+    record("plan.measure_edited", measure, plan.school, actor=actor)
 
 
 def delete_measure(measure: Measure, actor: User | None) -> None:
     """Remove a measure from a draft or returned plan."""
     problem = measure.problem
     _editable(problem.plan)
-    audit.record("plan.measure_deleted", measure, school=problem.plan.school, actor=actor,
+    record("plan.measure_deleted", measure, problem.plan.school, actor=actor,
                  data={"action": measure.action})
     problem.measures.remove(measure)
 
@@ -270,22 +329,25 @@ def submit(plan: Plan, actor: User | None) -> PlanVersion:
     plan.versions.append(version)
     plan.status, plan.submitted_at, plan.changed_at = SUBMITTED, now, now
     db.session.flush()
-    audit.record("plan.submitted", plan, school=plan.school, actor=actor,
+    record("plan.submitted", plan, plan.school, actor=actor,
                  data={"version": version.number})
     notices.awaiting_review(plan)
     return version
 
 
-def _pending(plan: Plan) -> PlanVersion:
-    if plan.status != SUBMITTED or plan.last_version is None:
+def _pending(plan: Plan, actor: User | None) -> PlanVersion:
+    version = plan.last_version
+    if plan.status != SUBMITTED or version is None:
         raise PlanError(_l("Only a plan awaiting review can be approved or returned."))
-    return plan.last_version
+    if actor is not None and version.submitted_by_id == actor.id:
+        raise PlanError(_l("You submitted this version: another reviewer decides on it."))
+    return version
 
 
 def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
                 actor: User | None) -> Plan:
     """Return a submitted plan to its school with a comment, and comments on single measures."""
-    version = _pending(plan)
+    version = _pending(plan, actor)
     comment = (comment or "").strip()
     if not comment:
         raise PlanError(_l("Say why the plan is returned."))
@@ -294,7 +356,7 @@ def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
     version.decision, version.decided_at = RETURNED, utcnow()
     version.comment, version.measure_comments = comment, kept
     plan.status, plan.changed_at = RETURNED, utcnow()
-    audit.record("plan.returned", plan, school=plan.school, actor=actor,
+    record("plan.returned", plan, plan.school, actor=actor,
                  data={"version": version.number, "comment": comment, "measures": sorted(kept)})
     notices.decided(plan, approved=False)
     return plan
@@ -302,13 +364,13 @@ def return_plan(plan: Plan, comment: str, measure_comments: dict[int, str],
 
 def approve(plan: Plan, comment: str, actor: User | None) -> Plan:
     """Approve a submitted plan: it is published and each measure becomes a ledger item."""
-    version = _pending(plan)
+    version = _pending(plan, actor)
     now = utcnow()
     version.decision, version.decided_at, version.comment = APPROVED, now, (comment or "").strip()
     plan.status, plan.approved_at, plan.changed_at = APPROVED, now, now
     for measure in plan.measures:
         measure.status, measure.status_changed_at = NOT_STARTED, now
-    audit.record("plan.approved", plan, school=plan.school, actor=actor,
+    record("plan.approved", plan, plan.school, actor=actor,
                  data={"version": version.number})
     notices.decided(plan, approved=True)
     return plan

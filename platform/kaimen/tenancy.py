@@ -52,7 +52,11 @@ class ScopeError(RuntimeError):
 
 
 class TenantOwned:
-    """Mixin for every model that belongs to one school."""
+    """Mixin for every model that belongs to one school.
+
+    A bureau may own rows of such a model too (the bureau's own rectification plan):
+    ``school_id`` then holds the bureau's id, and the bureau's pages put it in scope.
+    """
 
     @declared_attr
     def school_id(cls) -> Mapped[int]:  # noqa: N805 - declared_attr receives the class

@@ -1,24 +1,25 @@
 """The bureau's pages: reviewing plans and acting on ledger items (on the school's URLs,
-so a school's own staff meet 403 there), campaigns, the county's ledger and summary."""
+so a school's own staff meet 403 there, and on the bureau's own-plan URLs), campaigns, the
+county's ledger and summary, with the bureau's own plan as a line of its own."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kaimen import db, local_date, require, schools_under
+from kaimen import local_date, require, schools_under, user_can
 
 from .. import ledger, metrics, services
-from ..blueprint import bureau_blueprint, school_blueprint
+from ..blueprint import bureau_blueprint
 from ..forms import CampaignForm, ConfirmForm, ReopenForm, ReviewForm, UrgeForm
 from ..models import APPROVED, STAGES, SUBMITTED, Measure, Plan
-from . import attempt, render
+from . import attempt, owned, owner, render, shared
 from .staff import item_page
 
-# --- review, on the school's URLs ---------------------------------------------------------------
+# --- review, on the owner's URLs -----------------------------------------------------------------
 
 
 def review_page(plan: Plan, form: ReviewForm | None = None) -> str:
@@ -26,21 +27,19 @@ def review_page(plan: Plan, form: ReviewForm | None = None) -> str:
     ids = sorted({case for problem in plan.problems for case in problem.cases})
     return render("plans/review.html", plan=plan, numbers=services.numbered(plan),
                   changes=services.review_changes(plan), form=form or ReviewForm(formdata=None),
-                  cases=services.linked_cases(g.school, ids))
+                  cases=services.linked_cases(owner(), ids))
 
 
-@school_blueprint.get("/<int:plan_id>/review")
-@require("plans.review")
+@shared("/<int:plan_id>/review", "plans.review")
 def review(plan_id: int) -> str:
     """Show a submitted plan to its reviewer, with the changes since the last version."""
-    return review_page(db.get_or_404(Plan, plan_id))
+    return review_page(owned(Plan, plan_id))
 
 
-@school_blueprint.post("/<int:plan_id>/return")
-@require("plans.review")
+@shared("/<int:plan_id>/return", "plans.review", methods=("POST",))
 def return_plan(plan_id: int) -> Any:
     """Return the plan to the school with comments on it and on single measures."""
-    plan = db.get_or_404(Plan, plan_id)
+    plan = owned(Plan, plan_id)
     form = ReviewForm()
     comments = {m.id: request.form.get(f"measure-{m.id}", "") for m in plan.measures}
     if form.validate_on_submit() and attempt(
@@ -51,11 +50,10 @@ def return_plan(plan_id: int) -> Any:
     return review_page(plan, form)
 
 
-@school_blueprint.post("/<int:plan_id>/approve")
-@require("plans.review")
+@shared("/<int:plan_id>/approve", "plans.review", methods=("POST",))
 def approve(plan_id: int) -> Any:
     """Approve the plan: it is published and its measures enter the ledger."""
-    plan = db.get_or_404(Plan, plan_id)
+    plan = owned(Plan, plan_id)
     form = ReviewForm()
     if form.validate_on_submit() and attempt(
             lambda: services.approve(plan, form.comment.data, current_user), form.comment):
@@ -64,11 +62,10 @@ def approve(plan_id: int) -> Any:
     return review_page(plan, form)
 
 
-@school_blueprint.post("/items/<int:measure_id>/urge")
-@require("plans.review")
+@shared("/items/<int:measure_id>/urge", "plans.review", methods=("POST",))
 def urge(measure_id: int) -> Any:
     """Urge an item (督办): an instruction and a date to report by; the school is told."""
-    measure = db.get_or_404(Measure, measure_id)
+    measure = owned(Measure, measure_id)
     form = UrgeForm()
     if form.validate_on_submit() and attempt(
             lambda: ledger.urge(measure, form.instruction.data, form.due_on.data, current_user),
@@ -78,11 +75,10 @@ def urge(measure_id: int) -> Any:
     return item_page(measure, urge_form=form)
 
 
-@school_blueprint.post("/items/<int:measure_id>/signoff")
-@require("plans.review")
+@shared("/items/<int:measure_id>/signoff", "plans.review", methods=("POST",))
 def sign_off(measure_id: int) -> Any:
     """Sign off an item (销号) once it is done with evidence and its opinions are closed."""
-    measure = db.get_or_404(Measure, measure_id)
+    measure = owned(Measure, measure_id)
     form = ConfirmForm()
     if form.validate_on_submit() and attempt(
             lambda: ledger.sign_off(measure, form.note.data, current_user)):
@@ -90,11 +86,10 @@ def sign_off(measure_id: int) -> Any:
     return redirect(url_for(".item", measure_id=measure.id))
 
 
-@school_blueprint.post("/items/<int:measure_id>/reopen")
-@require("plans.review")
+@shared("/items/<int:measure_id>/reopen", "plans.review", methods=("POST",))
 def reopen(measure_id: int) -> Any:
     """Reopen a signed-off item, with a reason."""
-    measure = db.get_or_404(Measure, measure_id)
+    measure = owned(Measure, measure_id)
     form = ReopenForm()
     if form.validate_on_submit() and attempt(
             lambda: ledger.reopen(measure, form.reason.data, current_user), form.reason):
@@ -107,18 +102,22 @@ def reopen(measure_id: int) -> Any:
 
 
 def _county(campaign: Any) -> dict[str, Any]:
+    """Return the schools' figures of ``campaign`` and, on a line of its own, the bureau's."""
     schools = schools_under(g.bureau)
     ids, today = [s.id for s in schools], local_date(g.bureau)
     if campaign is None:
         return {"schools": schools, "today": today}
     tallies = metrics.tallies(campaign, ids, today)
     statuses = metrics.plan_statuses(campaign, ids)
+    own_tally = metrics.tallies(campaign, [g.bureau.id], today)[g.bureau.id]
     return {"schools": schools, "today": today, "tallies": tallies, "statuses": statuses,
             "waiting": [s for s in schools if statuses.get(s.id) == SUBMITTED],
             "pending": [s for s in schools if statuses.get(s.id) != APPROVED],
             "sentences": {i: metrics.sentence(t) for i, t in tallies.items()},
             "county": metrics.sentence(metrics.county_tally(tallies)),
-            "total": metrics.county_tally(tallies)}
+            "total": metrics.county_tally(tallies),
+            "own_plan": services.own_plan(g.bureau, campaign),
+            "own": metrics.sentence(own_tally), "own_tally": own_tally}
 
 
 @bureau_blueprint.get("/")
@@ -127,7 +126,9 @@ def index() -> str:
     """Show the campaigns, the current stage and each school's plan and ledger in figures."""
     campaign = services.current_campaign(g.bureau)
     return render("plans/bureau_index.html", bureau=g.bureau, campaign=campaign,
-                  campaigns=services.campaigns_of(g.bureau), **_county(campaign))
+                  campaigns=services.campaigns_of(g.bureau),
+                  confirm_form=ConfirmForm(formdata=None),
+                  can_own=user_can(current_user, "plans.own", g.bureau), **_county(campaign))
 
 
 @bureau_blueprint.route("/campaigns/new", methods=["GET", "POST"])
@@ -146,11 +147,12 @@ def new_campaign() -> Any:
 @bureau_blueprint.get("/ledger")
 @require("plans.view")
 def county_ledger() -> str:
-    """List the county's ledger items: all, due, overdue or recently changed."""
+    """List the county's ledger items, the bureau's own among them: all, due, overdue or
+    recently changed."""
     which = request.args.get("list", "overdue")
     which = which if which in ledger.LISTS else "overdue"
     today = local_date(g.bureau)
-    ids = [s.id for s in schools_under(g.bureau)]
+    ids = [g.bureau.id] + [s.id for s in schools_under(g.bureau)]
     return render("plans/bureau_ledger.html", bureau=g.bureau, which=which, lists=ledger.LISTS,
                   ledger_items=ledger.items(today, which, ids), today=today)
 
@@ -161,7 +163,20 @@ def summary() -> str:
     """Show the printable one-page summary of the campaign in the report's words."""
     campaign = services.current_campaign(g.bureau)
     context = _county(campaign)
-    overdue = (ledger.items(context["today"], "overdue", [s.id for s in context["schools"]])
-               if campaign else [])
+    ids = [g.bureau.id] + [s.id for s in context["schools"]]
+    overdue = ledger.items(context["today"], "overdue", ids) if campaign else []
     return render("plans/summary.html", bureau=g.bureau, campaign=campaign, overdue=overdue,
                   **context)
+
+
+@bureau_blueprint.post("/campaigns/<int:campaign_id>/own")
+@require("plans.own")
+def start_own_plan(campaign_id: int) -> Any:
+    """Give the bureau a draft plan of its own in a campaign opened before it had one."""
+    campaign = services.campaign_of(g.bureau, campaign_id)
+    if campaign is None:
+        abort(404)
+    if ConfirmForm().validate_on_submit() and (plan := attempt(
+            lambda: services.start_own_plan(campaign, current_user))) is not None:
+        return redirect(url_for(".plan", plan_id=plan.id))
+    return redirect(url_for(".index"))

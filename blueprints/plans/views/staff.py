@@ -1,28 +1,43 @@
-"""A school's own pages: drafting and submitting its plan, reporting progress on its ledger."""
+"""A plan's owner's pages: drafting and submitting its plan, reporting progress on its ledger.
+
+Each answers on a school's URLs and on the bureau's own-plan URLs (see ``views.shared``).
+"""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from flask import flash, g, redirect, request, send_file, url_for
+from flask import flash, redirect, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kaimen import db, require, table_response, user_can
+from kaimen import db, table_response, user_can
 from kaimen.uploads import MAX_BYTES, UploadError, download_name, read_uploads
 
 from .. import bulk, ledger, metrics, services
-from ..blueprint import school_blueprint as bp
 from ..forms import BulkForm, ConfirmForm, MeasureForm, ProblemForm, ProgressForm
 from ..models import Evidence, Measure, Plan, Problem
-from . import attempt, render, review_forms
+from . import MANAGE, attempt, owned, owner, render, review_forms, shared
+
+
+def _can_manage() -> bool:
+    """Tell whether the user drafts the owner's plan and reports its progress."""
+    return user_can(current_user, services.manage_permission(owner()), owner())
+
+
+def _measure_form(**kwargs: Any) -> MeasureForm:
+    """Return the measure form; on the bureau's plan it offers the bureau's units."""
+    form = MeasureForm(**kwargs)
+    if not owner().is_school:
+        form.responsible_unit.render_kw = {"list": "plan-units"}
+    return form
 
 
 def _problem_form(formdata: Any = None, obj: Any = None) -> ProblemForm:
     form = ProblemForm(formdata=formdata, obj=obj)
     form.cases.choices = [(case_id, f"#{case_id} {subject}")
-                          for case_id, subject in services.case_choices(g.school)]
+                          for case_id, subject in services.case_choices(owner())]
     return form
 
 
@@ -31,34 +46,31 @@ def plan_page(plan: Plan, **forms: Any) -> str:
     ids = sorted({case for problem in plan.problems for case in problem.cases})
     return render(
         "plans/plan.html", plan=plan, numbers=services.numbered(plan),
-        cases=services.linked_cases(g.school, ids), returned=services.returned_comments(plan),
-        can_edit=plan.editable and user_can(current_user, "plans.manage", g.school),
-        can_review=user_can(current_user, "plans.review", g.school),
+        cases=services.linked_cases(owner(), ids), returned=services.returned_comments(plan),
+        can_edit=plan.editable and _can_manage(),
+        can_review=user_can(current_user, "plans.review", owner()),
         problem_form=forms.get("problem_form") or _problem_form(),
         confirm_form=ConfirmForm(formdata=None),
         blockers=services.submission_problems(plan) if plan.editable else [],
     )
 
 
-@bp.get("/manage")
-@require("plans.view")
+@shared("/manage", "plans.view")
 def manage() -> str:
     """List the school's plans, one per campaign."""
-    return render("plans/manage.html", plans=services.school_plans())
+    return render("plans/manage.html", plans=services.plans_of(owner()))
 
 
-@bp.get("/<int:plan_id>")
-@require("plans.view")
+@shared("/<int:plan_id>", "plans.view")
 def plan(plan_id: int) -> str:
     """Show a plan: its problems and measures, and the forms to change a draft."""
-    return plan_page(db.get_or_404(Plan, plan_id))
+    return plan_page(owned(Plan, plan_id))
 
 
-@bp.post("/<int:plan_id>/problems")
-@require("plans.manage")
+@shared("/<int:plan_id>/problems", MANAGE, methods=("POST",))
 def add_problem(plan_id: int) -> Any:
     """Add a problem to the plan."""
-    plan = db.get_or_404(Plan, plan_id)
+    plan = owned(Plan, plan_id)
     form = _problem_form(request.form)
     if form.validate_on_submit() and attempt(
             lambda: services.add_problem(plan, current_user, **form.content()), form.description):
@@ -67,11 +79,10 @@ def add_problem(plan_id: int) -> Any:
     return plan_page(plan, problem_form=form)
 
 
-@bp.route("/problems/<int:problem_id>/edit", methods=["GET", "POST"])
-@require("plans.manage")
+@shared("/problems/<int:problem_id>/edit", MANAGE, methods=("GET", "POST"))
 def edit_problem(problem_id: int) -> Any:
     """Change a problem of the plan."""
-    problem = db.get_or_404(Problem, problem_id)
+    problem = owned(Problem, problem_id)
     form = _problem_form(request.form if request.method == "POST" else None, obj=problem)
     if form.validate_on_submit():
         attempt(lambda: services.edit_problem(problem, current_user, **form.content()),
@@ -81,62 +92,59 @@ def edit_problem(problem_id: int) -> Any:
     return render("plans/edit_problem.html", problem=problem, form=form)
 
 
-@bp.post("/problems/<int:problem_id>/delete")
-@require("plans.manage")
+@shared("/problems/<int:problem_id>/delete", MANAGE, methods=("POST",))
 def delete_problem(problem_id: int) -> Any:
     """Remove a problem and its measures from the plan."""
-    problem = db.get_or_404(Problem, problem_id)
+    problem = owned(Problem, problem_id)
     plan_id = problem.plan_id
     if ConfirmForm().validate_on_submit():
         attempt(lambda: services.delete_problem(problem, current_user))
     return redirect(url_for(".plan", plan_id=plan_id))
 
 
-@bp.route("/problems/<int:problem_id>/measures", methods=["GET", "POST"])
-@require("plans.manage")
+@shared("/problems/<int:problem_id>/measures", MANAGE, methods=("GET", "POST"))
 def add_measure(problem_id: int) -> Any:
     """Add a measure to a problem."""
-    problem = db.get_or_404(Problem, problem_id)
-    form = MeasureForm()
+    problem = owned(Problem, problem_id)
+    form = _measure_form()
     if form.validate_on_submit() and attempt(
             lambda: services.add_measure(problem, current_user, **form.content()), form.deadline):
         flash(_("The measure was added."), "info")
         return redirect(url_for(".plan", plan_id=problem.plan_id))
     return render("plans/measure_form.html", problem=problem, measure=None, form=form,
-                  campaign=problem.plan.campaign)
+                  campaign=problem.plan.campaign, units=services.unit_names(owner()))
 
 
-@bp.route("/measures/<int:measure_id>/edit", methods=["GET", "POST"])
-@require("plans.manage")
+@shared("/measures/<int:measure_id>/edit", MANAGE, methods=("GET", "POST"))
 def edit_measure(measure_id: int) -> Any:
     """Change a measure of the plan."""
-    measure = db.get_or_404(Measure, measure_id)
-    form = MeasureForm(formdata=request.form if request.method == "POST" else None, obj=measure)
+    measure = owned(Measure, measure_id)
+    form = _measure_form(formdata=request.form if request.method == "POST" else None,
+                         obj=measure)
     if form.validate_on_submit():
         attempt(lambda: services.edit_measure(measure, current_user, **form.content()),
                 form.deadline)
         if not form.deadline.errors:
             return redirect(url_for(".plan", plan_id=measure.plan_id))
     return render("plans/measure_form.html", problem=measure.problem, measure=measure,
-                  form=form, campaign=measure.problem.plan.campaign)
+                  form=form, campaign=measure.problem.plan.campaign,
+                  units=services.unit_names(owner()))
 
 
-@bp.post("/measures/<int:measure_id>/delete")
-@require("plans.manage")
+@shared("/measures/<int:measure_id>/delete", MANAGE, methods=("POST",))
 def delete_measure(measure_id: int) -> Any:
     """Remove a measure from the plan."""
-    measure = db.get_or_404(Measure, measure_id)
+    measure = owned(Measure, measure_id)
     plan_id = measure.plan_id
     if ConfirmForm().validate_on_submit():
         attempt(lambda: services.delete_measure(measure, current_user))
     return redirect(url_for(".plan", plan_id=plan_id))
 
 
-@bp.post("/<int:plan_id>/submit")
-@require("plans.manage")
+@shared("/<int:plan_id>/submit", MANAGE, methods=("POST",))
 def submit(plan_id: int) -> Any:
     """Submit the plan to the bureau for review, as a new version."""
-    plan = db.get_or_404(Plan, plan_id)
+    plan = owned(Plan, plan_id)
     if ConfirmForm().validate_on_submit() and attempt(
             lambda: services.submit(plan, current_user)):
         flash(_("The plan was submitted to the bureau for review."), "info")
@@ -146,33 +154,31 @@ def submit(plan_id: int) -> Any:
 # --- the ledger --------------------------------------------------------------------------------
 
 
-@bp.get("/ledger")
-@require("plans.view")
+@shared("/ledger", "plans.view")
 def ledger_list() -> str:
     """List the school's ledger items: all, due, overdue or recently changed."""
     which = request.args.get("list", "all")
     which = which if which in ledger.LISTS else "all"
-    today = ledger.school_today(g.school)
-    campaign = services.current_campaign(g.school.bureau())
-    summary = (metrics.sentence(metrics.tallies(campaign, [g.school.id], today)[g.school.id])
+    today = ledger.school_today(owner())
+    campaign = services.current_campaign(owner().bureau())
+    summary = (metrics.sentence(metrics.tallies(campaign, [owner().id], today)[owner().id])
                if campaign else None)
-    return render("plans/ledger.html", ledger_items=ledger.items(today, which), which=which,
+    items = ledger.items(today, which, [owner().id])
+    return render("plans/ledger.html", ledger_items=items, which=which,
                   summary=summary, campaign=campaign,
                   lists=ledger.LISTS, today=today, bulk_form=BulkForm(formdata=None),
-                  can_manage=user_can(current_user, "plans.manage", g.school))
+                  can_manage=_can_manage())
 
 
-@bp.get("/ledger/export")
-@require("plans.view")
+@shared("/ledger/export", "plans.view")
 def ledger_export() -> Any:
     """Download the school's ledger as Excel (or ``?format=csv``), to edit and send back."""
     fmt = "csv" if request.args.get("format") == "csv" else "xlsx"
-    items = ledger.items(ledger.school_today(g.school))
-    return table_response(f"ledger-{g.school.slug}", bulk.HEADERS, bulk.rows(items), fmt)
+    items = ledger.items(ledger.school_today(owner()), school_ids=[owner().id])
+    return table_response(f"ledger-{owner().slug}", bulk.HEADERS, bulk.rows(items), fmt)
 
 
-@bp.post("/ledger/import")
-@require("plans.manage")
+@shared("/ledger/import", MANAGE, methods=("POST",))
 def ledger_import() -> Any:
     """Update statuses and notes from an edited ledger file: all rows or none."""
     form = BulkForm()
@@ -185,7 +191,7 @@ def ledger_import() -> Any:
     if len(content) > MAX_BYTES:
         flash(_("The file is larger than 5 MB."), "error")
         return redirect(url_for(".ledger_list"))
-    items = ledger.items(ledger.school_today(g.school))
+    items = ledger.items(ledger.school_today(owner()), school_ids=[owner().id])
     try:
         changed = bulk.import_file(storage.filename, content, items, current_user)
     except bulk.BulkError as error:
@@ -204,28 +210,26 @@ def ledger_import() -> Any:
 
 def item_page(measure: Measure, **forms: Any) -> str:
     """Render a ledger item: its record, evidence and the forms the user may use."""
-    return render("plans/item.html", item=measure, today=ledger.school_today(g.school),
-                  cases=services.linked_cases(g.school, measure.problem.cases),
-                  can_manage=user_can(current_user, "plans.manage", g.school),
-                  can_review=user_can(current_user, "plans.review", g.school),
+    return render("plans/item.html", item=measure, today=ledger.school_today(owner()),
+                  cases=services.linked_cases(owner(), measure.problem.cases),
+                  can_manage=_can_manage(),
+                  can_review=user_can(current_user, "plans.review", owner()),
                   refusals=ledger.sign_off_refusals(measure) if not measure.signed_off else [],
                   progress_form=forms.get("progress_form") or ProgressForm(
                       formdata=None, status=measure.status),
                   **review_forms(forms))
 
 
-@bp.get("/items/<int:measure_id>")
-@require("plans.view")
+@shared("/items/<int:measure_id>", "plans.view")
 def item(measure_id: int) -> str:
     """Show a ledger item with its progress, urging and sign-off record."""
-    return item_page(db.get_or_404(Measure, measure_id))
+    return item_page(owned(Measure, measure_id))
 
 
-@bp.post("/items/<int:measure_id>/progress")
-@require("plans.manage")
+@shared("/items/<int:measure_id>/progress", MANAGE, methods=("POST",))
 def progress(measure_id: int) -> Any:
     """Report progress on an item: status, what was done, evidence."""
-    measure = db.get_or_404(Measure, measure_id)
+    measure = owned(Measure, measure_id)
     form = ProgressForm()
     if form.validate_on_submit():
         try:
@@ -245,11 +249,10 @@ def services_progress(measure: Measure, form: ProgressForm, uploads: list) -> bo
                                   current_user)
 
 
-@bp.get("/evidence/<int:evidence_id>")
-@require("plans.view")
+@shared("/evidence/<int:evidence_id>", "plans.view")
 def evidence(evidence_id: int) -> Any:
     """Download an evidence file: always as an attachment, never rendered."""
-    stored = db.get_or_404(Evidence, evidence_id)
+    stored = owned(Evidence, evidence_id)
     response = send_file(
         io.BytesIO(stored.content), mimetype=stored.content_type, as_attachment=True,
         download_name=download_name(stored.filename, stored.content_type),

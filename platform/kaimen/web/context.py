@@ -49,12 +49,20 @@ def _fill_org(endpoint: str, values: dict[str, Any]) -> None:
 
 
 def _set_scope() -> None:
-    """Scope the request to the URL's school, or to a bureau's schools for its own staff."""
+    """Scope the request to the URL's organisation; a bureau's own staff also reach its schools.
+
+    A bureau owns rows of its own as a school does (its own rectification plan): they are
+    in scope on the bureau's pages, for everyone, as a school's rows are on the school's
+    pages; the views decide what of them is public.
+    """
     school, bureau = g.get("school"), g.get("bureau")
     if school is not None:
         tenancy.set_scope({school.id})
-    elif bureau is not None and current_user.is_authenticated and current_user.roles_on(bureau):
-        tenancy.set_scope(s.id for s in orgs.schools_under(bureau))
+    elif bureau is not None:
+        scope = {bureau.id}
+        if current_user.is_authenticated and current_user.roles_on(bureau):
+            scope |= {s.id for s in orgs.schools_under(bureau)}
+        tenancy.set_scope(scope)
     else:
         tenancy.set_scope(())
 
