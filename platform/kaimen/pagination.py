@@ -35,7 +35,6 @@ from .extensions import db
 
 PER_PAGE = 25
 _CURSOR_MAX = 400  # characters; a real cursor is a few dozen
-_INT_LIMIT = 2**63 - 1
 
 
 @dataclass
@@ -119,6 +118,15 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+def _int_limit(kind: Any) -> int:
+    """Return the largest value an integer column holds (PostgreSQL refuses a larger one)."""
+    if isinstance(kind, sa.BigInteger):
+        return 2**63 - 1
+    if isinstance(kind, sa.SmallInteger):
+        return 2**15 - 1
+    return 2**31 - 1
+
+
 def _decode_value(key: _Key, value: Any) -> Any:
     kind = key.column.type.python_type
     if kind is datetime:
@@ -135,8 +143,9 @@ def _decode_value(key: _Key, value: Any) -> Any:
             raise ValueError("not a boolean")
         return value
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > _INT_LIMIT:
-            raise ValueError("not an integer the database holds")
+        limit = _int_limit(key.column.type)
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > limit:
+            raise ValueError("not an integer the column holds")
         return value
     if kind is str:
         if not isinstance(value, str) or "\x00" in value:
