@@ -12,7 +12,7 @@ BASE_URL = $${KAIMEN_BASE_URL:-http://127.0.0.1:$(PORT)}
 VENDOR := tests/e2e/vendor
 VENDOR_STAMP := $(VENDOR)/node_modules/.installed-stamp
 
-.PHONY: install run demo test lint bench soak translations clean browser-tools
+.PHONY: install run demo test lint bench bench-lists soak translations clean browser-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,11 +60,16 @@ bench: install
 	$(BIN)/python tests/benchmarks/run.py
 	$(BIN)/python tests/benchmarks/memory.py
 	$(BIN)/python tests/benchmarks/submissions.py
+	$(BIN)/python tests/benchmarks/lists_exports.py
 
 # File complaints from 16 clients while killing a worker, then the whole server, on SQLite
 # (and PostgreSQL with BENCH_POSTGRES_URL); count what was kept. About two minutes.
 soak: install
 	$(BIN)/python tests/benchmarks/soak.py
+
+# Long lists and exports at 100,000 cases (SQLite; PostgreSQL too with BENCH_POSTGRES_URL).
+bench-lists: install
+	$(BIN)/python tests/benchmarks/lists_exports.py
 
 translations: install
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext \

@@ -109,12 +109,15 @@ class IsolatedClient(FlaskClient):
     Flask reuses an app context that is already pushed (as the ``ctx`` fixture
     does), which would share ``g`` and the ORM session between the test and
     the request, and between requests; running each request in an empty
-    ``contextvars.Context`` gives it a fresh one, as in production.
+    ``contextvars.Context`` gives it a fresh one, as in production. A streamed body (an
+    export) is read within that context too, as a WSGI server reads it in the request's
+    thread: its contexts are pushed and popped in one ``Context``.
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         if self.preserve_context:  # ``with client:`` asks to keep the request's context
             return super().open(*args, **kwargs)
+        kwargs.setdefault("buffered", True)
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

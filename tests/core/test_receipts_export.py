@@ -301,6 +301,47 @@ def test_csv_response_is_a_utf8_download(app):
     assert response.get_data().startswith(b"\xef\xbb\xbf")
 
 
+def test_csv_streams_row_by_row(app):
+    """The CSV body is a generator that reads the rows as it is sent, not one big bytes."""
+    read = []
+
+    def rows():
+        for n in range(5000):
+            read.append(n)
+            yield [n, f"第{n}行"]
+
+    with app.test_request_context():
+        response = table_response("big", ["n", "文字"], rows(), "csv")
+    assert response.is_streamed
+    assert not isinstance(response.response, (bytes, list, tuple))
+    assert read == []  # nothing read before the body is sent
+    chunks = iter(response.response)
+    first = next(chunks)
+    assert first.startswith(b"\xef\xbb\xbf")
+    assert 0 < len(read) < 5000
+    body = first + b"".join(chunks)
+    assert len(read) == 5000
+    parsed = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert parsed[0] == ["n", "文字"]
+    assert parsed[-1] == ["4999", "第4999行"]
+    assert body == csv_bytes(["n", "文字"], ([n, f"第{n}行"] for n in range(5000)))
+
+
+def test_xlsx_is_sent_from_a_file_in_pieces(app):
+    rows = ([n, f"文字{n * 7919 % 100003}"] for n in range(20000))
+    with app.test_request_context():
+        response = table_response("big", ["n", "文字"], rows, "xlsx")
+    assert response.is_streamed
+    assert not isinstance(response.response, (bytes, list, tuple))
+    chunks = list(response.response)
+    assert len(chunks) > 1
+    assert response.content_length == sum(len(c) for c in chunks)
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(chunks))).active
+    assert sheet.max_row == 20001
+    assert sheet["A20001"].value == 19999
+    assert sheet.freeze_panes == "A2"
+
+
 def test_unknown_export_format_is_refused(app):
     with app.test_request_context(), pytest.raises(ValueError, match="pdf"):
         table_response("x", ["a"], [], "pdf")
