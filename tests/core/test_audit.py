@@ -272,6 +272,87 @@ def test_concurrent_appends_never_fork_the_chain(backend, fresh_database):
             db.engine.dispose()
 
 
+def test_the_head_is_locked_for_the_commit_only(backend, fresh_database):
+    """A writer that recorded an event and is still working does not hold up another."""
+    if backend == "sqlite":
+        pytest.skip("SQLite lets one writer at a time into the whole database")
+    app = make_app(fresh_database.url(backend))
+    with app.app_context():
+        db.create_all()
+        bureau = Organisation(kind=BUREAU, slug="slow", name="慢教育局")
+        db.session.add(bureau)
+        db.session.flush()
+        for slug in ("slow-a", "slow-b"):
+            db.session.add(Organisation(kind=SCHOOL, slug=slug, name=slug, parent_id=bureau.id))
+        audit.record("slow.first", bureau=bureau)  # the head exists before the race
+        db.session.commit()
+    recorded, other_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with app.app_context(), tenancy.system_scope():
+                school = db.session.scalar(sa.select(Organisation).filter_by(slug="slow-a"))
+                audit.record("slow.long_transaction", school, school=school)
+                db.session.flush()
+                recorded.set()
+                # Still in its transaction, as a writer is while it stores files and a case.
+                assert other_done.wait(timeout=30), "the other writer waited for this one"
+                db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+            recorded.set()
+
+    def quick_writer() -> None:
+        try:
+            assert recorded.wait(timeout=30)
+            with app.app_context(), tenancy.system_scope():
+                school = db.session.scalar(sa.select(Organisation).filter_by(slug="slow-b"))
+                audit.record("slow.quick", school, school=school)
+                db.session.commit()
+            other_done.set()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=quick_writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        with app.app_context(), tenancy.system_scope():
+            actions = list(db.session.scalars(
+                sa.select(AuditEvent.action).order_by(AuditEvent.seq)))
+            # Chained in the order they committed, not the order they were recorded.
+            assert actions == ["slow.first", "slow.quick", "slow.long_transaction"]
+            assert audit.verify() == []
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_events_of_a_rolled_back_savepoint_or_transaction_are_never_chained(ctx, county):
+    audit.record("kept.before", county.a1, school=county.a1)
+    try:
+        with db.session.begin_nested():
+            audit.record("dropped.in_savepoint", county.a1, school=county.a1)
+            raise RuntimeError("the savepoint fails")
+    except RuntimeError:
+        pass
+    with db.session.begin_nested():
+        audit.record("kept.savepoint_committed", county.a2, school=county.a2)
+    assert [e.action for e in audit.pending_events()] == ["kept.before",
+                                                          "kept.savepoint_committed"]
+    db.session.commit()
+    audit.record("dropped.rolled_back", county.a1, school=county.a1)
+    db.session.rollback()
+    assert audit.pending_events() == []
+    db.session.commit()
+    assert [e.action for e in chain(county.a)] == ["kept.before", "kept.savepoint_committed"]
+    assert audit.verify() == []
+
+
 # --- the supervisor's page ---------------------------------------------------------------------
 
 
