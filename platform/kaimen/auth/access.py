@@ -60,6 +60,8 @@ CORE_PERMISSIONS = [
         "bureau.users", _l("Manage users of the bureau and its schools"), ["bureau_admin"]
     ),
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
+    Permission.of("bureau.units", _l("Delete the bureau's departments and units"),
+                  ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
     Permission.of(

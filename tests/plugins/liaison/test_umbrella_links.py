@@ -1,0 +1,42 @@
+"""The umbrella view's "visits this term" opens the list of exactly those visits."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from conftest import login
+from umbrella_page import cell
+
+from blueprints.liaison import services
+from kaimen.extensions import db
+
+
+def _listed(client, url: str) -> int:
+    page = client.get(url).text
+    rows = len(re.findall(r'<td class="card-title"><a href="/b/county-a/liaison/visits/\d+">',
+                          page))
+    assert re.search(rf"\b{rows} visits?\b", page)
+    return rows
+
+
+def test_visits_this_term_open_the_visits_of_the_term(client, county, years):
+    leader = county.users["a.leader"]
+    services.set_assignments(county.a, years.current,
+                             {(county.a1.id, leader.id), (county.a2.id, leader.id)}, set())
+    term = years.current.terms[0]
+    for school, day in ((county.a1, years.today), (county.a1, term.starts_on),
+                        (county.a2, years.today), (county.a1, term.starts_on - timedelta(days=3))):
+        services.record_visit(school, leader, visited_on=day, purposes=["hear"],
+                              met="Principal", findings="")
+    db.session.commit()
+    login(client, "a.supervisor")
+    page = client.get("/b/county-a/").text
+    for school, count in (("a1学校", 2), ("a2学校", 1), ("Total", 3)):
+        figure = cell(page, school, "Dual-link", "Visits this term")
+        assert figure.text == str(count)
+        assert figure.href is not None
+        assert _listed(client, figure.href) == count, school
+    assert _listed(client, "/b/county-a/liaison/visits/") == 4
+    assert _listed(client, f"/b/county-a/liaison/visits/?school={county.b1.id}") == 4
+    assert _listed(client, "/b/county-a/liaison/visits/?since=not-a-date") == 4
