@@ -12,7 +12,7 @@ BASE_URL = $${KAIMEN_BASE_URL:-http://127.0.0.1:$(PORT)}
 VENDOR := tests/e2e/vendor
 VENDOR_STAMP := $(VENDOR)/node_modules/.installed-stamp
 
-.PHONY: install run demo test lint bench translations clean browser-tools
+.PHONY: install run demo test lint bench soak translations clean browser-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,13 @@ bench: install
 		echo "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk"; exit 2; }
 	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
+	$(BIN)/python tests/benchmarks/memory.py
+	$(BIN)/python tests/benchmarks/submissions.py
+
+# File complaints from 16 clients while killing a worker, then the whole server, on SQLite
+# (and PostgreSQL with BENCH_POSTGRES_URL); count what was kept. About two minutes.
+soak: install
+	$(BIN)/python tests/benchmarks/soak.py
 
 translations: install
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext \

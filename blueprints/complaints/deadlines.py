@@ -7,6 +7,7 @@ the library does not know yet count weekends and the bureau's table only.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 
 import chinese_calendar
@@ -56,8 +57,13 @@ def holidays_of(bureau: Organisation) -> list[Holiday]:
                                    .order_by(Holiday.day.desc())))
 
 
-def national_calendar(start: date, end: date) -> tuple[set[date], set[date]]:
-    """Return the national days off on weekdays and weekend days worked, ``start`` to ``end``."""
+@functools.lru_cache(maxsize=64)
+def national_calendar(start: date, end: date) -> tuple[frozenset[date], frozenset[date]]:
+    """Return the national days off on weekdays and weekend days worked, ``start`` to ``end``.
+
+    Kept per (start, end): the library's table never changes while the process runs, and
+    every form and every case of a day asks for the same span.
+    """
     off, worked = set(), set()
     day = start
     while day <= end:
@@ -70,14 +76,15 @@ def national_calendar(start: date, end: date) -> tuple[set[date], set[date]]:
         elif day.weekday() >= 5 and working:
             worked.add(day)
         day += timedelta(days=1)
-    return off, worked
+    return frozenset(off), frozenset(worked)
 
 
 def calendar_of(bureau: Organisation, start: date, days: int = 120) -> tuple[set[date], set[date]]:
     """Return the days off and extra working days from ``start`` on: the national calendar,
     with the bureau's own table adding days or overriding them."""
     end = start + timedelta(days=days)
-    off, worked = national_calendar(start + timedelta(days=1), end)
+    national_off, national_worked = national_calendar(start + timedelta(days=1), end)
+    off, worked = set(national_off), set(national_worked)
     rows = db.session.execute(
         sa.select(Holiday.day, Holiday.working).where(
             Holiday.bureau_id == bureau.id, Holiday.day > start, Holiday.day <= end)

@@ -21,6 +21,7 @@ from kaimen import (
     Organisation,
     User,
     audit,
+    coarse_now,
     db,
     local_date,
     receipts,
@@ -99,9 +100,11 @@ class Submission:
 
 def _event(case: Complaint, action: str, *, body: str = "", public: bool = False,
            actor: Any = None, due: date | None = None) -> ComplaintEvent:
+    # No actor is the complainant: their steps are stored to the minute, as the filing is.
     event = ComplaintEvent(
         school_id=case.school_id, action=action, status=case.status, body=body, public=public,
         actor_id=getattr(actor, "id", None), due=due,
+        created_at=coarse_now() if actor is None else utcnow(),
     )
     case.events.append(event)
     return event
@@ -159,7 +162,10 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
     received_on = submission.received_on or local_date(bureau)
     ack_due, answer_due = deadlines.due_dates(bureau, received_on)
     named = not submission.anonymous
+    # Sent by the public: stored to the minute, so no log line can be matched with it.
+    filed_at = coarse_now() if actor is None else utcnow()
     case = Complaint(
+        created_at=filed_at,
         school_id=school.id, school=school, kind=submission.kind, category=submission.category,
         channel=submission.channel, subject=submission.subject, description=submission.description,
         anonymous=not named, about_leadership=submission.about_leadership,
@@ -174,7 +180,7 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
         case.attachments.append(Attachment(
             school_id=school.id, filename=upload.filename[:200], content_type=upload.content_type,
             size=len(upload.content), sha256=hashlib.sha256(upload.content).hexdigest(),
-            content=upload.content,
+            content=upload.content, created_at=filed_at,
         ))
     db.session.add(case)
     _event(case, "entered" if actor is not None else "submitted", public=True, actor=actor)

@@ -25,14 +25,17 @@ Plugins
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
     is set by one rule), ``cached_page`` (a public page served to anonymous visitors
-    from the cache until the school's data changes), ``paginate``, ``table_response``
+    from the cache until the school's data changes), ``cached_form_page`` (a public
+    form's page rendered once and reused with each visitor's tokens), ``paginate``,
+    ``table_response``
     (CSV and Excel), ``limiter``,
     ``id_arg(name)`` (an id from the query string, None unless it fits the column).
 Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
     (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
 Time and the command line
-    ``utcnow``, ``local_date(org)``, ``transactional`` (one transaction per command).
+    ``utcnow``, ``coarse_now`` (to the minute: the time of what the public sends),
+    ``local_date(org)``, ``transactional`` (one transaction per command).
 """
 
 from . import audit, notify, receipts
@@ -45,7 +48,7 @@ from .export import table_response
 from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .orgs import Organisation, Unit, schools_under
-from .pagecache import cached_page
+from .pagecache import cached_form_page, cached_page
 from .pagination import paginate
 from .plugins import (
     GroupOption,
@@ -62,7 +65,7 @@ from .plugins import (
 )
 from .safety import id_arg
 from .tenancy import TenantOwned, all_schools
-from .timeutil import local_date, utcnow
+from .timeutil import coarse_now, local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
@@ -86,8 +89,10 @@ __all__ = [
     "User",
     "all_schools",
     "audit",
+    "cached_form_page",
     "cached_page",
     "call_per_plugin",
+    "coarse_now",
     "count_holders",
     "create_app",
     "db",

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .config import ConfigError
 from .extensions import Model, db
 from .orgs import Organisation
-from .timeutil import utcnow
+from .timeutil import coarse_now, utcnow
 
 GENESIS = "0" * 64
 LEGACY_REASON = (
@@ -104,6 +104,8 @@ class AuditHead(Model):
     """The end of one bureau's chain: locked by every append."""
 
     __tablename__ = "audit_head"
+    # Moved by every audited write; it shows on no page, so it never ages a cached one.
+    page_neutral = True
 
     bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(default=0)
@@ -143,7 +145,9 @@ def record(
 
     The actor defaults to the logged-in user. ``public=True`` records the event
     as the public's whoever is logged in: an anonymous submission must not name
-    the staff member who happened to send it from a logged-in browser.
+    the staff member who happened to send it from a logged-in browser. Its time
+    is stored to the minute (``coarse_now``), like the filing it records; the
+    chain's order is its sequence number, never its times.
     """
     if bureau is None:
         if school is None:
@@ -166,7 +170,7 @@ def record(
         object_type=type(obj).__name__ if obj is not None else None,
         object_id=str(obj.id) if obj is not None else None,
         data=data or {},
-        created_at=utcnow(),
+        created_at=coarse_now() if public else utcnow(),
         prev_hash=head.last_hash,
     )
     event.hash = event.compute_hash()

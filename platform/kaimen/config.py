@@ -25,6 +25,10 @@ def _boolean(value: str) -> bool:
 SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECRET_KEY": (DEFAULT_SECRET_KEY, str),
     "DATABASE_URL": (None, str),
+    # A PostgreSQL streaming replica of DATABASE_URL: bureau-level GET pages read from it
+    # (kaimen.replica); a user who just wrote reads from the primary for STICKY seconds.
+    "DATABASE_REPLICA_URL": (None, str),
+    "REPLICA_STICKY_SECONDS": (10, int),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "ALLOWED_HOSTS": ("", str),
     "DEBUG": (False, _boolean),
@@ -38,6 +42,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "CACHE_SECONDS": (60, int),
     "PROXY_COUNT": (0, int),
     "MAX_UPLOAD_MB": (30, int),
+    # what one anonymous submission may upload in all (kaimen.uploads.read_uploads)
+    "ANONYMOUS_UPLOAD_MB": (15, int),
+    # the key of the daily hash of client addresses (kaimen.addresses); by default
+    # derived from the secret key
+    "ADDRESS_KEY": (None, str),
     "RATELIMIT_ENABLED": (True, _boolean),
     "LOGIN_MAX_FAILURES": (5, int),
     "LOGIN_LOCK_MINUTES": (15, int),
@@ -105,6 +114,19 @@ def check_secret(settings: Mapping[str, Any]) -> None:
             f"KAIMEN_SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters: refusing to "
             "start with a key that can be guessed. Generate one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+        )
+
+
+def check_replica(settings: Mapping[str, Any]) -> None:
+    """Refuse a replica that is not PostgreSQL, or a replica of a database that is not."""
+    replica = settings.get("DATABASE_REPLICA_URL")
+    if not replica:
+        return
+    primary = settings.get("DATABASE_URL") or ""
+    if not (primary.startswith("postgresql") and replica.startswith("postgresql")):
+        raise ConfigError(
+            "KAIMEN_DATABASE_REPLICA_URL needs PostgreSQL: it is a streaming replica of the "
+            "PostgreSQL database in KAIMEN_DATABASE_URL."
         )
 
 

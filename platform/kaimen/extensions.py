@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flask import request
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+
+from .addresses import address_key
+from .replica import RoutingSession
 
 # Every constraint gets a predictable name: Alembic's SQLite batch mode needs it.
 NAMING_CONVENTION = {
@@ -31,7 +34,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The routing session sends a bureau page's reads to the read replica, when one is set.
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 
 if TYPE_CHECKING:
     # Type checkers cannot see through ``db.Model``; to them it is the declarative base.
@@ -44,4 +48,23 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 cache = Cache()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+class WriteLimiter(Limiter):
+    """A limiter whose per-request check skips reads: every limit in Kaimen guards a write.
+
+    Flask-Limiter's own ``request_filter`` would exempt a GET too, but only after the
+    check has looked up every limit of the endpoint; this returns before, so the floor
+    every page pays stays low. Limits applied by decorator still run their own check.
+    """
+
+    def _check_request_limit(self, callable_name: str | None = None,
+                             in_middleware: bool = True) -> None:
+        if in_middleware and request.method in READS:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+
+READS = frozenset(("GET", "HEAD", "OPTIONS"))
+# Every limit keys on the day's keyed hash of the sender's address, never the address.
+limiter = WriteLimiter(key_func=address_key, default_limits=[])

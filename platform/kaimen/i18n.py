@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
@@ -59,3 +61,12 @@ def select_timezone() -> str:
     if org is not None:
         return org.bureau().timezone
     return current_app.config["DEFAULT_TIMEZONE"]
+
+
+@functools.cache
+def wtforms_catalogue(locale: str) -> Any:
+    """Return WTForms' own translations for ``locale``, loaded once per process."""
+    from babel import support
+    from wtforms.i18n import messages_path
+
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")

@@ -80,6 +80,10 @@ def _changed_schools(obj: Any) -> set[int] | None:
         return set() if school_id is None else {school_id}
     if "school_id" in state.mapper.columns:
         return None  # expired: we cannot tell which school without a query, so every one
+    if "bureau_id" in state.mapper.columns and not getattr(obj, "page_neutral", False):
+        # A bureau's own row (its box's time limits, holidays, campaign, terms) may show on
+        # every school's pages; such writes are rare, so every page starts afresh.
+        return None
     return set()
 
 
@@ -238,6 +242,67 @@ def _get(key: str) -> tuple[bytes, str] | None:
         return None
 
 
+# -- a form's page: the same HTML for every visitor but for its one-time tokens -----------
+
+_HOLE = "\x00kaimen-hole:{}\x00"  # cannot occur in rendered HTML: Jinja escapes no NUL in
+
+
+def cached_form_page(render: Callable[[], str], form: Any, *parts: object) -> str:
+    """Return a public form's page, rendered once and reused with fresh tokens.
+
+    A form's page cannot be a cached page: it carries the visitor's CSRF token and, with
+    ``ReceiptTokenMixin``, a one-time submission token. Everything else is the same for
+    every anonymous visitor of the school in a locale, so the HTML is kept with holes where
+    the tokens were, and each visitor's tokens are filled in. ``parts`` are what else the
+    page depends on (today's date when it shows a deadline); the school's version, as for
+    cached pages, covers its data. Logged-in users, a flashed message, a form with errors
+    or a request with a query string get ``render()`` as usual.
+    """
+    school = g.get("school")
+    if (school is None or request.method != "GET" or request.args or form.errors
+            or not current_app.config["PAGE_CACHE"] or "_flashes" in session):
+        return render()
+    from .web.pages import logged_in
+
+    if logged_in():
+        return render()
+    everywhere, own = versions(school.id)
+    address = hashlib.sha256(repr((request.path, parts)).encode()).hexdigest()[:32]
+    key = f"form:{school.id}:{everywhere}.{own}:{get_locale()}:{address}"
+    one_time = getattr(form, "token", None)
+    page = _get(key)
+    if page is not None:
+        g.kaimen_form_parts = "hit"
+        html = page[0].decode()
+        html = html.replace(_HOLE.format("csrf"), _csrf_token())
+        if one_time is not None:
+            html = html.replace(_HOLE.format("token"), str(one_time.data))
+        return html
+    html = render()
+    g.kaimen_form_parts = "miss"
+    template = html.replace(_csrf_token(), _HOLE.format("csrf"))
+    if one_time is not None and one_time.data:
+        template = template.replace(str(one_time.data), _HOLE.format("token"))
+    try:
+        cache.set(key, (template.encode(), "text/html"))
+    except Exception:  # a cache that fails is a miss: the page was served all the same
+        log.exception("page cache: could not store %s", key)
+    return html
+
+
+def _csrf_token() -> str:
+    from flask_wtf.csrf import generate_csrf
+
+    return str(generate_csrf())
+
+
+def _mark_form_parts(response: Any) -> Any:
+    state = g.get("kaimen_form_parts")
+    if state is not None:
+        response.headers[HIT_HEADER] = f"parts-{state}"
+    return response
+
+
 def install_front(app: Flask) -> None:
     """Look pages up first: call right after the Host check is installed, before any hook."""
     app.url_value_preprocessor(_front)
@@ -254,3 +319,4 @@ def init_app(app: Flask) -> None:
         "CACHE_THRESHOLD": 5000,  # pages per process, without Redis
     })
     request_finished.connect(_store, app)
+    app.after_request(_mark_form_parts)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import HiddenField
 
 from .extensions import Model, db
-from .timeutil import utcnow
+from .timeutil import coarse_now
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 GROUPS, GROUP_SIZE = 5, 4
@@ -46,7 +46,8 @@ class Receipt(Model):
     plugin: Mapped[str] = mapped_column(sa.String(64))
     object_id: Mapped[int]
     school_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # to the minute, like everything the public sends (kaimen.timeutil.coarse_now)
+    created_at: Mapped[datetime] = mapped_column(default=coarse_now)
     # The keyed hash of the one-time token of the form that asked for the receipt,
     # and the code sealed with that token, so only a retry carrying it sees the code.
     token_hash: Mapped[str | None] = mapped_column(sa.String(64))

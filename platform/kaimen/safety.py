@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Request, Response, request
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import SecurityError
 from werkzeug.routing import IntegerConverter, UnicodeConverter
@@ -47,6 +48,17 @@ class KaimenRequest(Request):
     """The app's request: its ``args`` and ``form`` carry no NUL or bidi controls."""
 
     parameter_storage_class = CleanParameters
+
+    @cached_property
+    def wtforms_translations(self) -> Any:
+        """WTForms' own messages in the page's locale (Flask-WTF reads this attribute).
+
+        Flask-WTF would parse WTForms' catalogue again for every request that shows a
+        form; the catalogue is loaded once per locale instead.
+        """
+        from .i18n import wtforms_catalogue
+
+        return wtforms_catalogue(str(get_locale()))
 
 
 class IdConverter(IntegerConverter):

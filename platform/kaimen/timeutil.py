@@ -17,6 +17,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def coarse_now() -> datetime:
+    """Return ``utcnow()`` to the minute: the time stored for what the public sends.
+
+    Anonymous filings, their timeline entries, receipts and audit events are
+    stored without seconds, so that a stored time cannot be matched with a
+    visitor's arrival in a network or server log.
+    """
+    return utcnow().replace(second=0, microsecond=0)
+
+
 def zone_of(org: Organisation) -> ZoneInfo:
     """Return the time zone of ``org``'s bureau (a school keeps its bureau's)."""
     return ZoneInfo(org.bureau().timezone or DEFAULT_TIMEZONE)

@@ -2,8 +2,10 @@
 
 The complaint box's attachments and the rectification ledger's evidence go through
 ``read_uploads``: at most five files of at most 5 MB each, each a photo (JPEG, PNG,
-GIF, WebP) or a PDF by its first bytes; ``safe_filename`` keeps a sender's name fit
-for a download header.
+GIF, WebP) or a PDF by its first bytes, and for an anonymous submission at most
+``KAIMEN_ANONYMOUS_UPLOAD_MB`` (15 MB) in all; ``safe_filename`` keeps a sender's
+name fit for a download header. A body larger than ``KAIMEN_MAX_UPLOAD_MB`` is
+refused before it is read (413, a translated page).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 MAX_FILES = 5
@@ -59,12 +62,22 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def read_uploads(files: list[Any]) -> list[Upload]:
-    """Read and check the files of a form; raise ``UploadError`` naming the first bad one."""
+def anonymous_limit_mb() -> int:
+    """Return how many MB one anonymous submission may upload in all (the form says so)."""
+    return int(current_app.config["ANONYMOUS_UPLOAD_MB"])
+
+
+def read_uploads(files: list[Any], *, anonymous: bool = False) -> list[Upload]:
+    """Read and check the files of a form; raise ``UploadError`` naming the first bad one.
+
+    ``anonymous``: the files of a submission by the public, held to
+    ``anonymous_limit_mb()`` in all.
+    """
     chosen = [f for f in files if f is not None and getattr(f, "filename", None)]
     if len(chosen) > MAX_FILES:
         raise UploadError(_l("Send at most %(count)d files.", count=MAX_FILES))
-    uploads = []
+    total_mb = anonymous_limit_mb() if anonymous else None
+    uploads, total = [], 0
     for storage in chosen:
         content = storage.stream.read(MAX_BYTES + 1)
         name = safe_filename(storage.filename)
@@ -76,6 +89,10 @@ def read_uploads(files: list[Any]) -> list[Upload]:
         if content_type is None:
             raise UploadError(_l(
                 "%(name)s is not a photo (JPEG, PNG, GIF, WebP) or a PDF document.", name=name))
+        total += len(content)
+        if total_mb is not None and total > total_mb * 1024 * 1024:
+            raise UploadError(_l("The files together are larger than %(total)d MB. Send fewer "
+                                 "or smaller files.", total=total_mb))
         uploads.append(Upload(filename=name, content_type=content_type, content=content))
     return uploads
 

@@ -144,7 +144,7 @@ def session_cookie(base: str, username: str, password: str) -> str:
         raise BenchError("the login page has no CSRF token")
     form = urllib.parse.urlencode({"username": username, "password": password,
                                    "csrf_token": token[1]}).encode()
-    opener.open(base + "/login", data=form, timeout=10).close()
+    opener.open(base + "/login", data=form, timeout=60).close()  # it follows to a staff page
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     if "session" not in cookie:
         raise BenchError(f"logging in as {username} failed")
@@ -172,17 +172,25 @@ def wait_until_up(process: subprocess.Popen, url: str, log: Path, limit: float =
     raise BenchError(f"gunicorn did not answer {url} within {limit:.0f}s:\n{log.read_text()}")
 
 
+def start(server: Server, env: dict[str, str], workdir: Path, port: int | None = None,
+          options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
+    """Start gunicorn for ``server`` on 127.0.0.1 (a free port unless ``port`` is given) in
+    its own session; return the master process, the base URL and its log, without waiting.
+    ``options`` override the shared gunicorn settings (``--threads 16``)."""
+    port = port or free_port()
+    log = workdir / f"gunicorn-{server.name}.log"
+    command = [str(BIN / "gunicorn"), *GUNICORN, *options, "--bind", f"127.0.0.1:{port}",
+               "--pythonpath", str(HERE), server.target]
+    with log.open("a") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return process, f"http://127.0.0.1:{port}", log
+
+
 @contextmanager
 def serve(server: Server, env: dict[str, str], workdir: Path) -> Iterator[str]:
     """Run gunicorn for ``server`` on a free loopback port; stop it whatever happens."""
-    port = free_port()
-    log = workdir / f"gunicorn-{server.name}.log"
-    command = [str(BIN / "gunicorn"), *GUNICORN, "--bind", f"127.0.0.1:{port}",
-               "--pythonpath", str(HERE), server.target]
-    with log.open("w") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    process, base, log = start(server, env, workdir)
     try:
         wait_until_up(process, base + "/", log)
         yield base
@@ -363,15 +371,16 @@ def table(results: list[dict[str, Any]], about: dict[str, Any], figures: dict[st
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> bool:
+def update_readme(text: str, start_marker: str = START, end_marker: str = END) -> bool:
+    """Put ``text`` into README.md between the two markers; False when they are missing."""
     if not README.exists():
         return False
     content = README.read_text(encoding="utf-8")
-    start, end = content.find(START), content.find(END)
+    start, end = content.find(start_marker), content.find(end_marker)
     if start < 0 or end < start:
         return False
-    README.write_text(content[: start + len(START)] + "\n" + text + "\n" + content[end:],
-                      encoding="utf-8")
+    README.write_text(content[: start + len(start_marker)] + "\n" + text + "\n"
+                      + content[end:], encoding="utf-8")
     return True
 
 

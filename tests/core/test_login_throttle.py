@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from conftest import PASSWORD, make_app
 from test_rate_limit_storage import REDIS, redis_running
 
+from kaimen.addresses import address_key
 from kaimen.auth import models
 from kaimen.auth.models import LoginThrottle, User
 from kaimen.extensions import db
@@ -119,7 +120,8 @@ def test_a_success_takes_back_only_its_own_attempt(app, client, county, ctx):
     db.session.expire_all()
     rows = {row.address: row.failures for row in db.session.scalars(
         sa.select(LoginThrottle).where(LoginThrottle.username == "a1.teacher"))}
-    assert rows == {"203.0.113.9": 1, "": 2}
+    # the table holds the day's keyed hash of the address, never the address
+    assert rows == {address_key("203.0.113.9"): 1, "": 2}
 
 
 # --- parallel guessing: at most the limit is checked, and nothing breaks -------------------
@@ -185,7 +187,7 @@ def test_parallel_wrong_passwords_check_at_most_the_limit(backend, fresh_databas
     try:
         check_parallel_guesses(app, monkeypatch)
         with app.app_context():
-            pair = db.session.get(LoginThrottle, ("target", "127.0.0.1"))
+            pair = db.session.get(LoginThrottle, ("target", address_key("127.0.0.1")))
             assert pair is not None
             assert pair.failures == THREADS
             assert pair.locked_until is not None
@@ -230,8 +232,11 @@ def test_with_redis_workers_share_the_pair_lock_and_spare_other_addresses(
             prefix = redis_settings["RATELIMIT_KEY_PREFIX"]
             # the success took its attempt back from the username's count: three failures left
             assert int(client.get(f"{prefix}kaimen:login:0::target")) == 3
-            assert client.ttl(f"{prefix}kaimen:login:11:203.0.113.9:target") > 0
-            assert client.get(f"{prefix}kaimen:login:12:198.51.100.4:target") is None
+            with first.app_context():  # keyed by the day's hash of the address
+                attacker, teacher = address_key("203.0.113.9"), address_key("198.51.100.4")
+            assert client.ttl(f"{prefix}kaimen:login:32:{attacker}:target") > 0
+            assert client.get(f"{prefix}kaimen:login:32:{teacher}:target") is None
+            assert not [key for key in client.keys(f"{prefix}*") if b"203.0.113" in key]
         finally:
             client.close()
     finally:

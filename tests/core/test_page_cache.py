@@ -163,3 +163,85 @@ def test_open_day_list_is_cached_per_month(app, county):
     assert other_month.status_code == 200
     assert not _hit(other_month)
     assert re.search(r"2026-01", other_month.get_data(as_text=True))
+
+
+# -- a public form's page: rendered once, each visitor's tokens filled in ------------------
+
+FORM = "/s/a1/complaints/"
+CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+TOKEN_FIELD = re.compile(r'name="token" type="hidden" value="([^"]+)"')
+
+
+def _parts(response) -> str | None:
+    return response.headers.get(HIT)
+
+
+def _opinion(csrf: str, token: str) -> dict[str, str]:
+    return {"csrf_token": csrf, "token": token, "kind": "complaint",
+            "category": "arbitrary_fees", "subject": "班级收取资料费",
+            "description": "三年级二班班主任要求每位学生交200元资料费，没有收据。",
+            "identity": "anonymous"}
+
+
+def test_a_form_page_is_rendered_once_and_each_visitor_gets_tokens_of_their_own(app, county):
+    app.config["WTF_CSRF_ENABLED"] = True  # restored by the app fixture
+    first_visitor, second_visitor = app.test_client(), app.test_client()
+    first = first_visitor.get(FORM, headers=EN)
+    second = second_visitor.get(FORM, headers=EN)
+    assert (_parts(first), _parts(second)) == ("parts-miss", "parts-hit")
+    pages = [page.get_data(as_text=True) for page in (first, second)]
+    csrf = [CSRF_FIELD.search(page)[1] for page in pages]
+    tokens = [TOKEN_FIELD.search(page)[1] for page in pages]
+    assert csrf[0] != csrf[1]
+    assert tokens[0] != tokens[1]
+    assert "\x00" not in pages[1]
+    assert CSRF_FIELD.sub("", TOKEN_FIELD.sub("", pages[0])) == \
+        CSRF_FIELD.sub("", TOKEN_FIELD.sub("", pages[1]))
+    assert second.headers["Cache-Control"] == "no-store"  # still the visitor's own page
+    assert "Set-Cookie" in second.headers  # their CSRF token is in a session of their own
+    # The page from the parts works: it files, and the first visitor's token is not reused.
+    filed = second_visitor.post(FORM, data=_opinion(csrf[1], tokens[1]), headers=EN)
+    assert filed.status_code == 200
+    assert 'class="receipt-code"' in filed.get_data(as_text=True)
+    refused = second_visitor.post(FORM, data=_opinion(csrf[0], tokens[0]), headers=EN)
+    assert 'class="receipt-code"' not in refused.get_data(as_text=True)
+
+
+def test_a_form_page_is_never_shared_across_schools_locales_or_users(app, county):
+    client = app.test_client()
+    assert _parts(client.get(FORM, headers=EN)) == "parts-miss"
+    other_school = client.get("/s/a2/complaints/", headers=EN)
+    assert _parts(other_school) == "parts-miss"
+    assert "a1学校" not in other_school.get_data(as_text=True)
+    chinese = client.get(FORM, headers=ZH)
+    assert _parts(chinese) == "parts-miss"
+    assert '<html lang="zh-Hans">' in chinese.get_data(as_text=True)
+    prefilled = client.get(FORM + "?title=Fees", headers=EN)
+    assert _parts(prefilled) is None
+    staff = app.test_client()
+    login(staff, "a1.admin")
+    assert _parts(staff.get(FORM, headers=EN)) is None
+
+
+def test_a_bureau_setting_shows_on_the_form_at_once(app, county, ctx):
+    from blueprints.complaints import services as complaints
+
+    client = app.test_client()
+    client.get(FORM, headers=EN)
+    assert _parts(client.get(FORM, headers=EN)) == "parts-hit"
+    complaints.set_time_limits(county.a, 1, 3)  # the bureau's row: no school_id on it
+    db.session.commit()
+    page = client.get(FORM, headers=EN)
+    assert _parts(page) == "parts-miss"
+    assert "answered within 3 working days" in page.get_data(as_text=True)
+
+
+def test_the_audit_head_ages_no_page(app, county, ctx):
+    from kaimen import audit
+
+    client = app.test_client()
+    client.get("/s/a1/", headers=EN)
+    with tenancy.system_scope():
+        audit.record("test.nothing_public", bureau=county.a)
+    db.session.commit()
+    assert _hit(client.get("/s/a1/", headers=EN))

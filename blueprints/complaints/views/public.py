@@ -11,8 +11,17 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from kaimen import Organisation, db, limiter, local_date, private, public, receipts
-from kaimen.uploads import UploadError, read_uploads
+from kaimen import (
+    Organisation,
+    cached_form_page,
+    db,
+    limiter,
+    local_date,
+    private,
+    public,
+    receipts,
+)
+from kaimen.uploads import UploadError, anonymous_limit_mb, read_uploads
 
 from .. import deadlines, proof, queries, services
 from ..blueprint import school_blueprint as bp
@@ -80,7 +89,7 @@ def new() -> Any:
             g.complaints_counted = True
             return _form_page(form, school, 400, refused=True)
         try:
-            uploads = read_uploads(request.files.getlist(form.attachments.name))
+            uploads = read_uploads(request.files.getlist(form.attachments.name), anonymous=True)
         except UploadError as error:
             form.attachments.errors = [str(error.message)]
         else:
@@ -91,10 +100,18 @@ def new() -> Any:
 def _form_page(form: OpinionForm, school: Organisation, status: int = 200, **context: Any) -> Any:
     """Show the form with the time limits that will apply, as the parent sends it."""
     bureau = school.bureau()
-    limits = deadlines.settings_of(bureau)
-    answer_by = deadlines.due_dates(bureau, local_date(bureau))[1]
-    return _page("complaints/new.html", status, form=form, school=school, limits=limits,
-                 answer_by=answer_by, **context)
+    today = local_date(bureau)
+
+    def page() -> str:
+        limits = deadlines.settings_of(bureau)
+        answer_by = deadlines.due_dates(bureau, today)[1]
+        return render("complaints/new.html", form=form, school=school, limits=limits,
+                      answer_by=answer_by, upload_total_mb=anonymous_limit_mb(), **context)
+
+    private()  # it carries the visitor's one-time token
+    if status == 200 and not context:  # the first visit: the same page for every parent
+        return make_response(cached_form_page(page, form, today), status)
+    return make_response(page(), status)
 
 
 def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload]) -> Any:

@@ -16,9 +16,10 @@ from datetime import timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..addresses import address_key
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import LoginThrottle
@@ -46,8 +47,11 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 
 
 def client_address() -> str:
-    """Return the address the request came from (as the rate limits see it)."""
-    return (request.remote_addr or "")[:64]
+    """Return the day's keyed hash of the request's address, as the rate limits see it.
+
+    The table and Redis hold that, never the address (``kaimen.addresses``).
+    """
+    return address_key()
 
 
 def reserve(username: str, address: str) -> bool:

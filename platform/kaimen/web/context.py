@@ -62,19 +62,30 @@ def _set_scope() -> None:
 def _enforce_enablement() -> None:
     """Answer 404 for a plugin's pages in a school where it is switched off."""
     school = g.get("school")
+    if school is None:
+        return
     name = plugins.plugin_of_blueprint(request.blueprint)
-    if school is not None and name is not None and not plugins.is_enabled(name, school):
+    if name is not None and not plugins.is_enabled(name, school):
         abort(404)
 
 
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Permissions-Policy", PERMISSIONS_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
 def _security_headers(response: Any) -> Any:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+    """Add every security header a view did not set itself (one pass over the headers)."""
+    headers = response.headers
+    present = {key.lower() for key in headers.keys()}
+    wanted = SECURITY_HEADERS
     if current_app.config["BASE_URL"].startswith("https://"):
-        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
+        wanted += (("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY),)
+    headers.extend([(key, value) for key, value in wanted if key.lower() not in present])
     return response
 
 
