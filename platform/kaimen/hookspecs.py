@@ -97,7 +97,9 @@ def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> 
 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
     Answer for all of them with a fixed number of queries (one per figure),
-    never one query per school.
+    never one query per school. Set ``MetricTable.links`` so a figure opens the
+    filtered list behind it (for a school, and for the total), when the current
+    user may open that list; build the URLs without a query.
     """
 
 
