@@ -13,12 +13,21 @@ from sqlalchemy.orm import selectinload
 
 from kaimen import db, id_arg, local_date, table_response
 
-from .choices import CATEGORIES, CHANNELS, FINDINGS, KINDS, REWARD_STATUSES, STATUSES
+from .choices import (
+    CATEGORIES,
+    CHANNELS,
+    FINDINGS,
+    KINDS,
+    OPEN_STATUSES,
+    REWARD_STATUSES,
+    STATUSES,
+)
 from .models import Complaint
 from .queries import among
 from .services import is_overdue, overdue_clause
 
 EXPORT_CHUNK = 500  # cases read at a time by an export
+OPEN = "open"  # the status filter's value for every open state
 FILTERS = ("status", "category", "channel", "kind", "owner", "overdue", "flagged", "school",
            "since", "until", "q")
 
@@ -42,6 +51,8 @@ def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
                                   ("kind", Complaint.kind, KINDS)):
         if args.get(name) in allowed:
             statement = statement.where(column == args[name])
+    if args.get("status") == OPEN:  # every state before closing: the umbrella's "Open"
+        statement = statement.where(Complaint.status.in_(OPEN_STATUSES))
     if (owner_id := id_arg("owner")) is not None:
         statement = statement.where(Complaint.owner_id == owner_id)
     if (school_id := id_arg("school")) is not None:

@@ -15,6 +15,7 @@ from flask import url_for
 from flask_babel import format_decimal, format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     MetricTable,
@@ -139,6 +140,8 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         url=url_for("complaints_bureau.cases", bureau=bureau.slug, since=since.isoformat()),
         order=20,
     )
+    if user_can(current_user, "complaints.oversee", bureau):
+        table.links = list_links(table.url or "")
     totals = [0] * 7
     by_school = {row[0]: [int(v) for v in row[1:]] for row in rows}
     for school in schools:
@@ -147,6 +150,18 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         table.rows[school.id] = _cells(figures, _median(histograms.get(school.id, {})))
     table.total = _cells(totals, _median(overall))
     return table
+
+
+def list_links(base: str) -> dict[int, Any]:
+    """Return the umbrella's links from Received, Open and Overdue to the bureau's list of
+    the same cases (``base``: the list of this school year's cases), for a school or all."""
+
+    def to(extra: str) -> Any:
+        def build(school: Organisation | None) -> str:
+            return f"{base}{extra}&school={school.id}" if school is not None else f"{base}{extra}"
+        return build
+
+    return {0: to(""), 1: to("&status=open"), 2: to("&overdue=1")}
 
 
 def _cells(figures: list[int], median: float | None) -> list[Any]:

@@ -71,5 +71,11 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
                         url=url_for("homevisits_bureau.schools", bureau=bureau.slug))
     table.rows = {school_id: cells(row) for school_id, row in rows.items()}
     table.total = cells(total)
+    base = table.url or ""
+
+    def school_row(school: Organisation | None) -> str:
+        return f"{base}#school-{school.slug}" if school is not None else base
+
+    table.links = {1: school_row, 2: school_row}  # coverage: the school's row of figures
     return table
 

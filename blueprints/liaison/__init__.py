@@ -23,6 +23,7 @@ from kaimen import (
     Permission,
     SchoolGroup,
     Trend,
+    Unit,
     hookimpl,
     user_can,
 )
@@ -99,6 +100,11 @@ def kaimen_tenant_sections() -> dict[str, Any]:
 @hookimpl
 def kaimen_demo_data(bureau: Organisation, schools: list[Organisation], users: dict) -> None:
     demo.load(bureau, schools, users)
+
+
+@hookimpl
+def kaimen_unit_in_use(unit: Unit) -> list[str]:
+    return services.unit_in_use(unit)
 
 
 @hookimpl(optionalhook=True)

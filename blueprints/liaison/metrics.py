@@ -7,7 +7,9 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     GroupOption,
@@ -47,13 +49,19 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricT
         order=20,
     )
     visits_total = problems_total = 0
+    bases: dict[int, str] = {}  # county id -> its list of this term's visits
     for county_schools in _by_county(schools).values():
         county = county_schools[0].bureau()
         year = current_year(county)
         ids = [s.id for s in county_schools]
         grid = services.load_grid(year, ids) if year else services.Grid()
         check = services.coverage(grid, ids, [], [])
-        visited = services.visits_this_term(county, grid, ids).schools
+        summary = services.visits_this_term(county, grid, ids)
+        visited = summary.schools
+        if summary.term is not None and user_can(current_user, "liaison.view", county):
+            bases[county.id] = url_for(
+                "liaison_bureau.visits", bureau=county.slug,
+                since=summary.term.starts_on.isoformat(), until=summary.term.ends_on.isoformat())
         for school in county_schools:
             flags = len(check.flags(school.id))
             table.rows[school.id] = [
@@ -65,6 +73,14 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricT
             visits_total += visited.get(school.id, 0)
             problems_total += flags
     table.total = ["", "", visits_total, problems_total]
+
+    def visits_of(school: Organisation | None) -> str | None:
+        if school is None:  # the total spans one county's list, unless several are shown
+            return bases.get(bureau.id) if len(bases) == 1 else None
+        base = bases.get(school.parent_id or 0)
+        return f"{base}&school={school.id}" if base else None
+
+    table.links = {2: visits_of}
     return table
 
 

@@ -15,8 +15,19 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
-from kaimen import Organisation, Unit, User, audit, db, holders, local_date, schools_under
+from kaimen import (
+    Organisation,
+    Unit,
+    User,
+    all_schools,
+    audit,
+    db,
+    holders,
+    local_date,
+    schools_under,
+)
 from kaimen.classes import SchoolYear, current_term, current_year
 
 from .models import PURPOSES, LiaisonVisit, LinkAssignment, PackageAssignment, VisitFollowUp
@@ -424,3 +435,32 @@ def follow_ups_due(school: Organisation, today: date | None = None, days: int = 
                VisitFollowUp.due_on <= today + timedelta(days=days))
         .order_by(VisitFollowUp.due_on, VisitFollowUp.id)
     ))
+
+
+def unit_in_use(unit: Unit) -> list[str]:
+    """Return why ``unit`` cannot be deleted: the schools it packages this school year (by
+    name), and the other years it packages schools in, whose records stay readable."""
+    bureau = unit.bureau
+    year = current_year(bureau)
+    reasons = []
+    rows = db.session.execute(all_schools(
+        sa.select(PackageAssignment.school_year_id, Organisation.name)
+        .join(Organisation, Organisation.id == PackageAssignment.school_id)
+        .where(PackageAssignment.unit_id == unit.id)
+        .order_by(Organisation.slug))).all()
+    current = [name for year_id, name in rows if year is not None and year_id == year.id]
+    if current:
+        reasons.append(ngettext(
+            "It packages %(num)d school this school year: %(schools)s. Take it off in the "
+            "assignment grid first.",
+            "It packages %(num)d schools this school year: %(schools)s. Take it off in the "
+            "assignment grid first.", len(current), schools=", ".join(current)))
+    other = {year_id for year_id, _name in rows if year is None or year_id != year.id}
+    if other:
+        names = db.session.scalars(sa.select(SchoolYear.name).where(SchoolYear.id.in_(other))
+                                   .order_by(SchoolYear.starts_on)).all()
+        reasons.append(ngettext(
+            "It packages schools in school year %(years)s; those assignments stay on record.",
+            "It packages schools in school years %(years)s; those assignments stay on record.",
+            len(names), years=", ".join(names)))
+    return reasons

@@ -150,10 +150,14 @@ LISTS = {
 }
 
 
-def items(today: date, which: str = "all", school_ids: list[int] | None = None) -> list[Measure]:
-    """Return the ledger items of the scope's approved plans in list ``which``, by deadline."""
+def items(today: date, which: str = "all", school_ids: list[int] | None = None,
+          campaign_id: int | None = None) -> list[Measure]:
+    """Return the ledger items of the scope's approved plans in list ``which``, by deadline
+    (of one campaign's plans when ``campaign_id`` is given, as the umbrella view counts)."""
     statement = (sa.select(Measure).join(Plan, Plan.id == Measure.plan_id)
                  .where(Plan.status == APPROVED))
+    if campaign_id is not None:
+        statement = statement.where(Plan.campaign_id == campaign_id)
     if school_ids is not None:
         statement = statement.where(Measure.school_id.in_(school_ids))
     unfinished = Measure.status.not_in((BASICALLY_DONE, DONE))

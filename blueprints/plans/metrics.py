@@ -7,14 +7,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext, pgettext
+from flask_login import current_user
 
-from kaimen import MetricTable, Organisation, Panel, all_schools, db, local_date, render_panel
+from kaimen import (
+    MetricTable,
+    Organisation,
+    Panel,
+    all_schools,
+    db,
+    local_date,
+    render_panel,
+    user_can,
+)
 
 from . import services
 from .models import (
@@ -133,6 +144,8 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     table = MetricTable(title=title, order=40,
                         columns=[_l("Plan"), _l("Items"), _l("Overdue"), _l("Signed off")],
                         url=url_for("plans_bureau.index", bureau=bureau.slug))
+    if user_can(current_user, "plans.view", bureau):
+        table.links = ledger_links(bureau, campaign)
     statuses, by_school = plan_statuses(campaign, ids), tallies(campaign, ids, today)
     for school in schools:
         tally = by_school[school.id]
@@ -144,3 +157,18 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     table.total = [_("%(approved)d of %(schools)d approved", approved=approved,
                      schools=len(schools)), sentence(total), total.overdue, total.signed_off]
     return table
+
+
+def ledger_links(bureau: Organisation, campaign: Campaign) -> dict[int, Any]:
+    """Return the umbrella's links from Items and Overdue to the county ledger of the same
+    campaign's items, for one school or all of them."""
+
+    def to(which: str) -> Any:
+        base = url_for("plans_bureau.county_ledger", bureau=bureau.slug, list=which,
+                       campaign=campaign.id)
+
+        def build(school: Organisation | None) -> str:
+            return f"{base}&school={school.id}" if school is not None else base
+        return build
+
+    return {1: to("all"), 2: to("overdue")}

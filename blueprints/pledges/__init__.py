@@ -14,6 +14,7 @@ from kaimen import (
     Organisation,
     Panel,
     Permission,
+    Unit,
     User,
     hookimpl,
     user_can,
@@ -69,6 +70,11 @@ def kaimen_school_panels(school: Organisation) -> list[Panel]:
 def kaimen_staff_panels(school: Organisation, user: User) -> list[Panel]:
     panel = metrics.staff_panel(school, user)
     return [panel] if panel is not None else []
+
+
+@hookimpl
+def kaimen_unit_in_use(unit: Unit) -> list[str]:
+    return services.unit_in_use(unit)
 
 
 @hookimpl

@@ -16,6 +16,7 @@ import segno
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from kaimen import Organisation, Unit, User, audit, db, hook_for, user_can, utcnow
 from kaimen.forms import is_school_year
@@ -331,3 +332,16 @@ def add_counts(totals: dict[Any, tuple[int, int]], counts: dict[Any, tuple[int, 
     for key, (reports, substantiated) in counts.items():
         before = totals.get(key, (0, 0))
         totals[key] = (before[0] + reports, before[1] + substantiated)
+
+
+def unit_in_use(unit: Unit) -> list[str]:
+    """Return why ``unit`` cannot be deleted: the bureau pledges made in its name, which
+    stay on the public record (withdrawn ones too)."""
+    titles = list(db.session.scalars(
+        sa.select(BureauPledge.title).where(BureauPledge.unit_id == unit.id)
+        .order_by(BureauPledge.id)))
+    if not titles:
+        return []
+    return [ngettext("%(num)d pledge of the bureau is made in its name: %(titles)s.",
+                     "%(num)d pledges of the bureau are made in its name: %(titles)s.",
+                     len(titles), titles="; ".join(titles))]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .auth.access import Permission
     from .auth.models import User
-    from .orgs import Organisation
+    from .orgs import Organisation, Unit
     from .plugins import MetricTable, NavItem, Panel, SchoolGroup, StatementCriteria, Trend
     from .receipts import Receipt
 
@@ -97,7 +97,9 @@ def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> 
 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
     Answer for all of them with a fixed number of queries (one per figure),
-    never one query per school.
+    never one query per school. Set ``MetricTable.links`` so a figure opens the
+    filtered list behind it (for a school, and for the total), when the current
+    user may open that list; build the URLs without a query.
     """
 
 
@@ -194,4 +196,15 @@ def kaimen_school_groups(bureau: Organisation, user: User | Any) -> list[SchoolG
     the umbrella view offers one filter per group and lists the schools of an option
     when it is chosen. An option marked ``mine`` holds the schools ``user`` answers
     for; the umbrella view lists them first. Answer with a fixed number of queries.
+    """
+
+
+@hookspec
+def kaimen_unit_in_use(unit: Unit) -> list[str]:
+    """Return why ``unit`` (a bureau's department or subordinate unit) cannot be deleted now.
+
+    A bureau admin deletes a unit from ``/b/<bureau>/admin/units``; the core refuses while
+    any plugin answers a reason, and shows every reason. Each is a translated sentence that
+    names what holds the unit (the schools it packages this school year …), so the admin
+    knows what to change first. Return an empty list when nothing of yours refers to it.
     """

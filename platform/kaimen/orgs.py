@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import Model, db
@@ -14,6 +15,7 @@ BUREAU = "bureau"
 SCHOOL = "school"
 DEPARTMENT = "department"  # 股室
 SUBORDINATE = "subordinate"  # 二级单位
+UNIT_KINDS = {DEPARTMENT: _l("Department"), SUBORDINATE: _l("Subordinate unit")}
 
 
 class TreeCycleError(RuntimeError):

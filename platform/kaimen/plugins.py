@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from importlib.metadata import entry_points
@@ -40,9 +40,21 @@ class Panel:
     order: int = 50
 
 
+# Builds the URL of the list behind a figure: given the school (None for the total row).
+LinkBuilder = Callable[[Organisation | None], str | None]
+
+
 @dataclass
 class MetricTable:
-    """A plugin's figures for the umbrella view: one row per school, plus a total."""
+    """A plugin's figures for the umbrella view: one row per school, plus a total.
+
+    ``links`` maps a column's index to a function that returns the URL of the filtered
+    list behind that column's figure, given the school (None for the county's total), or
+    None where there is none. It is called once per cell while the page renders, so it
+    must not query the database: build one URL with ``url_for`` and add the school to it
+    (``f"{base}&school={school.id}"``). Offer a link only to a list the current user may
+    open. The Excel export keeps the numbers and no links.
+    """
 
     title: Any
     columns: list[Any]
@@ -50,6 +62,12 @@ class MetricTable:
     total: list[Any] | None = None
     url: str | None = None
     order: int = 50
+    links: dict[int, LinkBuilder] = field(default_factory=dict)  # column index -> builder
+
+    def link(self, index: int, school: Organisation | None) -> str | None:
+        """Return the URL of the list behind column ``index`` for ``school`` (None: total)."""
+        build = self.links.get(index)
+        return build(school) if build is not None else None
 
 
 @dataclass

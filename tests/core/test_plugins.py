@@ -27,7 +27,8 @@ def add_notices(county, a1=2, a2=1):
 # Other installed plugins add columns of their own to the one umbrella table: these are the
 # notice board's (a school where it is switched off has empty cells in them).
 UMBRELLA_TABLE = re.compile(r'<table id="umbrella" class="umbrella">(.*?)</table>', re.S)
-SCHOOL_ROW = re.compile(r'<tr[^>]*><th scope="row"><a href="(/s/[^"]+/)">(.*?)</tr>', re.S)
+SCHOOL_ROW = re.compile(
+    r'<tr[^>]*><th scope="row"><a href="(/s/[^/"]+/)(?:desk/)?">(.*?)</tr>', re.S)
 NOTICES_CELL = re.compile(r'<td data-metric="Notices">([^<]*)</td>')
 
 

@@ -75,7 +75,7 @@ def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county,
     page = client.get("/b/county-a/", headers=EN).text
     assert '<option value="primary">Primary school</option>' in page
     page = client.get("/b/county-a/?type=junior", headers=EN).text
-    assert re.findall(r'<th scope="row"><a href="/s/([^/]+)/">', page) == ["a2"]
+    assert re.findall(r'<th scope="row"><a href="/s/([^/]+)/(?:desk/)?">', page) == ["a2"]
     assert "Show all schools" in page
 
 
@@ -114,3 +114,35 @@ def test_months_and_bars_are_laid_out_from_the_figures(county, ctx):
     last = chart.bars[-1]
     assert last.y + last.height == chart.baseline
     assert round(last.height / (chart.baseline - 12), 2) == 0.7
+
+
+@pytest.mark.parametrize("username", ["a.supervisor", "a.admin", "a.leader", "city.supervisor"])
+def test_school_names_open_the_school_desk_for_bureau_staff_who_may(client, county, username):
+    login(client, username)
+    page = client.get("/b/county-a/", headers=EN).text
+    assert re.findall(r'<th scope="row"><a href="(/s/[^"]+)">', page) == [
+        "/s/a1/desk/", "/s/a2/desk/"]
+    desk = client.get("/s/a1/desk/", headers=EN)
+    assert desk.status_code == 200
+    assert "What waits for you at a1学校" in desk.text
+
+
+def test_school_names_stay_public_links_for_those_without_a_desk(client, county):
+    login(client, "a.unit")
+    page = client.get("/b/county-a/", headers=EN).text
+    assert re.findall(r'<th scope="row"><a href="(/s/[^"]+)">', page) == ["/s/a1/", "/s/a2/"]
+    assert client.get("/s/a1/desk/").status_code == 403
+    login(client, "b.supervisor")
+    assert client.get("/s/a1/desk/").status_code == 404
+
+
+def test_a_school_of_ones_own_opens_its_desk_from_a_bureau_view(client, county, ctx):
+    from kaimen.auth.access import schools_where
+
+    unit = county.users["a.unit"]
+    assert schools_where(unit, "school.desk", [county.a1, county.a2]) == set()
+    county.users["a1.admin"].grants  # noqa: B018 - loaded
+    assert schools_where(county.users["a1.admin"], "school.desk",
+                         [county.a1, county.a2, county.b1]) == {county.a1.id}
+    assert schools_where(county.users["city.supervisor"], "school.desk",
+                         [county.a1, county.b1]) == {county.a1.id}

@@ -22,7 +22,7 @@ from blueprints.opendays.models import OpenDay
 from blueprints.pledges.models import Pledge
 from kaimen import tenancy
 from kaimen.extensions import db
-from kaimen.orgs import Organisation
+from kaimen.orgs import Organisation, Unit
 
 from .conftest import DESKTOP, PHONE, SCHOOL, TOOLS_SKIP, VNU, login
 
@@ -46,11 +46,13 @@ def demo(live_app: Any) -> dict[str, int]:
             .order_by(Complaint.id)))
         open_day = db.session.scalar(sa.select(OpenDay.id).where(OpenDay.school_id == school.id)
                                      .order_by(OpenDay.id))
+        unit = db.session.scalar(sa.select(Unit.id).filter_by(slug="jiaoyanshi"))
         assert pledge is not None
         assert case is not None
         assert open_day is not None
+        assert unit is not None
         db.session.remove()
-    return {"pledge": pledge, "case": case, "open_day": open_day}
+    return {"pledge": pledge, "case": case, "open_day": open_day, "unit": unit}
 
 
 def public_pages(ids: dict[str, int]) -> list[str]:
@@ -69,7 +71,8 @@ STAFF_PAGES = {
                   "{school}pledges/{pledge}/edit"],
     "supervisor": [BUREAU, f"{BUREAU}complaints/", f"{BUREAU}audit/",
                    f"{BUREAU}audit/?logins=all", f"{BUREAU}pledges/schools",
-                   f"{BUREAU}pledges/manage"],
+                   f"{BUREAU}pledges/manage", "{school}desk/"],
+    "bureau.admin": [f"{BUREAU}admin/units", BUREAU + "admin/units/{unit}/delete"],
 }
 
 

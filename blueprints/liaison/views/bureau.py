@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kaimen import call_per_plugin, db, paginate, require, schools_under, user_can
+from kaimen import call_per_plugin, db, id_arg, paginate, require, schools_under, user_can
 from kaimen.classes import SchoolYear, current_year, years_of
 
 from .. import services
@@ -179,11 +180,28 @@ def new_visit() -> Any:
 @bp.get("/visits/")
 @require("liaison.view")
 def visits() -> str:
-    """List the liaison visits to the bureau's schools, latest first."""
-    page = paginate(sa.select(LiaisonVisit).order_by(LiaisonVisit.visited_on.desc(),
-                                                      LiaisonVisit.id.desc()))
+    """List the liaison visits to the bureau's schools, latest first: of one school
+    (``?school=<id>``) and between two dates (``?since=``, ``?until=``) when asked."""
     by_id = {s.id: s for s in _own_schools()}
-    return render_template("liaison/visits.html", bureau=g.bureau, page=page, by_id=by_id)
+    statement = sa.select(LiaisonVisit)
+    school = by_id.get(id_arg("school") or 0)
+    if school is not None:
+        statement = statement.where(LiaisonVisit.school_id == school.id)
+    since, until = _date_arg("since"), _date_arg("until")
+    if since is not None:
+        statement = statement.where(LiaisonVisit.visited_on >= since)
+    if until is not None:
+        statement = statement.where(LiaisonVisit.visited_on <= until)
+    page = paginate(statement.order_by(LiaisonVisit.visited_on.desc(), LiaisonVisit.id.desc()))
+    return render_template("liaison/visits.html", bureau=g.bureau, page=page, by_id=by_id,
+                           school=school, since=since, until=until)
+
+
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
 
 
 @bp.get("/visits/<int:liaison_visit_id>")

@@ -10,7 +10,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kaimen import local_date, require, schools_under, user_can
+from kaimen import id_arg, local_date, require, schools_under, user_can
 
 from .. import ledger, metrics, services
 from ..blueprint import bureau_blueprint
@@ -152,9 +152,22 @@ def county_ledger() -> str:
     which = request.args.get("list", "overdue")
     which = which if which in ledger.LISTS else "overdue"
     today = local_date(g.bureau)
-    ids = [g.bureau.id] + [s.id for s in schools_under(g.bureau)]
+    schools = schools_under(g.bureau)
+    school = next((s for s in schools if s.id == id_arg("school")), None)
+    campaign_id = id_arg("campaign")
+    campaign = services.campaign_of(g.bureau, campaign_id) if campaign_id is not None else None
+    keep = {key: str(value.id) for key, value in (("school", school), ("campaign", campaign))
+            if value is not None}
+    if school is not None:  # the umbrella view's link from one school's figure
+        ids = [school.id]
+    elif keep:  # from the county's figure: the schools' items it counted, not the bureau's own
+        ids = [s.id for s in schools]
+    else:
+        ids = [g.bureau.id] + [s.id for s in schools]
     return render("plans/bureau_ledger.html", bureau=g.bureau, which=which, lists=ledger.LISTS,
-                  ledger_items=ledger.items(today, which, ids), today=today)
+                  ledger_items=ledger.items(today, which, ids,
+                                            campaign.id if campaign else None),
+                  today=today, school=school, campaign=campaign, keep=keep)
 
 
 @bureau_blueprint.get("/summary")

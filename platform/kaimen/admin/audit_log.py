@@ -38,6 +38,7 @@ CORE_ACTIONS = {
     "plugin.enabled": _l("Feature switched on"),
     "plugin.disabled": _l("Feature switched off"),
     "tenants.loaded": _l("Tenants file loaded"),
+    "unit.deleted": _l("Department or unit deleted"),
     "user.created": _l("Account created"),
     "user.enabled": _l("Account enabled"),
     "user.disabled": _l("Account disabled"),

@@ -20,3 +20,7 @@ class ProfileForm(FlaskForm):
     phone = StringField(_l("Telephone"), validators=[Optional(), Phone()])
     hotline = StringField(_l("Hotline for opinions"), validators=[Optional(), Phone()])
     email = StringField(_l("E-mail"), validators=[Optional(), Email(), Length(max=200)])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: the CSRF token only."""

@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from .. import audit, orgs
+from .. import audit, orgs, plugins
 from ..auth import passwords
 from ..auth.access import user_can
 from ..auth.models import RoleGrant, User, find_user
@@ -130,3 +131,45 @@ def set_active(actor: Any, admin_org: orgs.Organisation, user: User, active: boo
         school=admin_org if admin_org.is_school else None,
         bureau=admin_org.bureau(),
     )
+
+
+class UnitInUse(ValueError):
+    """A unit that cannot be deleted, with every reason (translated sentences)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(" ".join(reasons))
+        self.reasons = reasons
+
+
+def units_of(bureau: orgs.Organisation) -> list[orgs.Unit]:
+    """Return the bureau's departments and units, by slug."""
+    return list(db.session.scalars(
+        sa.select(orgs.Unit).where(orgs.Unit.bureau_id == bureau.id).order_by(orgs.Unit.slug)))
+
+
+def unit_in_use(unit: orgs.Unit) -> list[str]:
+    """Return why ``unit`` cannot be deleted: its staff's accounts, and what plugins say
+    (``kaimen_unit_in_use``: the schools it packages …). Empty when it can go."""
+    reasons = []
+    staff = list(db.session.scalars(
+        sa.select(User.username).join(RoleGrant, RoleGrant.user_id == User.id)
+        .where(RoleGrant.unit_id == unit.id).order_by(User.username)))
+    if staff:
+        reasons.append(ngettext(
+            "%(num)d account works in this unit: %(names)s. Give it another unit first.",
+            "%(num)d accounts work in this unit: %(names)s. Give them another unit first.",
+            len(staff), names=", ".join(staff)))
+    for answer in plugins.state().manager.hook.kaimen_unit_in_use(unit=unit):
+        reasons += [str(reason) for reason in answer or []]
+    return reasons
+
+
+def delete_unit(unit: orgs.Unit, actor: Any = None) -> None:
+    """Delete ``unit`` unless something holds it (raises ``UnitInUse``); audited."""
+    reasons = unit_in_use(unit)
+    if reasons:
+        raise UnitInUse(reasons)
+    audit.record("unit.deleted", unit, actor=actor, bureau=unit.bureau,
+                 data={"slug": unit.slug, "name": unit.name, "kind": unit.kind})
+    db.session.delete(unit)
+    db.session.flush()

@@ -17,7 +17,7 @@ from ..auth.models import User
 from ..auth.roles import ROLE_LABELS
 from ..extensions import db
 from . import services
-from .forms import ProfileForm
+from .forms import ConfirmForm, ProfileForm
 
 bp = Blueprint("admin", __name__)
 PROFILE_FIELDS = ("name", "name_en", "address", "phone", "hotline", "email")
@@ -181,3 +181,46 @@ def bureau_plugins() -> Any:
         modules=modules,
         enabled=enabled,
     )
+
+
+@bp.get("/b/<bureau>/admin/units")
+@require("bureau.units")
+def bureau_units() -> Any:
+    """List the bureau's departments and units, each with a way to delete it."""
+    return render_template("kaimen/admin/units.html", bureau=g.bureau,
+                           units=services.units_of(g.bureau), kinds=orgs.UNIT_KINDS)
+
+
+def _unit_or_404(unit_id: int) -> orgs.Unit:
+    unit = db.session.get(orgs.Unit, unit_id)
+    if unit is None or unit.bureau_id != g.bureau.id:
+        abort(404)
+    return unit
+
+
+@bp.route("/b/<bureau>/admin/units/<int:unit_id>/delete", methods=["GET", "POST"])
+@require("bureau.units")
+def delete_unit(unit_id: int) -> Any:
+    """Confirm, then delete a unit; refused, with every reason, while something holds it."""
+    unit = _unit_or_404(unit_id)
+    form = ConfirmForm()
+    if request.method == "POST" and not form.validate_on_submit():
+        abort(400)
+    reasons = services.unit_in_use(unit)
+    if request.method == "POST" and not reasons:
+        name = unit.name
+        try:
+            services.delete_unit(unit, actor=current_user)
+            db.session.commit()
+        except services.UnitInUse as refused:
+            db.session.rollback()
+            reasons = refused.reasons
+        except sa.exc.IntegrityError:  # held by a row no plugin told of: refuse, never 500
+            db.session.rollback()
+            reasons = [_("Records still refer to this unit, so it cannot be deleted.")]
+        else:
+            flash(_("The unit %(name)s was deleted.", name=name), "info")
+            return redirect(url_for(".bureau_units"))
+    status = 409 if request.method == "POST" else 200
+    return render_template("kaimen/admin/unit_delete.html", bureau=g.bureau, unit=unit,
+                           form=form, reasons=reasons), status

@@ -44,7 +44,13 @@ CORE_PERMISSIONS = [
     Permission.of(
         "school.users", _l("Manage the school's staff"), ["school_admin", "bureau_admin"]
     ),
-    Permission.of("school.desk", _l("Have a desk at the school"), ["school_admin", "teacher"]),
+    # Bureau staff who audit or answer for the schools open a school's desk (and its staff
+    # pages, through its navigation) from the umbrella view; unit staff do not.
+    Permission.of(
+        "school.desk",
+        _l("Have a desk at the school"),
+        ["school_admin", "teacher", "bureau_admin", "supervisor", "leader"],
+    ),
     Permission.of(
         "bureau.view",
         _l("See the bureau's umbrella view"),
@@ -54,6 +60,8 @@ CORE_PERMISSIONS = [
         "bureau.users", _l("Manage users of the bureau and its schools"), ["bureau_admin"]
     ),
     Permission.of("bureau.manage", _l("Edit the bureau's profile"), ["bureau_admin"]),
+    Permission.of("bureau.units", _l("Delete the bureau's departments and units"),
+                  ["bureau_admin"]),
     Permission.of("bureau.plugins", _l("Enable features per school"), ["bureau_admin"]),
     Permission.of("audit.view", _l("Read the audit log"), ["bureau_admin", "supervisor"]),
     Permission.of(
@@ -78,6 +86,27 @@ def user_can(user: Any, permission: str, org: Organisation | None) -> bool:
         return False
     roles = registry()[permission].roles
     return bool(user.roles_on(org) & roles)
+
+
+def schools_where(user: Any, permission: str, schools: Iterable[Organisation]) -> set[int]:
+    """Return the ids of ``schools`` on which ``user`` holds ``permission``, as ``user_can``
+    answers it, without a query per school: the user's grants are read once and each bureau
+    above the schools is asked once."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    roles = registry()[permission].roles
+    direct: dict[int, set[str]] = {}
+    for grant in user.grants:
+        direct.setdefault(grant.org_id, set()).add(grant.role)
+    by_parent: dict[int | None, bool] = {}
+    found = set()
+    for school in schools:
+        if school.parent_id not in by_parent:
+            parent = school.parent
+            by_parent[school.parent_id] = bool(parent and user.roles_on(parent) & roles)
+        if by_parent[school.parent_id] or direct.get(school.id, set()) & roles:
+            found.add(school.id)
+    return found
 
 
 def _mark(view: F, marker: object) -> F:

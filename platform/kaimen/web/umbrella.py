@@ -20,6 +20,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from .. import orgs, plugins
+from ..auth.access import schools_where
 from ..classes.models import SchoolClass
 from ..classes.services import current_year
 from ..extensions import db
@@ -55,6 +56,7 @@ class Umbrella:
     sort: int
     descending: bool
     mine: set[int] = field(default_factory=set)
+    desks: set[int] = field(default_factory=set)  # schools whose desk the viewer may open
 
     @property
     def columns(self) -> list[Column]:
@@ -141,7 +143,8 @@ def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     tables = (cast(list[MetricTable], plugins.call_per_plugin(
         "kaimen_bureau_metrics", schools, bureau=bureau)) if schools else [])
     tables.sort(key=lambda t: t.order)
-    view = Umbrella(schools, tables, groups, chosen, sort=0, descending=False, mine=mine)
+    view = Umbrella(schools, tables, groups, chosen, sort=0, descending=False, mine=mine,
+                    desks=schools_where(user, "school.desk", schools))
     sort = args.get("sort", type=int)
     view.descending = args.get("dir") == "desc"
     if sort is not None and 1 <= sort <= len(view.columns):
@@ -194,6 +197,7 @@ class County:
     bureau: orgs.Organisation
     schools: int
     totals: list[Any]
+    links: list[str | None] = field(default_factory=list)  # the list behind each total
 
 
 def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
@@ -214,8 +218,10 @@ def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
                 columns.setdefault((str(table.title), index), Column(table, index, heading))
         lines.append((county, len(schools), {
             (str(t.title), i): value for t in tables
-            for i, value in enumerate(t.total or [])}))
+            for i, value in enumerate(t.total or [])}, {
+            (str(t.title), i): t.link(i, None) for t in tables for i in t.links}))
     keys = sorted(columns, key=lambda k: (columns[k].table.order, k))
     return ([columns[k] for k in keys],
-            [County(county, count, [values.get(k, "") for k in keys])
-             for county, count, values in lines])
+            [County(county, count, [values.get(k, "") for k in keys],
+                    [links.get(k) for k in keys])
+             for county, count, values, links in lines])

@@ -12,8 +12,8 @@ from blueprints.liaison import services
 from kaimen.extensions import db
 
 ROW = re.compile(
-    r'<tr[^>]*><th scope="row"><a href="/s/([^/]+)/">[^<]*</a>.*?</th>(.*?)</tr>', re.S)
-CELL = re.compile(r"<td[^>]*>([^<]*)</td>")
+    r'<tr[^>]*><th scope="row"><a href="/s/([^/]+)/(?:desk/)?">[^<]*</a>.*?</th>(.*?)</tr>', re.S)
+CELL = re.compile(r"<td[^>]*>(?:<a [^>]*>)?([^<]*)(?:</a>)?</td>")  # a figure may link its list
 
 
 def page_rows(html):

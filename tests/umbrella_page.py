@@ -1,0 +1,89 @@
+"""Read the umbrella view's table as a test sees it: each row's cells with their links."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from html import unescape
+from html.parser import HTMLParser
+
+
+@dataclass
+class Cell:
+    text: str = ""
+    href: str | None = None
+
+
+@dataclass
+class Row:
+    head: Cell
+    cells: list[Cell] = field(default_factory=list)
+
+
+class _Reader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = False
+        self.headings: list[str] = []
+        self.rows: list[Row] = []
+        self.cell: Cell | None = None
+        self.in_head_row = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "table" and values.get("id") == "umbrella":
+            self.inside = True
+        if not self.inside:
+            return
+        if tag == "tr":
+            self.in_head_row = False
+        if tag in ("th", "td"):
+            self.cell = Cell()
+            if tag == "th" and values.get("scope") == "row":
+                self.rows.append(Row(self.cell))
+                self.in_head_row = True
+            elif tag == "td" and self.rows and self.in_head_row:
+                self.rows[-1].cells.append(self.cell)
+            elif tag == "th" and values.get("scope") == "col":
+                self.headings.append("")
+        if tag == "a" and self.cell is not None and self.cell.href is None:
+            self.cell.href = unescape(values.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.inside = False
+        if tag in ("th", "td"):
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.text += data.strip()
+
+
+def read(page: str) -> dict[str, Row]:
+    """Return the umbrella table's rows by the school's name (the totals under "Total")."""
+    reader = _Reader()
+    reader.feed(page)
+    return {re.sub(r"\s*Yours$", "", row.head.text): row for row in reader.rows}
+
+
+def columns(page: str) -> list[str]:
+    """Return the column headings after "School", as "table title · heading"."""
+    titles = re.findall(r'<th scope="colgroup" colspan="(\d+)">(?:<a[^>]*>)?([^<]*)', page)
+    headings = re.findall(r'<th scope="col"[^>]*><a href="[^"]*">([^<]*)</a>',
+                          page.split('id="umbrella"', 1)[1])[1:]
+    out, position = [], 0
+    for span, title in titles:
+        for heading in headings[position:position + int(span)]:
+            out.append(f"{unescape(title)} · {unescape(heading)}")
+        position += int(span)
+    return out
+
+
+def cell(page: str, school: str, table: str, heading: str) -> Cell:
+    """Return the cell of ``school``'s row (or "Total") under ``heading`` of the table whose
+    title starts with ``table``."""
+    names = columns(page)
+    index = next(i for i, name in enumerate(names)
+                 if name.startswith(table) and name.endswith(f" · {heading}"))
+    return read(page)[school].cells[index]
