@@ -58,6 +58,7 @@ bench: install
 		echo "  Debian/Ubuntu: sudo apt-get install -y wrk    macOS: brew install wrk"; exit 2; }
 	$(BIN)/python tests/benchmarks/login_timing.py
 	$(BIN)/python tests/benchmarks/run.py
+	$(BIN)/python tests/benchmarks/umbrella.py
 
 translations: install
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -k lazy_gettext \
