@@ -30,7 +30,7 @@ from kaimen import (
 from kaimen.classes import current_year
 
 from .choices import OPEN_STATUSES, STATUSES, SUBSTANTIATED
-from .models import Complaint
+from .models import Complaint, with_leadership
 from .queries import among, cases_in_charge, school_year_label, school_year_start
 from .services import is_overdue, overdue_clause
 
@@ -184,11 +184,14 @@ def report_counts(schools: list[Organisation], references: list[str]) -> dict[st
     if not references or not schools:
         return {}
     wanted = set(references)
-    statement = (
+    # Reports about a school's leadership stay out, as everywhere outside the bureau's
+    # lists; written as NOT rather than the criteria's "IS 0", so that SQLite, which keeps
+    # no statistics, reads the (school, reference) index, not the one on that flag.
+    statement = with_leadership(
         sa.select(Complaint.reference, sa.func.count(),
                   _count_if(Complaint.finding.in_(SUBSTANTIATED)))
         .where(Complaint.school_id.in_([school.id for school in schools]),
-               Complaint.reference.is_not(None))
+               Complaint.reference.is_not(None), sa.not_(Complaint.about_leadership))
         .group_by(Complaint.reference))
     if len(wanted) <= FEW_REFERENCES:
         statement = statement.where(Complaint.reference.in_(references))

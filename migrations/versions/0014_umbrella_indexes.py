@@ -22,7 +22,7 @@ def upgrade():
     op.create_index('ix_liaison_visit_school_visited_visitor', 'liaison_visit',
                     ['school_id', 'visited_on', 'visitor_id'], unique=False)
     op.create_index('ix_complaint_school_reference', 'complaint',
-                    ['school_id', 'reference', 'finding'], unique=False)
+                    ['school_id', 'reference', 'finding', 'about_leadership'], unique=False)
     op.create_index('ix_complaint_school_received_figures', 'complaint',
                     ['school_id', 'received_on', 'status', 'about_leadership', 'ack_due',
                      'answer_due', 'answered_at', 'answered_on_time', 'satisfied',
