@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python tests/benchmarks/memory.py
 	$(BIN)/python tests/benchmarks/submissions.py
 	$(BIN)/python tests/benchmarks/lists_exports.py
+	$(BIN)/python tests/benchmarks/umbrella.py
 
 # File complaints from 16 clients while killing a worker, then the whole server, on SQLite
 # (and PostgreSQL with BENCH_POSTGRES_URL); count what was kept. About two minutes.

@@ -21,7 +21,17 @@ class Complaint(TenantOwned, Model):
     """An opinion, complaint, suggestion or praise received by a school's box."""
 
     __tablename__ = "complaint"
-    __table_args__ = (sa.Index("ix_complaint_school_status", "school_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_complaint_school_status", "school_id", "status"),
+        # The umbrella view's figures for every school at once, read from indexes alone:
+        # the reports about pledges, and this school year's cases with every column the
+        # figures and the answer-time histogram count (metrics.bureau_table).
+        sa.Index("ix_complaint_school_reference", "school_id", "reference", "finding",
+                 "about_leadership"),
+        sa.Index("ix_complaint_school_received_figures", "school_id", "received_on", "status",
+                 "about_leadership", "ack_due", "answer_due", "answered_at", "answered_on_time",
+                 "satisfied", "days_to_answer"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(16), default="complaint")

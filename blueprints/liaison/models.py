@@ -50,6 +50,9 @@ class LiaisonVisit(TenantOwned, Model):
     """A leader's or unit member's visit to a school: whom they met and what they found."""
 
     __tablename__ = "liaison_visit"
+    # Visits per school this term, per visitor, and per month: index-only for every school.
+    __table_args__ = (sa.Index("ix_liaison_visit_school_visited_visitor",
+                               "school_id", "visited_on", "visitor_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     visitor_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)

@@ -73,6 +73,8 @@ class Pledge(PledgeContent, TenantOwned, Model):
     """A school's pledge: a service pledge or a teacher ethics pledge."""
 
     __tablename__ = "pledge"
+    # A year's ethics pledges of every school, for the umbrella view's signature count.
+    __table_args__ = (sa.Index("ix_pledge_school_kind_year", "school_id", "kind", "school_year"),)
 
     kind: Mapped[str] = mapped_column(sa.String(16), default=SERVICE)
 

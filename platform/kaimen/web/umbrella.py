@@ -18,6 +18,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
 from .. import orgs, plugins
 from ..auth.access import schools_where
@@ -121,6 +122,24 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, text)
 
 
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, LazyString) else value
+
+
+def translate_once(table: MetricTable) -> None:
+    """Turn ``table``'s lazy strings into text, once per request.
+
+    A lazy string is translated again each time it is shown: the page shows a plugin's
+    title in every cell and its words ("Yes", a plan's status) in every row, tens of
+    thousands of catalogue look-ups at 1,000 schools.
+    """
+    table.title = _text(table.title)
+    table.columns = [_text(heading) for heading in table.columns]
+    table.rows = {school_id: [_text(cell) for cell in row] for school_id, row in table.rows.items()}
+    if table.total is not None:
+        table.total = [_text(cell) for cell in table.total]
+
+
 def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     """Return ``bureau``'s umbrella view for ``user``, filtered and ordered as ``args`` say."""
     every = orgs.schools_under(bureau)
@@ -143,6 +162,8 @@ def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     tables = (cast(list[MetricTable], plugins.call_per_plugin(
         "kaimen_bureau_metrics", schools, bureau=bureau)) if schools else [])
     tables.sort(key=lambda t: t.order)
+    for table in tables:
+        translate_once(table)
     view = Umbrella(schools, tables, groups, chosen, sort=0, descending=False, mine=mine,
                     desks=schools_where(user, "school.desk", schools))
     sort = args.get("sort", type=int)
