@@ -34,10 +34,11 @@ TABLES = [
     'pledge_version',
 ]
 SCOPE_CHECK = (
-    "CASE coalesce(current_setting('kaimen.scope', true), '') "
+    "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY (string_to_array(current_setting('kaimen.scope', true), ',')::int[]) "
+    "ELSE school_id = ANY ((SELECT string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
     "END"
 )
 

@@ -22,10 +22,11 @@ depends_on = None
 POLICY = 'kaimen_school_scope'
 TABLES = ['school_class', 'school_class_teacher']
 SCOPE_CHECK = (
-    "CASE coalesce(current_setting('kaimen.scope', true), '') "
+    "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY (string_to_array(current_setting('kaimen.scope', true), ',')::int[]) "
+    "ELSE school_id = ANY ((SELECT string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
     "END"
 )
 

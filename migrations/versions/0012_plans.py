@@ -24,10 +24,11 @@ POLICY = 'kaimen_school_scope'
 TABLES = ['plan', 'plan_evidence', 'plan_measure', 'plan_measure_note', 'plan_problem',
           'plan_version']
 SCOPE_CHECK = (
-    "CASE coalesce(current_setting('kaimen.scope', true), '') "
+    "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY (string_to_array(current_setting('kaimen.scope', true), ',')::int[]) "
+    "ELSE school_id = ANY ((SELECT string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
     "END"
 )
 

@@ -14,9 +14,11 @@ setting ``kaimen.scope``, which ``kaimen.tenancy`` sets with
 ``FORCE ROW LEVEL SECURITY`` binds the tables' owner too; superusers always
 bypass row-level security, so the app must connect as a role that is not one.
 
-The migration ``0004_row_level_security`` carries a copy of this DDL and its
-own list of tables (a migration must not import the app); a test checks that
-the two agree with the models.
+The migration ``0004_row_level_security`` (and each later one that adds a
+school-owned table) carries a copy of this DDL and its own list of tables (a
+migration must not import the app); a test checks that they agree with the
+models. ``0014_rls_initplan`` moved every policed table to the present
+expression, which reads the setting once per statement.
 """
 
 from __future__ import annotations
@@ -30,12 +32,20 @@ EVERY_SCHOOL = "all"
 POLICY = "kaimen_school_scope"
 
 # CASE, not OR: PostgreSQL does not promise to evaluate OR left to right, and
-# 'all'::int[] would raise. The setting is STABLE, so it is read once per statement.
+# 'all'::int[] would raise. Each read of the setting is a scalar subquery, so PostgreSQL
+# evaluates it once per statement (an InitPlan) instead of once per row; a bare
+# current_setting() is re-evaluated for every row although it is STABLE. The array's
+# subquery turns 'all' and '' into NULL before the cast: a parallel plan's Gather evaluates
+# every InitPlan up front, even one the CASE never reaches, and 'all'::int[] would raise.
+# In the ELSE branch the setting is neither unset, '' nor 'all', so the nullif()s change
+# nothing there: the meaning is the per-row expression's, which migration 0014 restores on
+# downgrade and tests/test_rls_initplan.py compares value by value.
 SCOPE_CHECK = (
-    "CASE coalesce(current_setting('kaimen.scope', true), '') "
+    "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY (string_to_array(current_setting('kaimen.scope', true), ',')::int[]) "
+    "ELSE school_id = ANY ((SELECT string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
     "END"
 )
 
