@@ -24,7 +24,7 @@ from kaimen_noticeboard import Notice
 from kaimen import rls, tenancy
 from kaimen.extensions import db
 
-MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "0014_rls_initplan.py"
+MIGRATION = Path(__file__).parents[1] / "migrations" / "versions" / "0015_rls_initplan.py"
 
 # Every kind of value the setting can hold: unset (None), the markers, lists of ids, and
 # malformed ones the app never writes (both expressions must refuse those alike).
@@ -196,7 +196,7 @@ def test_the_migration_swaps_the_expressions_both_ways_on_every_policed_table(
     app = make_app(fresh_database.url("postgresql"))
     with app.app_context():
         try:
-            flask_migrate.upgrade(revision="0013_school_version")
+            flask_migrate.upgrade(revision="0014_umbrella_indexes")
             with db.engine.begin() as connection:
                 old = _normalised(connection, migration.OLD_SCOPE_CHECK)
                 new = _normalised(connection, rls.SCOPE_CHECK)
@@ -226,7 +226,7 @@ def test_the_migration_swaps_the_expressions_both_ways_on_every_policed_table(
             assert {policy[:3] for policy in after.values()} == {
                 policy[:3] for policy in before.values()}  # permissive, to PUBLIC, for ALL
 
-            flask_migrate.downgrade(revision="0013_school_version")
+            flask_migrate.downgrade(revision="0014_umbrella_indexes")
             with db.engine.connect() as connection:
                 assert _policies(connection) == before
                 assert rls.policed_tables(connection) == tables

@@ -17,7 +17,7 @@ bypass row-level security, so the app must connect as a role that is not one.
 The migration ``0004_row_level_security`` (and each later one that adds a
 school-owned table) carries a copy of this DDL and its own list of tables (a
 migration must not import the app); a test checks that they agree with the
-models. ``0014_rls_initplan`` moved every policed table to the present
+models. ``0015_rls_initplan`` moved every policed table to the present
 expression, which reads the setting once per statement.
 """
 

@@ -1,7 +1,7 @@
 """row-level security: read kaimen.scope once per statement, not once per row
 
-Revision ID: 0014_rls_initplan
-Revises: 0013_school_version
+Revision ID: 0015_rls_initplan
+Revises: 0014_umbrella_indexes
 Create Date: 2026-12-02 10:45:00
 
 A no-op on SQLite. On PostgreSQL, the policy of 0004 on every table that carries it
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014_rls_initplan'
-down_revision = '0013_school_version'
+revision = '0015_rls_initplan'
+down_revision = '0014_umbrella_indexes'
 branch_labels = None
 depends_on = None
 
