@@ -85,6 +85,7 @@ def test_call_per_plugin_passes_only_the_schools_where_each_plugin_is_on(app, co
 
 def test_switching_a_plugin_is_audited_once_by_the_service(app, county, ctx):
     def events():
+        db.session.commit()  # events are chained into the log at commit
         return db.session.scalars(sa.select(AuditEvent).where(
             AuditEvent.action.in_(["plugin.enabled", "plugin.disabled"]))).all()
 

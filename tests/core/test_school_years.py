@@ -30,6 +30,8 @@ def english(ctx):
 
 
 def actions() -> list[str]:
+    """Return the audit log's actions once the work so far is committed (chained at commit)."""
+    db.session.commit()
     return list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
 
 

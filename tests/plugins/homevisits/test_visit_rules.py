@@ -74,6 +74,7 @@ def test_within_7_days_the_author_edits_and_the_audit_names_the_fields(hv):
     changed = services.change_visit(hv.county.a1, visit, hv.teacher,
                                     visit_values(hv.today, summary="改稿"))
     assert changed == ["summary"]
+    db.session.commit()  # events are chained into the log at commit
     event = db.session.scalar(sa.select(AuditEvent).where(
         AuditEvent.action == "homevisits.visit_edited"))
     assert event.data == {"fields": ["summary"]}
