@@ -20,6 +20,7 @@ from kaimen import (
     Trend,
     db,
     local_date,
+    name_list,
     render_panel,
     user_can,
 )
@@ -65,8 +66,8 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricT
         for school in county_schools:
             flags = len(check.flags(school.id))
             table.rows[school.id] = [
-                ", ".join(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
-                ", ".join(u.name for u in grid.units.get(school.id, [])) or "—",
+                name_list(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
+                name_list(u.name for u in grid.units.get(school.id, [])) or "—",
                 visited.get(school.id, 0),
                 flags,
             ]

@@ -26,6 +26,7 @@ from kaimen import (
     db,
     holders,
     local_date,
+    name_list,
     schools_under,
 )
 from kaimen.classes import SchoolYear, current_term, current_year
@@ -454,7 +455,7 @@ def unit_in_use(unit: Unit) -> list[str]:
             "It packages %(num)d school this school year: %(schools)s. Take it off in the "
             "assignment grid first.",
             "It packages %(num)d schools this school year: %(schools)s. Take it off in the "
-            "assignment grid first.", len(current), schools=", ".join(current)))
+            "assignment grid first.", len(current), schools=name_list(current)))
     other = {year_id for year_id, _name in rows if year is None or year_id != year.id}
     if other:
         names = db.session.scalars(sa.select(SchoolYear.name).where(SchoolYear.id.in_(other))
@@ -462,5 +463,5 @@ def unit_in_use(unit: Unit) -> list[str]:
         reasons.append(ngettext(
             "It packages schools in school year %(years)s; those assignments stay on record.",
             "It packages schools in school years %(years)s; those assignments stay on record.",
-            len(names), years=", ".join(names)))
+            len(names), years=name_list(names)))
     return reasons

@@ -29,7 +29,8 @@ Pages
     form's page rendered once and reused with each visitor's tokens), ``paginate``,
     ``table_response``
     (CSV and Excel), ``limiter``,
-    ``id_arg(name)`` (an id from the query string, None unless it fits the column).
+    ``id_arg(name)`` (an id from the query string, None unless it fits the column),
+    ``name_list(names)`` (names in words of the page's locale: "甲、乙和丙").
 Records and messages
     ``audit`` (``audit.record``), ``notify`` (``notify.enqueue``), ``receipts``
     (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
@@ -47,6 +48,7 @@ from .cli import transactional
 from .export import table_response
 from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
+from .i18n import name_list
 from .orgs import Organisation, Unit, schools_under
 from .pagecache import cached_form_page, cached_page
 from .pagination import paginate
@@ -105,6 +107,7 @@ __all__ = [
     "lift",
     "limiter",
     "local_date",
+    "name_list",
     "notify",
     "paginate",
     "private",

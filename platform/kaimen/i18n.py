@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
@@ -70,3 +70,12 @@ def wtforms_catalogue(locale: str) -> Any:
     from wtforms.i18n import messages_path
 
     return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+def name_list(names: Iterable[str]) -> str:
+    """Return names as a list in words of the page's locale: "甲、乙和丙", "A, B, and C"."""
+    from babel.lists import format_list
+    from flask_babel import get_locale
+
+    names = list(names)
+    return format_list(names, locale=str(get_locale() or "zh_Hans")) if names else ""

@@ -15,6 +15,7 @@ from ..auth.access import user_can
 from ..auth.models import RoleGrant, User, find_user
 from ..auth.roles import BUREAU_ROLES, ROLES, SCHOOL_ROLES
 from ..extensions import db
+from ..i18n import name_list
 
 
 class UserError(ValueError):
@@ -158,7 +159,7 @@ def unit_in_use(unit: orgs.Unit) -> list[str]:
         reasons.append(ngettext(
             "%(num)d account works in this unit: %(names)s. Give it another unit first.",
             "%(num)d accounts work in this unit: %(names)s. Give them another unit first.",
-            len(staff), names=", ".join(staff)))
+            len(staff), names=name_list(staff)))
     for answer in plugins.state().manager.hook.kaimen_unit_in_use(unit=unit):
         reasons += [str(reason) for reason in answer or []]
     return reasons

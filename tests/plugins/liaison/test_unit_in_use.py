@@ -30,12 +30,12 @@ def test_a_packaging_unit_is_refused_with_its_schools(client, county, years):
     login(client, "a.admin")
     page = client.get(_url(unit))
     assert page.status_code == 200
-    assert ("It packages 2 schools this school year: a1学校, a2学校. Take it off in the "
+    assert ("It packages 2 schools this school year: a1学校 and a2学校. Take it off in the "
             "assignment grid first.") in page.text
     assert "Delete the unit" not in page.text
     response = client.post(_url(unit))
     assert response.status_code == 409
-    assert "a1学校, a2学校" in response.text
+    assert "a1学校 and a2学校" in response.text
     db.session.expire_all()
     assert db.session.get(Unit, unit.id) is not None
 
