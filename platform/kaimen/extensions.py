@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import request
 from flask_babel import Babel
@@ -55,6 +55,12 @@ class WriteLimiter(Limiter):
     check has looked up every limit of the endpoint; this returns before, so the floor
     every page pays stays low. Limits applied by decorator still run their own check.
     """
+
+    def init_app(self, app: Any) -> None:
+        """Bind to ``app``, taking its ``RATELIMIT_KEY_PREFIX`` (Flask-Limiter would keep the
+        first app's prefix for every later app of the process, as in the test suite)."""
+        self._key_prefix = ""
+        super().init_app(app)
 
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:
