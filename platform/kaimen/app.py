@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, pagecache, plugins, tenancy
+from . import config, pagecache, plugins, replica, tenancy
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
@@ -47,6 +47,7 @@ def configure(app: Flask, settings: dict[str, Any] | None) -> None:
     values = config.load(settings)
     config.check_secret(values)
     config.check_audit_key(values)
+    config.check_replica(values)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     database_url = values["DATABASE_URL"] or f"sqlite:///{Path(app.instance_path) / 'kaimen.db'}"
     production = not (values["DEBUG"] or values["TESTING"])
@@ -121,6 +122,10 @@ def configure_db(app: Flask) -> None:
             event.listen(engine, "connect", _sqlite_connect)
             event.listen(engine, "begin", _sqlite_begin)
         tenancy.install_row_level_security(engine)
+    replica_engine = replica.init_app(app)
+    if replica_engine is not None:
+        # The replica's transactions get the same kaimen.scope as the primary's.
+        tenancy.install_row_level_security(replica_engine)
 
 
 def configure_babel(app: Flask) -> None:

@@ -25,6 +25,10 @@ def _boolean(value: str) -> bool:
 SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECRET_KEY": (DEFAULT_SECRET_KEY, str),
     "DATABASE_URL": (None, str),
+    # A PostgreSQL streaming replica of DATABASE_URL: bureau-level GET pages read from it
+    # (kaimen.replica); a user who just wrote reads from the primary for STICKY seconds.
+    "DATABASE_REPLICA_URL": (None, str),
+    "REPLICA_STICKY_SECONDS": (10, int),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "ALLOWED_HOSTS": ("", str),
     "DEBUG": (False, _boolean),
@@ -110,6 +114,19 @@ def check_secret(settings: Mapping[str, Any]) -> None:
             f"KAIMEN_SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters: refusing to "
             "start with a key that can be guessed. Generate one with "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'."
+        )
+
+
+def check_replica(settings: Mapping[str, Any]) -> None:
+    """Refuse a replica that is not PostgreSQL, or a replica of a database that is not."""
+    replica = settings.get("DATABASE_REPLICA_URL")
+    if not replica:
+        return
+    primary = settings.get("DATABASE_URL") or ""
+    if not (primary.startswith("postgresql") and replica.startswith("postgresql")):
+        raise ConfigError(
+            "KAIMEN_DATABASE_REPLICA_URL needs PostgreSQL: it is a streaming replica of the "
+            "PostgreSQL database in KAIMEN_DATABASE_URL."
         )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
 from .addresses import address_key
+from .replica import RoutingSession
 
 # Every constraint gets a predictable name: Alembic's SQLite batch mode needs it.
 NAMING_CONVENTION = {
@@ -33,7 +34,8 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The routing session sends a bureau page's reads to the read replica, when one is set.
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 
 if TYPE_CHECKING:
     # Type checkers cannot see through ``db.Model``; to them it is the declarative base.

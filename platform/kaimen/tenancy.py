@@ -38,7 +38,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql import util as sql_util
 
-from . import rls
+from . import replica, rls
 
 ALL_SCHOOLS_OPTION = "kaimen_all_schools"
 _UNSET = object()
@@ -146,6 +146,8 @@ def _apply_criteria(state: ORMExecuteState) -> None:
     """
     if state.is_column_load or state.is_relationship_load:
         return  # the criteria were propagated from the statement that loaded the parent
+    # A bureau page's GET may not write (it may be reading from the replica).
+    replica.check_statement(state.is_insert or state.is_update or state.is_delete)
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if (state.is_update or state.is_delete) and has_app_context():

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import make_app
 
-from kaimen import config, create_app, public, tenancy
+from kaimen import config, create_app, public, replica, tenancy
 from kaimen.config import DEFAULT_SECRET_KEY, ConfigError
 from kaimen.extensions import db
 
@@ -259,3 +259,15 @@ def test_make_run_serves_on_the_chosen_port_with_links_following_it():
     assert len(serve) == 1
     assert "--port 5001" in serve[0]
     assert "http://127.0.0.1:5001" in serve[0]
+
+
+def test_a_replica_needs_postgresql_on_both_sides(clean_env, tmp_path):
+    sqlite = f"sqlite:///{tmp_path / 'k.db'}"
+    postgres = "postgresql+psycopg://kaimen@127.0.0.1/kaimen"
+    for primary, copy in ((sqlite, postgres), (postgres, sqlite), (None, postgres)):
+        with pytest.raises(ConfigError, match="KAIMEN_DATABASE_REPLICA_URL"):
+            create_app({"TESTING": True, "DATABASE_URL": primary, "DATABASE_REPLICA_URL": copy})
+    # without a replica there is one engine, and nothing routes
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite})
+    assert replica.EXTENSION not in app.extensions
+    dispose(app)
