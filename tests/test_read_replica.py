@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -199,12 +200,27 @@ class Superuser:
             return connection.scalar(sa.text(sql))
 
     def caught_up(self) -> None:
-        """Wait until the replica has replayed everything the primary has written."""
-        target = self.scalar(self.primary, "SELECT pg_current_wal_lsn()::text")
+        """Wait until a new query on the replica sees everything the primary has committed.
+
+        A probe row is committed last, synchronously (which flushes every asynchronous
+        commit before it), and awaited on the replica. Comparing replay positions alone
+        was not enough: the replica was seen to report the primary's position while a
+        row committed before it was not yet visible to a new query there.
+        """
+        marker = secrets.token_hex(8)
+        with self.primary.connect() as connection:
+            connection.execute(sa.text("SET synchronous_commit = on"))
+            connection.execute(sa.text("CREATE TABLE IF NOT EXISTS replica_probe (marker text)"))
+            connection.execute(sa.text("INSERT INTO replica_probe VALUES (:marker)"),
+                               {"marker": marker})
         for _ in range(200):
-            if self.scalar(self.replica,
-                           f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"):
-                return
+            with self.replica.connect() as connection:
+                seen = connection.scalar(sa.text(
+                    "SELECT count(*) FROM pg_class WHERE relname = 'replica_probe'"))
+                if seen and connection.scalar(sa.text(
+                        "SELECT count(*) FROM replica_probe WHERE marker = :marker"),
+                        {"marker": marker}):
+                    return
             time.sleep(0.05)
         pytest.fail("the replica did not catch up within 10 s")
 
