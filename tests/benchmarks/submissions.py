@@ -70,9 +70,12 @@ class LockSampler(threading.Thread):
         self.stop = threading.Event()
         self.samples = self.active = self.waiting = self.samples_waiting = 0
         self.by_event: dict[str, int] = {}
+        self.by_statement: dict[str, int] = {}  # what the waiting backends were running
 
     def run(self) -> None:
-        query = text("SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+        query = text("SELECT state, wait_event_type, wait_event, "
+                     "left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS statement "
+                     "FROM pg_stat_activity "
                      "WHERE datname = :db AND pid <> pg_backend_pid() AND state = 'active'")
         with self.engine.connect() as connection:
             while not self.stop.is_set():
@@ -85,6 +88,7 @@ class LockSampler(threading.Thread):
                 self.samples_waiting += bool(waiting)
                 for row in waiting:
                     self.by_event[row.wait_event] = self.by_event.get(row.wait_event, 0) + 1
+                    self.by_statement[row.statement] = self.by_statement.get(row.statement, 0) + 1
                 time.sleep(SAMPLE_EVERY)
         self.engine.dispose()
 
@@ -94,7 +98,9 @@ class LockSampler(threading.Thread):
                 "mean_waiting_on_lock": round(self.waiting / max(self.samples, 1), 2),
                 "share_of_samples_with_a_lock_wait": round(
                     self.samples_waiting / max(self.samples, 1), 3),
-                "lock_events": self.by_event}
+                "lock_events": self.by_event,
+                "waiting_statements": dict(sorted(self.by_statement.items(),
+                                                  key=lambda item: -item[1])[:3])}
 
 
 def load(base: str, phase: str, paths: list[str], clients: int,
@@ -184,7 +190,10 @@ def table(results: dict[str, Any]) -> str:
               f"were active and {locks['mean_waiting_on_lock']} waiting on a lock "
               f"({locks['share_of_samples_with_a_lock_wait']:.0%} of {locks['samples']} samples "
               f"saw a wait; {locks['lock_events'] or 'no lock waits'}): the lock "
-              + ("**is** the limit." if limited else "is not the limit; the CPU is.")]
+              + ("**is** the limit." if limited else "is not the limit; the CPU is."),
+              "", "The statements that waited most: "
+              + "; ".join(f"`{statement}` ({count})"
+                          for statement, count in locks["waiting_statements"].items()) + "."]
     return "\n".join(lines)
 
 
