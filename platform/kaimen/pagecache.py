@@ -100,20 +100,51 @@ def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
     ))
 
 
+# The version rows are locks every writer of a school shares: bumped at the first flush,
+# a row was held to the end of the writer's transaction, and parents filing in one school
+# queued on it (make bench, submissions). Flushes now note their schools in the session,
+# and the versions are bumped once, just before the commit, in the same transaction.
+_PENDING = "kaimen_page_versions"
+_EVERY = -1  # noted in place of ids when a flush may have changed any school's pages
+_COMMITTING = "kaimen_page_versions_committing"
+
+
 @event.listens_for(Session, "after_flush")
-def _bump_after_flush(session: Session, _context: Any) -> None:
-    """Bump the version of every school a flush wrote to (the flush's own transaction)."""
+def _note_after_flush(session: Session, _context: Any) -> None:
+    """Note every school a flush wrote to; bump at once if the commit is already under way."""
     schools: set[int] = set()
     for obj in itertools.chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, SchoolVersion):
             continue
         changed = _changed_schools(obj)
         if changed is None:
-            bump(session.connection(), None)
-            return
+            schools = {_EVERY}
+            break
         schools |= changed
+    if not schools:
+        return
+    if session.info.get(_COMMITTING):
+        bump(session.connection(), None if _EVERY in schools else schools)
+    else:
+        session.info.setdefault(_PENDING, set()).update(schools)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_at_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint's commit: the transaction's own commit bumps
+    session.flush()
+    session.info[_COMMITTING] = True  # a flush from here on bumps at once
+    schools = session.info.pop(_PENDING, None)
     if schools:
-        bump(session.connection(), schools)
+        bump(session.connection(), None if _EVERY in schools else schools)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None and not transaction.nested:
+        session.info.pop(_PENDING, None)  # rolled back: nothing was written
+        session.info.pop(_COMMITTING, None)
 
 
 def versions(school_id: int) -> tuple[int, int]:

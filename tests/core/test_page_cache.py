@@ -245,3 +245,67 @@ def test_the_audit_head_ages_no_page(app, county, ctx):
         audit.record("test.nothing_public", bureau=county.a)
     db.session.commit()
     assert _hit(client.get("/s/a1/", headers=EN))
+
+
+def test_a_school_version_is_locked_for_the_commit_only(backend, fresh_database):
+    """A writer still in its transaction does not hold up another writer of the school."""
+    import threading
+
+    import pytest
+    from conftest import make_app
+
+    from kaimen.orgs import BUREAU, SCHOOL, Organisation
+
+    if backend == "sqlite":
+        pytest.skip("SQLite lets one writer at a time into the whole database")
+    app = make_app(fresh_database.url(backend))
+    with app.app_context(), tenancy.system_scope():
+        db.create_all()
+        bureau = Organisation(kind=BUREAU, slug="busy", name="忙碌教育局")
+        db.session.add(bureau)
+        db.session.flush()
+        school = Organisation(kind=SCHOOL, slug="busy-school", name="忙碌学校",
+                              parent_id=bureau.id)
+        db.session.add(school)
+        db.session.commit()
+        school_id = school.id
+        db.session.add(Notice(school_id=school_id, title="first"))
+        db.session.commit()  # the version row exists before the race
+        start = pagecache.versions(school_id)[1]
+    flushed, other_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer() -> None:
+        try:
+            with app.app_context(), tenancy.system_scope():
+                db.session.add(Notice(school_id=school_id, title="slow"))
+                db.session.flush()
+                flushed.set()
+                assert other_done.wait(timeout=30), "the other writer waited for this one"
+                db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+            flushed.set()
+
+    def quick_writer() -> None:
+        try:
+            assert flushed.wait(timeout=30)
+            with app.app_context(), tenancy.system_scope():
+                db.session.add(Notice(school_id=school_id, title="quick"))
+                db.session.commit()
+            other_done.set()
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=slow_writer), threading.Thread(target=quick_writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        with app.app_context(), tenancy.system_scope():
+            assert pagecache.versions(school_id)[1] == start + 2  # each commit bumped once
+    finally:
+        with app.app_context():
+            db.engine.dispose()
