@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import os
+import socket
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,60 @@ def make_app(url: str, **settings: Any) -> Any:
     )
     app.test_client_class = IsolatedClient
     return app
+
+
+REDIS = ("127.0.0.1", 6379)
+
+
+def redis_running() -> bool:
+    """Return whether Redis answers on loopback (the tests that need it skip otherwise)."""
+    try:
+        with socket.create_connection(REDIS, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def one_writer_waits_for_none(app: Any, long_write: Callable[[], None],
+                              quick_write: Callable[[], None]) -> list[BaseException]:
+    """Run ``long_write`` (no commit) in one thread's transaction and, while that is still
+    open, ``quick_write`` (it commits) in another; commit the first only after the second.
+
+    Both run in an app context of their own, in the system scope. Return what went wrong;
+    the second writer waiting on a lock the first holds shows as an error, after 30 s.
+    """
+    written, other_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def long_writer() -> None:
+        try:
+            with app.app_context(), tenancy.system_scope():
+                long_write()
+                db.session.flush()
+                written.set()
+                # Still in its transaction, as a writer is while it stores files and a case.
+                assert other_done.wait(timeout=30), "the other writer waited for this one"
+                db.session.commit()
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
+            errors.append(error)
+            written.set()
+
+    def quick_writer() -> None:
+        try:
+            assert written.wait(timeout=30)
+            with app.app_context(), tenancy.system_scope():
+                quick_write()
+                db.session.commit()
+            other_done.set()
+        except BaseException as error:  # noqa: BLE001 - reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=long_writer), threading.Thread(target=quick_writer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -78,4 +78,5 @@ def name_list(names: Iterable[str]) -> str:
     from flask_babel import get_locale
 
     names = list(names)
-    return format_list(names, locale=str(get_locale() or "zh_Hans")) if names else ""
+    locale = get_locale() or current_app.config["DEFAULT_LOCALE"]
+    return format_list(names, locale=str(locale)) if names else ""

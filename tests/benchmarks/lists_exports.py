@@ -37,7 +37,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BIN = Path(sys.executable).parent
-README = ROOT / "README.md"
 START, END = "<!-- lists-bench:start -->", "<!-- lists-bench:end -->"
 
 BUREAU, SCHOOLS, CASES = "bench-county", 20, 100_000
@@ -292,19 +291,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> bool:
-    content = README.read_text(encoding="utf-8")
-    start, end = content.find(START), content.find(END)
-    if start < 0 or end < start:
-        return False
-    README.write_text(content[: start + len(START)] + "\n" + text + "\n" + content[end:],
-                      encoding="utf-8")
-    return True
-
-
 def main() -> int:
     sys.path.insert(0, str(HERE))
-    from run import postgres_database  # noqa: PLC0415  (the bench's own PostgreSQL set-up)
+    from run import postgres_database, update_readme  # noqa: PLC0415  (the bench's own)
 
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -317,7 +306,7 @@ def main() -> int:
     print(text)  # noqa: T201
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "lists_exports.json").write_text(json.dumps(results, indent=2))
-    if not update_readme(text):
+    if not update_readme(text, START, END):
         print("README.md has no lists-bench markers; the table was not written", file=sys.stderr)  # noqa: T201
     failed = [f"{b} {name}" for b, r in results.items() for name, f in r["pages"].items()
               if "OFFSET" not in name and f["p95_ms"] > TARGET_PAGE_MS]

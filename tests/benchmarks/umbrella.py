@@ -40,10 +40,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from bare_app import app as bare_app  # noqa: E402
-from run import postgres_database  # noqa: E402
+from run import postgres_database, update_readme  # noqa: E402
 from umbrella_data import FULL, build_county  # noqa: E402
 
-README = ROOT / "README.md"
 START, END = "<!-- umbrella:start -->", "<!-- umbrella:end -->"
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_UMBRELLA_SIZES", "10,100,1000").split(","))
 ROUNDS = int(os.environ.get("BENCH_UMBRELLA_ROUNDS", "40"))
@@ -186,16 +185,6 @@ def table(results: list[dict[str, Any]], bare: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def update_readme(text: str) -> bool:
-    content = README.read_text(encoding="utf-8")
-    start, end = content.find(START), content.find(END)
-    if start < 0 or end < start:
-        return False
-    README.write_text(content[: start + len(START)] + "\n" + text + "\n" + content[end:],
-                      encoding="utf-8")
-    return True
-
-
 def main() -> int:
     profile = "--profile" in sys.argv
     started = time.perf_counter()
@@ -218,7 +207,8 @@ def main() -> int:
     say(text)
     say(f"\nThe umbrella scenario took {time.perf_counter() - started:.0f} s.")
     if not profile:
-        say("README.md updated." if update_readme(text) else "README.md has no umbrella markers.")
+        say("README.md updated." if update_readme(text, START, END)
+            else "README.md has no umbrella markers.")
     return 0  # a missed target shows in the table ("no"); only an error fails the run
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import make_app
+from conftest import make_app, one_writer_waits_for_none
 
 from kaimen import audit, tenancy
 from kaimen.audit import GENESIS, AuditEvent, AuditHead
@@ -286,39 +287,15 @@ def test_the_head_is_locked_for_the_commit_only(backend, fresh_database):
             db.session.add(Organisation(kind=SCHOOL, slug=slug, name=slug, parent_id=bureau.id))
         audit.record("slow.first", bureau=bureau)  # the head exists before the race
         db.session.commit()
-    recorded, other_done = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
 
-    def slow_writer() -> None:
-        try:
-            with app.app_context(), tenancy.system_scope():
-                school = db.session.scalar(sa.select(Organisation).filter_by(slug="slow-a"))
-                audit.record("slow.long_transaction", school, school=school)
-                db.session.flush()
-                recorded.set()
-                # Still in its transaction, as a writer is while it stores files and a case.
-                assert other_done.wait(timeout=30), "the other writer waited for this one"
-                db.session.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-            recorded.set()
+    def record_in(slug: str, action: str) -> Callable[[], None]:
+        def write() -> None:
+            school = db.session.scalar(sa.select(Organisation).filter_by(slug=slug))
+            audit.record(action, school, school=school)
+        return write
 
-    def quick_writer() -> None:
-        try:
-            assert recorded.wait(timeout=30)
-            with app.app_context(), tenancy.system_scope():
-                school = db.session.scalar(sa.select(Organisation).filter_by(slug="slow-b"))
-                audit.record("slow.quick", school, school=school)
-                db.session.commit()
-            other_done.set()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=slow_writer), threading.Thread(target=quick_writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = one_writer_waits_for_none(app, record_in("slow-a", "slow.long_transaction"),
+                                       record_in("slow-b", "slow.quick"))
     try:
         assert errors == []
         with app.app_context(), tenancy.system_scope():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from conftest import login
@@ -249,10 +250,8 @@ def test_the_audit_head_ages_no_page(app, county, ctx):
 
 def test_a_school_version_is_locked_for_the_commit_only(backend, fresh_database):
     """A writer still in its transaction does not hold up another writer of the school."""
-    import threading
-
     import pytest
-    from conftest import make_app
+    from conftest import make_app, one_writer_waits_for_none
 
     from kaimen.orgs import BUREAU, SCHOOL, Organisation
 
@@ -272,36 +271,11 @@ def test_a_school_version_is_locked_for_the_commit_only(backend, fresh_database)
         db.session.add(Notice(school_id=school_id, title="first"))
         db.session.commit()  # the version row exists before the race
         start = pagecache.versions(school_id)[1]
-    flushed, other_done = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
 
-    def slow_writer() -> None:
-        try:
-            with app.app_context(), tenancy.system_scope():
-                db.session.add(Notice(school_id=school_id, title="slow"))
-                db.session.flush()
-                flushed.set()
-                assert other_done.wait(timeout=30), "the other writer waited for this one"
-                db.session.commit()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-            flushed.set()
+    def add_notice(title: str) -> Callable[[], None]:
+        return lambda: db.session.add(Notice(school_id=school_id, title=title))
 
-    def quick_writer() -> None:
-        try:
-            assert flushed.wait(timeout=30)
-            with app.app_context(), tenancy.system_scope():
-                db.session.add(Notice(school_id=school_id, title="quick"))
-                db.session.commit()
-            other_done.set()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=slow_writer), threading.Thread(target=quick_writer)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    errors = one_writer_waits_for_none(app, add_notice("slow"), add_notice("quick"))
     try:
         assert errors == []
         with app.app_context(), tenancy.system_scope():

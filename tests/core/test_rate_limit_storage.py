@@ -1,21 +1,10 @@
 """Rate limits live in Redis when KAIMEN_REDIS_URL is set, shared by every worker."""
 
-import socket
 import uuid
 
 import pytest
 import redis
-from conftest import make_app
-
-REDIS = ("127.0.0.1", 6379)
-
-
-def redis_running() -> bool:
-    try:
-        with socket.create_connection(REDIS, timeout=0.5):
-            return True
-    except OSError:
-        return False
+from conftest import REDIS, make_app, redis_running
 
 
 @pytest.mark.skipif(not redis_running(), reason="Redis is not running on 127.0.0.1:6379")

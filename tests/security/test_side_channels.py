@@ -7,14 +7,13 @@ anonymous filings, their timeline, receipts and audit events are stored to the m
 from __future__ import annotations
 
 import io
-import socket
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 import redis
 import sqlalchemy as sa
-from conftest import make_app
+from conftest import REDIS, make_app, redis_running
 from plugins.complaints.helpers import all_cases, form_token, opinion, receipt_code
 
 from blueprints.complaints import services
@@ -26,20 +25,11 @@ from kaimen.extensions import db
 from kaimen.receipts import Receipt
 from kaimen.tenancy import system_scope
 
-REDIS = ("127.0.0.1", 6379)
 ADDRESS = "203.0.113.77"
 REDIS_DB = 11  # a database of its own: the other Redis tests use 15
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 REAL_DATETIME = datetime
 NOW = REAL_DATETIME(2026, 3, 2, 1, 17, 42, 123456, tzinfo=UTC)
-
-
-def redis_running() -> bool:
-    try:
-        with socket.create_connection(REDIS, timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 # --- the daily keyed hash ----------------------------------------------------------------------
