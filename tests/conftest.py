@@ -25,7 +25,7 @@ sys.path.insert(0, str(FIXTURES / "plugin_dist"))
 # for the servers that browser and load tests start as subprocesses.
 os.environ.setdefault("KAIMEN_PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
-from kaimen import create_app, rls, tenancy  # noqa: E402
+from kaimen import create_app, figures, rls, tenancy  # noqa: E402
 from kaimen.auth.models import RoleGrant, User  # noqa: E402
 from kaimen.extensions import cache, db, limiter  # noqa: E402
 from kaimen.orgs import BUREAU, SCHOOL, Organisation, Unit  # noqa: E402
@@ -227,6 +227,7 @@ def app(session_app: Any) -> Iterator[Any]:
     limiter.reset()
     with session_app.app_context():
         cache.clear()  # pages of an earlier test's rolled-back data are gone with it
+        figures.cache.clear()  # and the figures counted from it (ids and versions recur)
     saved_config = dict(session_app.config)
     try:
         yield session_app

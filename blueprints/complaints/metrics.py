@@ -115,12 +115,12 @@ def _median(histogram: dict[int, int]) -> float | None:
     return sum(values[:2]) / len(values[:2])
 
 
-def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    """Return the umbrella table for ``schools`` this school year, leadership reports included;
-    its link opens the bureau's list of the same cases."""
+def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    """Return each school's raw figures this school year, leadership reports included, in
+    two queries: the seven counts of ``_figures`` and the days-to-answer histogram."""
     ids = [s.id for s in schools]
     today = local_date(bureau)
-    since, period = period_of(bureau, today)
+    since, _period = period_of(bureau, today)
     rows = db.session.execute(all_schools(among(
         sa.select(Complaint.school_id, *_figures(today)), ids, leadership=True, since=since,
     ).group_by(Complaint.school_id))).all()
@@ -128,13 +128,23 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         sa.select(Complaint.school_id, Complaint.days_to_answer, sa.func.count())
         .where(Complaint.days_to_answer.is_not(None)), ids, leadership=True, since=since,
     ).group_by(Complaint.school_id, Complaint.days_to_answer))).all()
-    histograms: dict[int, dict[int, int]] = {}
-    overall: dict[int, int] = {}
+    figures: dict[int, Any] = {i: {"counts": [0] * 7, "days": {}} for i in ids}
+    for row in rows:
+        figures[row[0]]["counts"] = [int(v) for v in row[1:]]
     for school_id, days, count in histogram_rows:
-        if days is None:  # left out by the WHERE clause; the row type cannot say so
-            continue
-        histograms.setdefault(school_id, {})[days] = count
-        overall[days] = overall.get(days, 0) + count
+        if days is not None:  # left out by the WHERE clause; the row type cannot say so
+            figures[school_id]["days"][int(days)] = int(count)
+    return figures
+
+
+def bureau_table(bureau: Organisation, schools: list[Organisation],
+                 figures: dict[int, Any] | None = None) -> MetricTable:
+    """Return the umbrella table for ``schools`` this school year, leadership reports included,
+    from ``figures`` (``school_figures``; counted now when None); its link opens the bureau's
+    list of the same cases."""
+    if figures is None:
+        figures = school_figures(bureau, schools)
+    since, period = period_of(bureau, local_date(bureau))
     table = MetricTable(
         title=_("Opinion box: %(period)s", period=period),
         columns=[_l("Received"), _l("Open"), _l("Overdue"), _l("Median days to answer"),
@@ -145,11 +155,14 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     if user_can(current_user, "complaints.oversee", bureau):
         table.links = list_links(table.url or "")
     totals = [0] * 7
-    by_school = {row[0]: [int(v) for v in row[1:]] for row in rows}
+    overall: dict[int, int] = {}
     for school in schools:
-        figures = by_school.get(school.id, [0] * 7)
-        totals = [a + b for a, b in zip(totals, figures, strict=True)]
-        table.rows[school.id] = _cells(figures, _median(histograms.get(school.id, {})))
+        kept = figures.get(school.id) or {"counts": [0] * 7, "days": {}}
+        counts, histogram = kept["counts"], kept["days"]
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        for days, count in histogram.items():
+            overall[days] = overall.get(days, 0) + count
+        table.rows[school.id] = _cells(counts, _median(histogram))
     table.total = _cells(totals, _median(overall))
     return table
 

@@ -28,6 +28,7 @@ from kaimen import (
     local_date,
     name_list,
     schools_under,
+    touch_schools,
 )
 from kaimen.classes import SchoolYear, current_term, current_year
 
@@ -252,6 +253,7 @@ def set_assignments(
         changes[school_id]["units_removed"].append(unit_rows[unit_id].slug
                                                    if unit_id in unit_rows else str(unit_id))
     db.session.flush()
+    touch_schools(changes)  # the deletes above bypass the flush that bumps versions
     for school_id, changed in sorted(changes.items()):
         audit.record("liaison.assignments_changed", school=by_id[school_id], actor=actor,
                      data={"school_year": year.name, **changed})

@@ -21,14 +21,16 @@ Plugins
     ``hookimpl``, ``hookspec`` (for a plugin's own ``hookspecs.py``), ``NavItem``,
     ``Panel``, ``MetricTable``, ``Trend`` (figures per month), ``SchoolGroup`` and
     ``GroupOption`` (the umbrella view's filters), ``hook_for(school, name)``,
-    ``call_per_plugin(name, schools, ...)``, ``is_enabled(name, school)``.
+    ``call_per_plugin(name, schools, ...)``, ``bureau_metrics(bureau, schools)`` (the
+    umbrella's tables, kept figures included), ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
     is set by one rule), ``cached_page`` (a public page served to anonymous visitors
     from the cache until the school's data changes), ``cached_form_page`` (a public
     form's page rendered once and reused with each visitor's tokens), ``paginate``,
     ``table_response``
-    (CSV and Excel), ``limiter``,
+    (CSV and Excel), ``touch_schools`` (a write the flush does not see: cached pages and
+    umbrella figures of those schools start afresh), ``limiter``,
     ``id_arg(name)`` (an id from the query string, None unless it fits the column),
     ``name_list(names)`` (names in words of the page's locale: "甲、乙和丙").
 Records and messages
@@ -51,6 +53,7 @@ from .hookspecs import hookimpl, hookspec
 from .i18n import name_list
 from .orgs import Organisation, Unit, schools_under
 from .pagecache import cached_form_page, cached_page
+from .pagecache import touch as touch_schools
 from .pagination import paginate
 from .plugins import (
     GroupOption,
@@ -60,6 +63,7 @@ from .plugins import (
     SchoolGroup,
     StatementCriteria,
     Trend,
+    bureau_metrics,
     call_per_plugin,
     hook_for,
     is_enabled,
@@ -93,6 +97,7 @@ __all__ = [
     "audit",
     "cached_form_page",
     "cached_page",
+    "bureau_metrics",
     "call_per_plugin",
     "coarse_now",
     "count_holders",
@@ -118,6 +123,7 @@ __all__ = [
     "require",
     "schools_under",
     "table_response",
+    "touch_schools",
     "transactional",
     "user_can",
     "utcnow",

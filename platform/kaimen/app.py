@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, pagecache, plugins, replica, tenancy
+from . import config, figures, pagecache, plugins, replica, tenancy
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
@@ -184,6 +184,7 @@ def register_core(app: Flask) -> None:
     context.init_app(app)
     errors.init_app(app)
     pagecache.init_app(app)
+    figures.init_app(app)
     app.context_processor(_template_globals)
     # Macros imported without context (``pager``) see only the environment's globals.
     app.jinja_env.globals["page_url"] = page_url

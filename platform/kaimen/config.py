@@ -40,6 +40,9 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # the seconds are a backstop for changes no flush sees.
     "PAGE_CACHE": (True, _boolean),
     "CACHE_SECONDS": (60, int),
+    # Each school's umbrella figures, kept per school version and day (kaimen.figures);
+    # the seconds are a backstop for changes no flush sees.
+    "FIGURES_SECONDS": (3600, int),
     "PROXY_COUNT": (0, int),
     "MAX_UPLOAD_MB": (30, int),
     # what one anonymous submission may upload in all (kaimen.uploads.read_uploads)

@@ -92,12 +92,28 @@ def kaimen_audit_object(
 
 
 @hookspec
-def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
+def kaimen_school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    """Return this plugin's raw umbrella figures for each of ``schools``: ``{id: data}``.
+
+    ``data`` is plain and picklable (numbers, ISO dates, ids, small dicts), counted from
+    the school's own rows and ``bureau``'s, with a fixed number of queries for all the
+    schools. No words, no names, nothing from users or grants: ``kaimen.figures`` keeps
+    the answer until the school's version or the bureau's day changes, then asks again
+    for the changed schools only, and hands them to ``kaimen_bureau_metrics``.
+    """
+
+
+@hookspec
+def kaimen_bureau_metrics(
+    bureau: Organisation, schools: list[Organisation], figures: dict[int, Any] | None
+) -> MetricTable | None:
     """Return a ``MetricTable`` for the bureau's umbrella view, or None.
 
     ``schools`` are the schools below ``bureau`` where this plugin is enabled.
     Answer for all of them with a fixed number of queries (one per figure),
-    never one query per school. Set ``MetricTable.links`` so a figure opens the
+    never one query per school. A plugin that implements ``kaimen_school_figures``
+    takes ``figures`` (with a default of None: count them then) and builds the table
+    from them without counting again. Set ``MetricTable.links`` so a figure opens the
     filtered list behind it (for a school, and for the total), when the current
     user may open that list; build the URLs without a query.
     """

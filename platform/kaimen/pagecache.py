@@ -147,6 +147,24 @@ def _forget_at_the_end(session: Session, transaction: Any) -> None:
         session.info.pop(_COMMITTING, None)
 
 
+def touch(school_ids: Iterable[int] | None) -> None:
+    """Bump ``school_ids``' versions (None: every school's) with this transaction.
+
+    For a write the ORM's flush does not see (``sa.update``, ``sa.delete``): cached pages
+    and kept umbrella figures (``kaimen.figures``) of those schools start afresh.
+    """
+    from .extensions import db
+
+    session = db.session()
+    ids = {_EVERY} if school_ids is None else set(school_ids)
+    if not ids:
+        return
+    if session.info.get(_COMMITTING):
+        bump(session.connection(), None if _EVERY in ids else ids)
+    else:
+        session.info.setdefault(_PENDING, set()).update(ids)
+
+
 def versions(school_id: int) -> tuple[int, int]:
     """Return (every school's, this school's) version, in the request's transaction."""
     table = _TABLE

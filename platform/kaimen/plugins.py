@@ -254,7 +254,7 @@ def call_per_plugin(hook_name: str, schools: Sequence[Organisation], **kwargs: A
     call each: the plugin switches are read in one query, and a plugin switched off for
     every school is not called at all. Returns the answers that are not None.
     """
-    disabled = _disabled_by_school([s.id for s in schools])
+    disabled = disabled_by_school([s.id for s in schools])
     answers: list[Any] = []
     for impl in getattr(state().manager.hook, hook_name).get_hookimpls():
         enabled = [s for s in schools if impl.plugin_name not in disabled.get(s.id, ())]
@@ -267,14 +267,17 @@ def call_per_plugin(hook_name: str, schools: Sequence[Organisation], **kwargs: A
 
 
 def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[MetricTable]:
-    """Ask each plugin for its figures over the schools where it is enabled."""
-    tables = cast(
-        list[MetricTable], call_per_plugin("kaimen_bureau_metrics", schools, bureau=bureau)
-    )
-    return sorted(tables, key=lambda t: t.order)
+    """Ask each plugin for its figures over the schools where it is enabled, in order.
+
+    Plugins that keep per-school figures answer from ``kaimen.figures``'s cache.
+    """
+    from .figures import metric_tables
+
+    return cast(list[MetricTable], metric_tables(bureau, schools))
 
 
-def _disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
+def disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
+    """Return the plugins switched off, per school of ``school_ids`` (one query)."""
     rows = db.session.execute(
         sa.select(PluginSetting.org_id, PluginSetting.plugin).where(
             PluginSetting.org_id.in_(school_ids), PluginSetting.enabled.is_(False)

@@ -10,7 +10,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kaimen import call_per_plugin, db, id_arg, paginate, require, schools_under, user_can
+from kaimen import bureau_metrics, db, id_arg, paginate, require, schools_under, user_can
 from kaimen.classes import SchoolYear, current_year, years_of
 
 from .. import services
@@ -131,10 +131,9 @@ def my_schools() -> str:
     year = current_year(bureau)
     roles = services.schools_of_user(current_user, bureau, year)
     schools = [s for s in _own_schools() if s.id in roles]
-    tables = call_per_plugin("kaimen_bureau_metrics", schools, bureau=bureau) if schools else []
     return render_template(
         "liaison/mine.html", bureau=bureau, year=year, schools=schools, roles=roles,
-        tables=sorted(tables, key=lambda t: t.order),
+        tables=bureau_metrics(bureau, schools),
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import url_for
@@ -159,9 +159,7 @@ def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
                 chosen[group.key] = value
                 shown &= option.school_ids
     schools = [s for s in every if s.id in shown]
-    tables = (cast(list[MetricTable], plugins.call_per_plugin(
-        "kaimen_bureau_metrics", schools, bureau=bureau)) if schools else [])
-    tables.sort(key=lambda t: t.order)
+    tables = plugins.bureau_metrics(bureau, schools)
     for table in tables:
         translate_once(table)
     view = Umbrella(schools, tables, groups, chosen, sort=0, descending=False, mine=mine,
@@ -232,8 +230,7 @@ def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
     lines = []
     for county in counties:
         schools = orgs.schools_under(county)
-        tables = (cast(list[MetricTable], plugins.call_per_plugin(
-            "kaimen_bureau_metrics", schools, bureau=county)) if schools else [])
+        tables = plugins.bureau_metrics(county, schools)
         for table in tables:
             for index, heading in enumerate(table.columns):
                 columns.setdefault((str(table.title), index), Column(table, index, heading))

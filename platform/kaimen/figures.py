@@ -1,0 +1,136 @@
+"""Each school's figures for the umbrella view, kept until the school's data changes.
+
+At a thousand schools the umbrella view cannot count a county's rows on every request
+(a hundred thousand cases, half a million visits). A plugin that implements
+``kaimen_school_figures`` answers instead with its raw figures per school: plain data
+(numbers, dates, ids, small dicts), never words or names, computed from the school's own
+rows and its bureau's. The core keeps each school's answers in the figures cache, keyed by
+
+- the bureau asking and its local day (figures such as "overdue" age without a write);
+- the school's version and the every-school version from ``school_version``
+  (``kaimen.pagecache``), bumped in the writer's own transaction by every flush that
+  writes a row of the school, or a bureau's row that any school's figures may show;
+
+and asks the plugin again only for the schools whose key is new: after one parent files
+an opinion, the next view recounts that one school, in that plugin's fixed number of
+queries. The plugin's ``kaimen_bureau_metrics`` then receives ``figures=`` and builds its
+table, totals and links from them without counting again.
+
+A figure that depends on rows no school owns (users, role grants, names) is read by the
+plugin when it builds the table, never kept here: such rows bump no school's version.
+A write that bypasses the ORM's flush (``sa.update``/``sa.delete``) must call
+``kaimen.pagecache.touch`` for the schools it changed; ``FIGURES_SECONDS`` is the
+backstop for any that does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_caching import Cache
+
+from . import plugins
+from .extensions import db
+from .orgs import Organisation
+from .pagecache import EVERYWHERE, SchoolVersion
+from .timeutil import local_date
+
+cache = Cache()  # its own store: a county's schools must not push pages out, nor pages them
+
+EPOCH = -2  # a random number per database (migration 0016): tells a new database's keys apart
+
+
+def init_app(app: Any) -> None:
+    redis = app.config["REDIS_URL"]
+    cache.init_app(app, config={
+        "CACHE_TYPE": "RedisCache" if redis else "SimpleCache",
+        "CACHE_REDIS_URL": redis,
+        "CACHE_KEY_PREFIX": app.config.get("CACHE_KEY_PREFIX", "kaimen:") + "figures:",
+        "CACHE_DEFAULT_TIMEOUT": app.config["FIGURES_SECONDS"],
+        "CACHE_THRESHOLD": 50_000,  # schools × bureaus per process, without Redis
+    })
+
+
+def versions(school_ids: Sequence[int]) -> dict[int, int]:
+    """Return each school's version, ``EVERYWHERE``'s and the epoch, in one query."""
+    table = SchoolVersion.__table__
+    wanted = {EPOCH, EVERYWHERE, *school_ids}
+    found = dict(db.session.execute(
+        sa.select(table.c.school_id, table.c.version)
+        .where(table.c.school_id.in_(wanted))).all())
+    return {i: found.get(i, 0) for i in wanted}
+
+
+def _key(bureau: Organisation, school_id: int, day: str, known: dict[int, int]) -> str:
+    return (f"{known[EPOCH]}:{bureau.id}:{day}:{school_id}:{known[EVERYWHERE]}:"
+            f"{known[school_id]}")
+
+
+def gather(bureau: Organisation, schools: Sequence[Organisation],
+           enabled: dict[str, list[Organisation]]) -> dict[str, dict[int, Any]]:
+    """Return ``{plugin: {school id: raw figures}}`` for the plugins that keep figures.
+
+    ``enabled`` maps each plugin to the schools where it is on. Kept answers are read in
+    one round trip; each plugin is asked, once, about the schools it has no answer for.
+    """
+    answering = {impl.plugin_name: impl.function for impl in
+                 plugins.state().manager.hook.kaimen_school_figures.get_hookimpls()
+                 if enabled.get(impl.plugin_name)}
+    if not answering or not schools:
+        return {}
+    day = local_date(bureau).isoformat()
+    known = versions([s.id for s in schools])
+    keys = {s.id: _key(bureau, s.id, day, known) for s in schools}
+    try:
+        kept = dict(zip(keys, cache.get_many(*keys.values()), strict=True))
+    except Exception:  # a cache that fails is a miss: the figures are counted again
+        current_app.logger.exception("figures cache: could not read")
+        kept = {}
+    entries: dict[int, dict[str, Any]] = {i: dict(v) if isinstance(v, dict) else {}
+                                          for i, v in kept.items()}
+    changed: set[int] = set()
+    for name, answer in answering.items():
+        missing = [s for s in enabled[name] if name not in entries.setdefault(s.id, {})]
+        if not missing:
+            continue
+        counted = cast(dict[int, Any], answer(bureau=bureau, schools=missing) or {})
+        for school in missing:
+            entries[school.id][name] = counted.get(school.id)
+            changed.add(school.id)
+    if changed:
+        try:
+            cache.set_many({keys[i]: entries[i] for i in changed})
+        except Exception:
+            current_app.logger.exception("figures cache: could not store")
+    return {name: {s.id: entries[s.id][name] for s in enabled[name]} for name in answering}
+
+
+def metric_tables(bureau: Organisation, schools: Sequence[Organisation]) -> list[Any]:
+    """Ask each plugin for its umbrella table over the schools where it is enabled.
+
+    A plugin that keeps figures gets them as ``figures=`` (see the module); the others
+    count as before. Returns the tables in their order.
+    """
+    if not schools:
+        return []
+    disabled = plugins.disabled_by_school([s.id for s in schools])
+    impls = plugins.state().manager.hook.kaimen_bureau_metrics.get_hookimpls()
+    enabled = {impl.plugin_name: [s for s in schools
+                                  if impl.plugin_name not in disabled.get(s.id, ())]
+               for impl in impls}
+    kept = gather(bureau, schools, enabled)
+    tables = []
+    for impl in impls:
+        shown = enabled[impl.plugin_name]
+        if not shown:
+            continue
+        kwargs: dict[str, Any] = {"bureau": bureau, "schools": shown}
+        if impl.plugin_name in kept and "figures" in (*impl.argnames, *impl.kwargnames):
+            kwargs["figures"] = kept[impl.plugin_name]
+        table = impl.function(**kwargs)
+        if table is not None:
+            tables.append(table)
+    return sorted(tables, key=lambda t: t.order)
