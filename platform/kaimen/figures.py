@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_caching import Cache
 
 from . import plugins
@@ -108,29 +108,50 @@ def gather(bureau: Organisation, schools: Sequence[Organisation],
     return {name: {s.id: entries[s.id][name] for s in enabled[name]} for name in answering}
 
 
-def metric_tables(bureau: Organisation, schools: Sequence[Organisation]) -> list[Any]:
-    """Ask each plugin for its umbrella table over the schools where it is enabled.
+def _enabled_and_kept(bureau: Organisation, schools: Sequence[Organisation]
+                      ) -> tuple[dict[str, list[Organisation]], dict[str, dict[int, Any]]]:
+    """Return each plugin's schools (where it is on) and the kept figures, once per request
+    for the same bureau and schools (the table and the trends share them)."""
+    memo: dict[Any, Any] = {}
+    if has_request_context():
+        memo = request.__dict__.setdefault("kaimen_kept_figures", {})
+    key = (bureau.id, frozenset(s.id for s in schools))
+    if key not in memo:
+        disabled = plugins.disabled_by_school([s.id for s in schools])
+        names = {impl.plugin_name for hook in ("kaimen_school_figures", "kaimen_bureau_metrics",
+                                               "kaimen_bureau_trends")
+                 for impl in getattr(plugins.state().manager.hook, hook).get_hookimpls()}
+        enabled = {name: [s for s in schools if name not in disabled.get(s.id, ())]
+                   for name in names}
+        memo[key] = (enabled, gather(bureau, schools, enabled))
+    return cast(tuple[dict[str, list[Organisation]], dict[str, dict[int, Any]]], memo[key])
 
-    A plugin that keeps figures gets them as ``figures=`` (see the module); the others
-    count as before. Returns the tables in their order.
-    """
+
+def call(hook_name: str, bureau: Organisation, schools: Sequence[Organisation],
+         **kwargs: Any) -> list[Any]:
+    """Call ``hook_name`` once per plugin over the schools where it is on, handing the kept
+    figures (``figures=``) to a plugin that keeps them; return the answers that are not None."""
     if not schools:
         return []
-    disabled = plugins.disabled_by_school([s.id for s in schools])
-    impls = plugins.state().manager.hook.kaimen_bureau_metrics.get_hookimpls()
-    enabled = {impl.plugin_name: [s for s in schools
-                                  if impl.plugin_name not in disabled.get(s.id, ())]
-               for impl in impls}
-    kept = gather(bureau, schools, enabled)
-    tables = []
-    for impl in impls:
-        shown = enabled[impl.plugin_name]
+    enabled, kept = _enabled_and_kept(bureau, schools)
+    answers = []
+    for impl in getattr(plugins.state().manager.hook, hook_name).get_hookimpls():
+        shown = enabled.get(impl.plugin_name, list(schools))
         if not shown:
             continue
-        kwargs: dict[str, Any] = {"bureau": bureau, "schools": shown}
+        arguments: dict[str, Any] = {"bureau": bureau, "schools": shown, **kwargs}
         if impl.plugin_name in kept and "figures" in (*impl.argnames, *impl.kwargnames):
-            kwargs["figures"] = kept[impl.plugin_name]
-        table = impl.function(**kwargs)
-        if table is not None:
-            tables.append(table)
-    return sorted(tables, key=lambda t: t.order)
+            arguments["figures"] = kept[impl.plugin_name]
+        answer = impl.function(**arguments)
+        if answer is not None:
+            answers.append(answer)
+    return answers
+
+
+def metric_tables(bureau: Organisation, schools: Sequence[Organisation]) -> list[Any]:
+    """Ask each plugin for its umbrella table over the schools where it is enabled, in order.
+
+    A plugin that keeps figures gets them as ``figures=`` (see the module); the others
+    count as before.
+    """
+    return sorted(call("kaimen_bureau_metrics", bureau, schools), key=lambda t: t.order)

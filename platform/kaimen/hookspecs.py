@@ -121,13 +121,15 @@ def kaimen_bureau_metrics(
 
 @hookspec
 def kaimen_bureau_trends(
-    bureau: Organisation, schools: list[Organisation], months: list[date]
+    bureau: Organisation, schools: list[Organisation], months: list[date],
+    figures: dict[int, Any] | None,
 ) -> list[Trend]:
     """Return ``Trend`` series for the umbrella view: one value per month of ``months``.
 
     ``months`` are the first days of the last twelve months (bureau-local), oldest
     first; ``schools`` are the schools shown where this plugin is enabled. Answer
-    with one query per series (group by day or month, then sum per month).
+    with one query per series (group by day or month, then sum per month), or, for a
+    plugin that keeps figures, from ``figures`` (as ``kaimen_bureau_metrics`` does).
     """
 
 

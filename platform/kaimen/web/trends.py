@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
 
-from .. import orgs, plugins
+from .. import figures, orgs
 from ..plugins import Trend
 from ..timeutil import local_date
 
@@ -85,7 +84,6 @@ def charts(bureau: orgs.Organisation, schools: list[orgs.Organisation]) -> list[
     if not schools:
         return []
     months = last_months(bureau)
-    answers = cast(list[Any], plugins.call_per_plugin(
-        "kaimen_bureau_trends", schools, bureau=bureau, months=months))
+    answers = figures.call("kaimen_bureau_trends", bureau, schools, months=months)
     trends = [trend for answer in answers for trend in answer]
     return [layout(trend) for trend in sorted(trends, key=lambda t: t.order)]
