@@ -94,10 +94,21 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation],
     kept: dict[int, dict[str, Any]] = {s.id: figures.get(s.id) or empty for s in schools}
     leader_ids = {i for f in kept.values() for i in f["leaders"]}
     unit_ids = {i for f in kept.values() for i in f["units"]}
-    leaders = ({u.id: u.display_name for u in db.session.scalars(
-        sa.select(User).where(User.id.in_(leader_ids)))} if leader_ids else {})
-    units: dict[int, str] = ({i: name for i, name in db.session.execute(
-        sa.select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids)))} if unit_ids else {})
+    names: dict[tuple[str, int], str] = {}
+    if leader_ids:
+        names.update((("leader", i), name) for i, name in db.session.execute(
+            sa.select(User.id, User.display_name).where(User.id.in_(leader_ids))))
+    if unit_ids:
+        names.update((("unit", i), name) for i, name in db.session.execute(
+            sa.select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))))
+    lists: dict[tuple[str, tuple[int, ...]], str] = {}  # schools share leaders: words once
+
+    def listed(kind: str, ids: list[int]) -> str:
+        key = (kind, tuple(ids))
+        if key not in lists:
+            lists[key] = name_list(names[kind, i] for i in ids if (kind, i) in names) or "—"
+        return lists[key]
+
     table = MetricTable(
         title=_l("Dual-link, dual-package"),
         columns=[_l("Linked leader"), _l("Packaging units"), _l("Visits this term"),
@@ -117,8 +128,8 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation],
             linked, packaged = figure["leaders"], figure["units"]
             flags = (not linked) + (len(linked) > 1) + (not packaged)
             table.rows[school.id] = [
-                name_list(leaders[i] for i in linked if i in leaders) or "—",
-                name_list(units[i] for i in packaged if i in units) or "—",
+                listed("leader", linked),
+                listed("unit", packaged),
                 figure["visits"],
                 flags,
             ]
