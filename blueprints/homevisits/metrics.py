@@ -41,7 +41,7 @@ def percent(share: float) -> str:
 
 def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, list[int]]:
     """Return each school's raw figures this term, ``[students, reached, in person, visits,
-    overdue]``, from its own rows and the bureau's term: 3 queries or so for every school.
+    overdue]``, from its own rows and the bureau's year and term: 5 queries for every school.
 
     Visits per teacher needs the teachers, read from role grants: ``rows_of`` counts them
     when it builds the rows, never here (a grant bumps no school's version).
@@ -79,7 +79,7 @@ def rows_of(schools: list[Organisation], kept: dict[int, list[int]]
 
 def figures(bureau: Organisation, schools: list[Organisation]
             ) -> tuple[Term | None, dict[int, SchoolFigures], SchoolFigures]:
-    """Return the term, each school's figures and the county's totals: 5 queries or so."""
+    """Return the term, each school's figures and the county's totals: 7 queries."""
     rows, total = rows_of(schools, school_figures(bureau, schools))
     return current_term(bureau), rows, total
 
