@@ -18,16 +18,18 @@ from kaimen import (
     Panel,
     SchoolGroup,
     Trend,
+    Unit,
+    User,
     db,
     local_date,
     name_list,
     render_panel,
     user_can,
 )
-from kaimen.classes import current_year
+from kaimen.classes import current_term, current_year
 
 from . import services
-from .models import LiaisonVisit
+from .models import LiaisonVisit, LinkAssignment, PackageAssignment
 
 
 def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
@@ -37,12 +39,76 @@ def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
     return counties
 
 
-def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    """Return each school's linked leaders, packaging units, visits this term and coverage flags.
+def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    """Return each school's raw figures: the ids of its linked leaders and packaging units
+    this school year (in the order assigned), its visits this term and that term's days.
 
     A fixed number of queries per county bureau (a city bureau's view spans several),
-    whatever the number of schools.
+    whatever the number of schools; the names are read by ``bureau_metrics``.
     """
+    figures: dict[int, Any] = {s.id: {"leaders": [], "units": [], "visits": 0, "term": None}
+                               for s in schools}
+    for county_schools in _by_county(schools).values():
+        county = county_schools[0].bureau()
+        ids = [s.id for s in county_schools]
+        year = current_year(county)
+        if year is not None:
+            for school_id, user_id in db.session.execute(
+                sa.select(LinkAssignment.school_id, LinkAssignment.user_id)
+                .where(LinkAssignment.school_year_id == year.id,
+                       LinkAssignment.school_id.in_(ids))
+                .order_by(LinkAssignment.id)
+            ):
+                figures[school_id]["leaders"].append(user_id)
+            for school_id, unit_id in db.session.execute(
+                sa.select(PackageAssignment.school_id, PackageAssignment.unit_id)
+                .where(PackageAssignment.school_year_id == year.id,
+                       PackageAssignment.school_id.in_(ids))
+                .order_by(PackageAssignment.id)
+            ):
+                figures[school_id]["units"].append(unit_id)
+        term = current_term(county)
+        if term is None:
+            continue
+        for school_id in ids:
+            figures[school_id]["term"] = [term.starts_on.isoformat(), term.ends_on.isoformat()]
+        for school_id, count in db.session.execute(
+            sa.select(LiaisonVisit.school_id, sa.func.count())
+            .where(LiaisonVisit.school_id.in_(ids), LiaisonVisit.visited_on >= term.starts_on,
+                   LiaisonVisit.visited_on <= term.ends_on)
+            .group_by(LiaisonVisit.school_id)
+        ):
+            figures[school_id]["visits"] = int(count)
+    return figures
+
+
+def bureau_metrics(bureau: Organisation, schools: list[Organisation],
+                   figures: dict[int, Any] | None = None) -> MetricTable:
+    """Return each school's linked leaders, packaging units, visits this term and coverage flags,
+    from ``figures`` (``school_figures``; counted now when None) and the names of the leaders
+    and units they name: two queries.
+    """
+    if figures is None:
+        figures = school_figures(bureau, schools)
+    empty: dict[str, Any] = {"leaders": [], "units": [], "visits": 0, "term": None}
+    kept: dict[int, dict[str, Any]] = {s.id: figures.get(s.id) or empty for s in schools}
+    leader_ids = {i for f in kept.values() for i in f["leaders"]}
+    unit_ids = {i for f in kept.values() for i in f["units"]}
+    names: dict[tuple[str, int], str] = {}
+    if leader_ids:
+        names.update((("leader", i), name) for i, name in db.session.execute(
+            sa.select(User.id, User.display_name).where(User.id.in_(leader_ids))))
+    if unit_ids:
+        names.update((("unit", i), name) for i, name in db.session.execute(
+            sa.select(Unit.id, Unit.name).where(Unit.id.in_(unit_ids))))
+    lists: dict[tuple[str, tuple[int, ...]], str] = {}  # schools share leaders: words once
+
+    def listed(kind: str, ids: list[int]) -> str:
+        key = (kind, tuple(ids))
+        if key not in lists:
+            lists[key] = name_list(names[kind, i] for i in ids if (kind, i) in names) or "—"
+        return lists[key]
+
     table = MetricTable(
         title=_l("Dual-link, dual-package"),
         columns=[_l("Linked leader"), _l("Packaging units"), _l("Visits this term"),
@@ -53,25 +119,21 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricT
     bases: dict[int, str] = {}  # county id -> its list of this term's visits
     for county_schools in _by_county(schools).values():
         county = county_schools[0].bureau()
-        year = current_year(county)
-        ids = [s.id for s in county_schools]
-        grid = services.load_grid(year, ids) if year else services.Grid()
-        check = services.coverage(grid, ids, [], [])
-        summary = services.visits_this_term(county, grid, ids)
-        visited = summary.schools
-        if summary.term is not None and user_can(current_user, "liaison.view", county):
-            bases[county.id] = url_for(
-                "liaison_bureau.visits", bureau=county.slug,
-                since=summary.term.starts_on.isoformat(), until=summary.term.ends_on.isoformat())
+        term = kept[county_schools[0].id]["term"]
+        if term is not None and user_can(current_user, "liaison.view", county):
+            bases[county.id] = url_for("liaison_bureau.visits", bureau=county.slug,
+                                       since=term[0], until=term[1])
         for school in county_schools:
-            flags = len(check.flags(school.id))
+            figure = kept[school.id]
+            linked, packaged = figure["leaders"], figure["units"]
+            flags = (not linked) + (len(linked) > 1) + (not packaged)
             table.rows[school.id] = [
-                name_list(u.display_name for u in grid.leaders.get(school.id, [])) or "—",
-                name_list(u.name for u in grid.units.get(school.id, [])) or "—",
-                visited.get(school.id, 0),
+                listed("leader", linked),
+                listed("unit", packaged),
+                figure["visits"],
                 flags,
             ]
-            visits_total += visited.get(school.id, 0)
+            visits_total += figure["visits"]
             problems_total += flags
     table.total = ["", "", visits_total, problems_total]
 
