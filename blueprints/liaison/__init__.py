@@ -89,8 +89,9 @@ def kaimen_staff_panels(school: Organisation, user: Any) -> list[Panel]:
 
 @hookimpl
 def kaimen_bureau_trends(bureau: Organisation, schools: list[Organisation],
-                         months: list[date]) -> list[Trend]:
-    return [metrics.visit_trend(schools, months)]
+                         months: list[date], figures: dict[int, Any] | None = None
+                         ) -> list[Trend]:
+    return [metrics.visit_trend(schools, months, figures)]
 
 
 @hookimpl

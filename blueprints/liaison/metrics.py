@@ -31,6 +31,8 @@ from kaimen.classes import current_term, current_year
 from . import services
 from .models import LiaisonVisit, LinkAssignment, PackageAssignment
 
+MONTHS = 12  # the umbrella view's trends span the last twelve months
+
 
 def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
     counties: dict[int, list[Organisation]] = defaultdict(list)
@@ -41,13 +43,14 @@ def _by_county(schools: list[Organisation]) -> dict[int, list[Organisation]]:
 
 def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
     """Return each school's raw figures: the ids of its linked leaders and packaging units
-    this school year (in the order assigned), its visits this term and that term's days.
+    this school year (in the order assigned), its visits this term and that term's days,
+    and its visits per month (``"YYYY-MM"``) of the last ``MONTHS`` months.
 
     A fixed number of queries per county bureau (a city bureau's view spans several),
     whatever the number of schools; the names are read by ``bureau_metrics``.
     """
-    figures: dict[int, Any] = {s.id: {"leaders": [], "units": [], "visits": 0, "term": None}
-                               for s in schools}
+    figures: dict[int, Any] = {s.id: {"leaders": [], "units": [], "visits": 0, "term": None,
+                                      "months": {}} for s in schools}
     for county_schools in _by_county(schools).values():
         county = county_schools[0].bureau()
         ids = [s.id for s in county_schools]
@@ -67,6 +70,16 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
                 .order_by(PackageAssignment.id)
             ):
                 figures[school_id]["units"].append(unit_id)
+        since = _months_back(local_date(county), MONTHS - 1)
+        month = sa.func.extract("month", LiaisonVisit.visited_on)
+        year_of = sa.func.extract("year", LiaisonVisit.visited_on)
+        for school_id, year_number, month_number, count in db.session.execute(
+            sa.select(LiaisonVisit.school_id, year_of, month, sa.func.count())
+            .where(LiaisonVisit.school_id.in_(ids), LiaisonVisit.visited_on >= since)
+            .group_by(LiaisonVisit.school_id, year_of, month)
+        ):
+            figures[school_id]["months"][f"{int(year_number):04d}-{int(month_number):02d}"] = (
+                int(count))
         term = current_term(county)
         if term is None:
             continue
@@ -178,10 +191,26 @@ def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
     ]
 
 
-def visit_trend(schools: list[Organisation], months: list[date]) -> Trend:
-    """Return the liaison visits to ``schools`` per month, in one query."""
+def _months_back(day: date, count: int) -> date:
+    """Return the first day of the month ``count`` months before ``day``'s."""
+    index = day.year * 12 + day.month - 1 - count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def visit_trend(schools: list[Organisation], months: list[date],
+                figures: dict[int, Any] | None = None) -> Trend:
+    """Return the liaison visits to ``schools`` per month: summed from the kept ``figures``
+    when they cover ``months``, else in one query."""
     counts = dict.fromkeys(months, 0)
-    if months:
+    kept: list[Any] = [figures.get(s.id) for s in schools] if figures is not None else []
+    if months and kept and all(f is not None and "months" in f for f in kept) and (
+            len(months) <= MONTHS):
+        wanted = {f"{m.year:04d}-{m.month:02d}": m for m in months}
+        for school_figures_ in kept:
+            for key, count in school_figures_["months"].items():
+                if key in wanted:
+                    counts[wanted[key]] += count
+    elif months:
         rows = db.session.execute(
             sa.select(LiaisonVisit.visited_on, sa.func.count())
             .where(LiaisonVisit.school_id.in_([s.id for s in schools]),
