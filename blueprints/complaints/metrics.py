@@ -156,13 +156,14 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
         table.links = list_links(table.url or "")
     totals = [0] * 7
     overall: dict[int, int] = {}
+    words: dict[Any, str] = {}
     for school in schools:
         kept = figures.get(school.id) or {"counts": [0] * 7, "days": {}}
         counts, histogram = kept["counts"], kept["days"]
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
         for days, count in histogram.items():
             overall[days] = overall.get(days, 0) + count
-        table.rows[school.id] = _cells(counts, _median(histogram))
+        table.rows[school.id] = _cells(counts, _median(histogram), words)
     table.total = _cells(totals, _median(overall))
     return table
 
@@ -179,10 +180,26 @@ def list_links(base: str) -> dict[int, Any]:
     return {0: to(""), 1: to("&status=open"), 2: to("&overdue=1")}
 
 
-def _cells(figures: list[int], median: float | None) -> list[Any]:
+def _cells(figures: list[int], median: float | None,
+           words: dict[Any, str] | None = None) -> list[Any]:
+    """Return a row's cells; ``words`` keeps each rate and median already formatted (Babel's
+    formatting costs more than the rest of a row, and a county repeats the same values)."""
+    words = {} if words is None else words
     received, open_, overdue, due, on_time, satisfied, judged = figures
-    return [received, open_, overdue, "—" if median is None else format_decimal(median),
-            _rate(on_time, due), _rate(satisfied, judged)]
+
+    def rate(part: int, whole: int) -> str:
+        key = ("rate", part / whole if whole else None)
+        if key not in words:
+            words[key] = _rate(part, whole)
+        return words[key]
+
+    if median is None:
+        middle = "—"
+    else:
+        if ("median", median) not in words:
+            words[("median", median)] = format_decimal(median)
+        middle = words[("median", median)]
+    return [received, open_, overdue, middle, rate(on_time, due), rate(satisfied, judged)]
 
 
 def breakdown(
