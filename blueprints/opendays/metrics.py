@@ -145,10 +145,13 @@ def _count(bureau: Organisation, schools: list[Organisation], since: datetime) -
 def bureau_table(bureau: Organisation, schools: list[Organisation],
                  figures: dict[int, Any] | None = None) -> MetricTable:
     """Return events held, registrations, attendance and satisfaction per school, from
-    ``figures`` (``school_figures``; counted now when None) and the time now."""
+    ``figures`` (``school_figures``; counted now when None, or for a school without them)
+    and the time now."""
     period, since = period_start(bureau)
-    if figures is None:
-        figures = _count(bureau, schools, since)
+    figures = dict(figures or {})
+    missing = [s for s in schools if figures.get(s.id) is None]
+    if missing:
+        figures.update(_count(bureau, missing, since))
     table = MetricTable(
         title=_l("Open-day calendar"), order=40, url=link(bureau),
         columns=[_l("Events held, %(period)s", period=period),
