@@ -55,8 +55,14 @@ def kaimen_school_panels(school: Any) -> list[Panel]:
 
 
 @hookimpl
-def kaimen_bureau_metrics(bureau: Any, schools: list[Any]) -> MetricTable:
-    return metrics.bureau_table(bureau, schools)
+def kaimen_school_figures(bureau: Any, schools: list[Any]) -> dict[int, Any]:
+    return metrics.school_figures(bureau, schools)
+
+
+@hookimpl
+def kaimen_bureau_metrics(bureau: Any, schools: list[Any],
+                          figures: dict[int, Any] | None = None) -> MetricTable:
+    return metrics.bureau_table(bureau, schools, figures)
 
 
 @hookimpl

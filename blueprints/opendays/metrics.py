@@ -8,7 +8,7 @@ its period.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,37 +87,71 @@ def period_start(bureau: Organisation, today: date | None = None) -> tuple[str, 
     return name, start
 
 
-def _held(ids: list[int], since: datetime, now: datetime) -> Any:
-    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
-                   OpenDay.starts_at >= since, OpenDay.ends_at <= now)
+# A school's raw figures, in this order: events held, registrations, seats, people present,
+# the sum of the satisfaction answers and how many there are.
+FIGURES = 6
+EVENTS, REGISTRATIONS, SEATS, PRESENT, SATISFACTION, ANSWERS = range(FIGURES)
 
 
-def _per_school(statement: Any) -> dict[int, Any]:
-    return {school_id: value for school_id, value in db.session.execute(all_schools(statement))}
+def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    """Return each school's raw figures this period: ``{"ended": figures}`` of the events
+    that had ended when counted, and ``{"ending": [[end (ISO), *figures], ...]}``, one per
+    event that ends by tomorrow (bureau-local), which the table adds once it has ended.
+    One query for the period, one per figure."""
+    return _count(bureau, schools, period_start(bureau)[1])
 
 
-def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    """Return events held, registrations, attendance and satisfaction per school."""
+def _count(bureau: Organisation, schools: list[Organisation], since: datetime) -> dict[int, Any]:
     ids, now = [s.id for s in schools], utcnow()
+    tomorrow = times.to_utc(datetime.combine(local_date(bureau) + timedelta(days=1), time()),
+                            bureau)
+    assert tomorrow is not None
+    held = sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+                   OpenDay.starts_at >= since, OpenDay.ends_at <= max(tomorrow, now))
+    # An event that has ended is summed with the others (no id); one still to end keeps its own.
+    event = sa.case((OpenDay.ends_at <= now, None), else_=OpenDay.id).label("event")
+    ended = {i: [0] * FIGURES for i in ids}
+    ending: dict[int, dict[int, list[Any]]] = {i: {} for i in ids}
+    ends: dict[int, str] = {}
+
+    def add(statement: Any, *columns: int) -> None:
+        for school_id, event_id, ends_at, *values in db.session.execute(all_schools(
+                statement.group_by(OpenDay.school_id, event))):
+            into = ended[school_id] if event_id is None else ending[school_id].setdefault(
+                event_id, [0] * FIGURES)
+            for column, value in zip(columns, values, strict=True):
+                into[column] = int(value or 0)
+            if event_id is not None:
+                ends[event_id] = ends_at.isoformat()
+
+    per_event = (OpenDay.school_id, event, sa.func.max(OpenDay.ends_at))
+    add(sa.select(*per_event, sa.func.count()).where(held), EVENTS)
+    joined = (sa.select(*per_event).join(Registration, Registration.open_day_id == OpenDay.id)
+              .where(held, Registration.status == CONFIRMED))
+    add(joined.add_columns(sa.func.count()), REGISTRATIONS)
+    add(joined.add_columns(sa.func.sum(Registration.attendees)), SEATS)
+    add(joined.add_columns(sa.func.sum(sa.case(
+        (Registration.checked_in_at.is_not(None), Registration.attendees), else_=0))), PRESENT)
+    add(sa.select(*per_event, sa.func.sum(OpenDayFeedback.satisfaction),
+                  sa.func.count(OpenDayFeedback.id))
+        .join(Registration, Registration.open_day_id == OpenDay.id)
+        .join(OpenDayFeedback, OpenDayFeedback.registration_id == Registration.id)
+        .where(held), SATISFACTION, ANSWERS)
+    return {i: {"ended": ended[i],
+                "ending": [[ends[e], *figures] for e, figures in sorted(ending[i].items())]}
+            for i in ids}
+
+
+def bureau_table(bureau: Organisation, schools: list[Organisation],
+                 figures: dict[int, Any] | None = None) -> MetricTable:
+    """Return events held, registrations, attendance and satisfaction per school, from
+    ``figures`` (``school_figures``; counted now when None, or for a school without them)
+    and the time now."""
     period, since = period_start(bureau)
-    held = _held(ids, since, now)
-    events = _per_school(sa.select(OpenDay.school_id, sa.func.count())
-                         .where(held).group_by(OpenDay.school_id))
-    joined = (sa.select(OpenDay.school_id)
-              .join(Registration, Registration.open_day_id == OpenDay.id)
-              .where(held, Registration.status == CONFIRMED).group_by(OpenDay.school_id))
-    registrations = _per_school(joined.add_columns(sa.func.count()))
-    seats = _per_school(joined.add_columns(sa.func.sum(Registration.attendees)))
-    present = _per_school(joined.add_columns(sa.func.sum(sa.case(
-        (Registration.checked_in_at.is_not(None), Registration.attendees), else_=0))))
-    satisfaction = {school_id: (mean, count) for school_id, mean, count in db.session.execute(
-        all_schools(
-            sa.select(OpenDay.school_id, sa.func.avg(OpenDayFeedback.satisfaction),
-                      sa.func.count(OpenDayFeedback.id))
-            .join(Registration, Registration.open_day_id == OpenDay.id)
-            .join(OpenDayFeedback, OpenDayFeedback.registration_id == Registration.id)
-            .where(held).group_by(OpenDay.school_id)
-        ))}
+    figures = dict(figures or {})
+    missing = [s for s in schools if figures.get(s.id) is None]
+    if missing:
+        figures.update(_count(bureau, missing, since))
     table = MetricTable(
         title=_l("Open-day calendar"), order=40, url=link(bureau),
         columns=[_l("Events held, %(period)s", period=period),
@@ -125,16 +159,24 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
                  _l("Attendance, %(period)s", period=period),
                  _l("Satisfaction (1–5), %(period)s", period=period)],
     )
+    now = utcnow()
+    total = [0] * FIGURES
+    satisfaction: dict[int, tuple[float, int]] = {}
     for school in schools:
+        kept = figures[school.id]
+        held = list(kept["ended"])
+        for ends_at, *more in kept["ending"]:
+            if datetime.fromisoformat(ends_at) <= now:
+                held = [a + b for a, b in zip(held, more, strict=True)]
+        total = [a + b for a, b in zip(total, held, strict=True)]
+        if held[ANSWERS]:
+            satisfaction[school.id] = (held[SATISFACTION] / held[ANSWERS], held[ANSWERS])
         table.rows[school.id] = [
-            events.get(school.id, 0), registrations.get(school.id, 0),
-            _rate(present.get(school.id), seats.get(school.id)),
+            held[EVENTS], held[REGISTRATIONS], _rate(held[PRESENT], held[SEATS]),
             _mean(satisfaction.get(school.id, (None, 0))[0]),
         ]
-    total_present = sum(int(v or 0) for v in present.values())
-    total_seats = sum(int(v or 0) for v in seats.values())
-    table.total = [sum(events.values()), sum(registrations.values()),
-                   _rate(total_present, total_seats), _mean(_weighted(satisfaction))]
+    table.total = [total[EVENTS], total[REGISTRATIONS], _rate(total[PRESENT], total[SEATS]),
+                   _mean(_weighted(satisfaction))]
     return table
 
 

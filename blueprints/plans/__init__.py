@@ -75,8 +75,14 @@ def kaimen_school_panels(school: Organisation) -> list[Panel]:
 
 
 @hookimpl
-def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
-    return metrics.bureau_table(bureau, schools)
+def kaimen_school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    return metrics.school_figures(bureau, schools)
+
+
+@hookimpl
+def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation],
+                          figures: dict[int, Any] | None = None) -> MetricTable | None:
+    return metrics.bureau_table(bureau, schools, figures)
 
 
 @hookimpl

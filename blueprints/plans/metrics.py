@@ -60,19 +60,36 @@ class Tally:
         self.signed_off += other.signed_off
 
 
-def sentence(tally: Tally) -> str:
-    """Return the report's sentence, e.g. "12 items: 8 basically done, 4 in progress"."""
+def sentence(tally: Tally, said: dict[Any, str] | None = None) -> str:
+    """Return the report's sentence, e.g. "12 items: 8 basically done, 4 in progress".
+
+    ``said`` keeps the words already translated: a table of a thousand schools says the
+    same few counts over and over, and each translation costs a lookup of the locale.
+    """
+    said = {} if said is None else said
+
+    def say(key: Any, words: Any) -> str:
+        if key not in said:
+            said[key] = words()
+        return said[key]
+
     if not tally.total:
-        return _("No items yet")
-    words = {
-        DONE: lambda n: ngettext("%(num)d done", "%(num)d done", n),
-        BASICALLY_DONE: lambda n: ngettext("%(num)d basically done", "%(num)d basically done", n),
-        IN_PROGRESS: lambda n: ngettext("%(num)d in progress", "%(num)d in progress", n),
-        NOT_STARTED: lambda n: ngettext("%(num)d not started", "%(num)d not started", n),
-    }
-    parts = [say(tally.by_status[s]) for s, say in words.items() if tally.by_status.get(s)]
-    return _("%(total)s: %(parts)s", total=ngettext("%(num)d item", "%(num)d items", tally.total),
-             parts=pgettext("counts in a sentence", ", ").join(parts))
+        return say("none", lambda: _("No items yet"))
+    parts = [say((s, tally.by_status[s]), lambda s=s: WORDS[s](tally.by_status[s]))
+             for s in WORDS if tally.by_status.get(s)]
+    total = say(("total", tally.total),
+                lambda: ngettext("%(num)d item", "%(num)d items", tally.total))
+    comma = say("comma", lambda: pgettext("counts in a sentence", ", "))
+    return say("sentence", lambda: _("%(total)s: %(parts)s")) % {  # as gettext fills it in
+        "total": total, "parts": comma.join(parts)}
+
+
+WORDS: dict[str, Any] = {
+    DONE: lambda n: ngettext("%(num)d done", "%(num)d done", n),
+    BASICALLY_DONE: lambda n: ngettext("%(num)d basically done", "%(num)d basically done", n),
+    IN_PROGRESS: lambda n: ngettext("%(num)d in progress", "%(num)d in progress", n),
+    NOT_STARTED: lambda n: ngettext("%(num)d not started", "%(num)d not started", n),
+}
 
 
 def tallies(campaign: Campaign, school_ids: list[int], today: date) -> dict[int, Tally]:
@@ -124,13 +141,33 @@ def school_panel(school: Organisation) -> Panel | None:
                         campaign=campaign, summary=sentence(tally))
 
 
-def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable | None:
-    """Return each school's plan status, items in the report's words, overdue and signed off;
-    the bureau's own plan in the title, apart from the schools' total."""
+def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    """Return each school's raw figures in the current campaign (none without one): the
+    campaign, the plan's status and the approved plan's items by status, overdue today and
+    signed off. One query for the campaign, two for the figures."""
+    campaign = services.current_campaign(bureau)
+    if campaign is None:
+        return {}
+    return _count(campaign, [s.id for s in schools], local_date(bureau))
+
+
+def _count(campaign: Campaign, ids: list[int], today: date) -> dict[int, Any]:
+    statuses, by_school = plan_statuses(campaign, ids), tallies(campaign, ids, today)
+    return {i: {"campaign": campaign.id, "plan": statuses.get(i),
+                "items": by_school[i].by_status, "overdue": by_school[i].overdue,
+                "signed_off": by_school[i].signed_off} for i in ids}
+
+
+def bureau_table(bureau: Organisation, schools: list[Organisation],
+                 figures: dict[int, Any] | None = None) -> MetricTable | None:
+    """Return each school's plan status, items in the report's words, overdue and signed off,
+    from ``figures`` (``school_figures``; counted now when None, or for a school whose figures
+    are of another campaign); the bureau's own plan in the title, apart from the schools'
+    total, read here (the bureau is none of ``schools``, so its figures are not kept)."""
     campaign = services.current_campaign(bureau)
     if campaign is None:
         return None
-    ids, today = [s.id for s in schools], local_date(bureau)
+    today = local_date(bureau)
     stage = campaign.stage_on(today)
     title = _l("Rectification: %(campaign)s", campaign=campaign.title)
     if stage is not None:
@@ -146,16 +183,21 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
                         url=url_for("plans_bureau.index", bureau=bureau.slug))
     if user_can(current_user, "plans.view", bureau):
         table.links = ledger_links(bureau, campaign)
-    statuses, by_school = plan_statuses(campaign, ids), tallies(campaign, ids, today)
+    figures = dict(figures or {})
+    stale = [s.id for s in schools if (figures.get(s.id) or {}).get("campaign") != campaign.id]
+    if stale:
+        figures.update(_count(campaign, stale, today))
+    total, approved, said = Tally(), 0, dict[Any, str]()
     for school in schools:
-        tally = by_school[school.id]
-        status = statuses.get(school.id)
-        table.rows[school.id] = [PLAN_STATUSES[status] if status else "—", sentence(tally),
-                                 tally.overdue, tally.signed_off]
-    total = county_tally(by_school)
-    approved = sum(1 for s in statuses.values() if s == APPROVED)
+        raw = figures[school.id]
+        tally = Tally(dict(raw["items"]), raw["overdue"], raw["signed_off"])
+        status = raw["plan"]
+        table.rows[school.id] = [PLAN_STATUSES[status] if status else "—",
+                                 sentence(tally, said), tally.overdue, tally.signed_off]
+        total.add(tally)
+        approved += status == APPROVED
     table.total = [_("%(approved)d of %(schools)d approved", approved=approved,
-                     schools=len(schools)), sentence(total), total.overdue, total.signed_off]
+                     schools=len(schools)), sentence(total, said), total.overdue, total.signed_off]
     return table
 
 

@@ -95,8 +95,14 @@ def kaimen_audit_object(
 
 
 @hookimpl
-def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    return metrics.bureau_table(bureau, schools)
+def kaimen_school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
+    return metrics.school_figures(schools)
+
+
+@hookimpl
+def kaimen_bureau_metrics(bureau: Organisation, schools: list[Organisation],
+                          figures: dict[int, Any] | None = None) -> MetricTable:
+    return metrics.bureau_table(bureau, schools, figures)
 
 
 @hookimpl

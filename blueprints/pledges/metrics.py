@@ -90,29 +90,61 @@ def _reports(schools: list[Organisation]) -> dict[int, tuple[int, int]] | None:
     return totals
 
 
-def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTable:
-    """Return published pledges, board this year, ethics signatures and reports per school."""
+def school_figures(schools: list[Organisation]) -> dict[int, Any]:
+    """Return each school's raw figures: its published pledges, of them this school year's,
+    the teachers who signed this year's ethics pledges and the reports about its pledges
+    (``[reports, substantiated]``; None when no plugin counted reports in ``schools``), with
+    the school year."""
     ids, year = [s.id for s in schools], services.current_school_year()
-    boards, signers = published(schools, year), _signers(ids, year)
+    boards, signers, reports = published(schools, year), _signers(ids, year), _reports(schools)
+    return {i: {"year": year, "published": list(boards.get(i, (0, 0))),
+                "signed": int(signers.get(i, 0)),
+                "reports": list(reports[i]) if reports is not None else None}
+            for i in ids}
+
+
+def _reports_counted(schools: list[Organisation]) -> bool:
+    """Return whether a plugin counts reports in any of ``schools``, as ``_reports`` asks:
+    about no reference, it counts nothing; the plugin switches are read in one query."""
+    return bool(call_per_plugin("kaimen_report_counts", schools, references=[]))
+
+
+def bureau_table(bureau: Organisation, schools: list[Organisation],
+                 figures: dict[int, Any] | None = None) -> MetricTable:
+    """Return published pledges, board this year, ethics signatures and reports per school,
+    from ``figures`` (``school_figures``; counted now when None, or for a school whose
+    figures are of another school year); the teachers are counted here, from role grants,
+    and whether any plugin counts reports (kept figures: the plugin switches may differ)."""
+    year = services.current_school_year()
+    kept = figures is not None
+    figures = dict(figures or {})
+    stale = [s for s in schools if (figures.get(s.id) or {}).get("year") != year]
+    if stale:
+        figures.update(school_figures(stale))
     teachers = count_holders("pledges.sign", schools)
-    reports = _reports(schools)
+    reported = (_reports_counted(schools) if kept else
+                any(figures[s.id]["reports"] is not None for s in schools))
     columns = [_l("Published pledges"), _l("Board for %(year)s", year=year),
                _l("Ethics pledge signed / teachers")]
-    if reports is not None:
+    if reported:
         columns.append(_l("Broken-pledge reports (substantiated)"))
     table = MetricTable(title=_l("Pledge board"), columns=columns, order=30,
                         url=url_for("pledges_bureau.schools", bureau=bureau.slug))
+    totals = [0, 0, 0, 0, 0]  # published, with a board, signed, reports, substantiated
+    yes, no = _("Yes"), _("No")
     for school in schools:
-        count, current = boards.get(school.id, (0, 0))
-        row: list[Any] = [count, _("Yes") if current else _("No"),
-                          f"{signers.get(school.id, 0)} / {teachers.get(school.id, 0)}"]
-        if reports is not None:
-            row.append("{} ({})".format(*reports[school.id]))
+        raw = figures[school.id]
+        (count, current), signed = raw["published"], raw["signed"]
+        reports = raw["reports"] or (0, 0)
+        row: list[Any] = [count, yes if current else no,
+                          f"{signed} / {teachers.get(school.id, 0)}"]
+        if reported:
+            row.append("{} ({})".format(*reports))
         table.rows[school.id] = row
-    with_board = sum(1 for s in schools if boards.get(s.id, (0, 0))[1])
-    table.total = [sum(c for c, _y in boards.values()), f"{with_board} / {len(schools)}",
-                   f"{sum(signers.values())} / {sum(teachers.get(i, 0) for i in ids)}"]
-    if reports is not None:
-        reported, substantiated = (sum(r[i] for r in reports.values()) for i in (0, 1))
-        table.total.append(f"{reported} ({substantiated})")
+        for i, value in enumerate((count, 1 if current else 0, signed, *reports)):
+            totals[i] += value
+    table.total = [totals[0], f"{totals[1]} / {len(schools)}",
+                   f"{totals[2]} / {sum(teachers.get(s.id, 0) for s in schools)}"]
+    if reported:
+        table.total.append(f"{totals[3]} ({totals[4]})")
     return table

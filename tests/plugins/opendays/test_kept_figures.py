@@ -1,0 +1,72 @@
+"""The open-day calendar's umbrella figures are kept per school: they follow a write in one
+school, and an event that ends after they were counted joins them without counting again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask_babel import force_locale
+
+from blueprints.opendays import metrics, services
+from kaimen import plugins, tenancy
+from kaimen.extensions import db
+from kaimen.orgs import Organisation
+from kaimen.timeutil import utcnow
+
+from .conftest import applicant
+
+
+def umbrella(app, county, statements):
+    """Return the calendar's umbrella table, asked for as the view does, in a request;
+    note in ``statements`` the queries that read the events."""
+
+    def note(_conn, _cursor, statement, *_rest):
+        if "FROM open_day" in statement:
+            statements.append(statement)
+
+    with app.test_request_context("/b/county-a/"), force_locale("en"), tenancy.system_scope():
+        bureau = db.session.get(Organisation, county.a.id)
+        schools = [db.session.get(Organisation, i) for i in (county.a1.id, county.a2.id)]
+        sa.event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            tables = plugins.bureau_metrics(bureau, schools)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", note)
+        return next(t for t in tables if "/opendays" in (t.url or ""))
+
+
+def held(event, ends_in: timedelta) -> None:
+    event.starts_at, event.ends_at = utcnow() - timedelta(hours=2), utcnow() + ends_in
+    db.session.commit()
+
+
+def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, monkeypatch):
+    ending = schedule(capacity=10)
+    seated, _ = services.register(ending, applicant("A", 2))
+    services.check_in(seated, None)
+    held(ending, timedelta(minutes=10))  # under way: not held yet
+    statements: list[str] = []
+    before = umbrella(app, county, statements)
+    assert statements  # counted
+    assert before.rows[county.a1.id] == [0, 0, "–", "–"]
+    assert before.rows[county.a2.id] == [0, 0, "–", "–"]
+
+    statements.clear()
+    later = utcnow() + timedelta(minutes=20)
+    monkeypatch.setattr(metrics, "utcnow", lambda: later)
+    after_it_ended = umbrella(app, county, statements)
+    assert statements == []  # nothing was written: nothing is counted again
+    assert after_it_ended.rows[county.a1.id] == [1, 1, "100%", "–"]
+    assert after_it_ended.total == [1, 1, "100%", "–"]
+
+    other = schedule(school=county.a2, capacity=10)  # a write in a2 only
+    registration, _ = services.register(other, applicant("B", 1))
+    held(other, -timedelta(hours=1))
+    services.leave_feedback(registration, 3, "")
+    db.session.commit()
+    after_a_write = umbrella(app, county, statements)
+    assert statements
+    assert after_a_write.rows[county.a2.id] == [1, 1, "0%", "3.0"]
+    assert after_a_write.rows[county.a1.id] == [1, 1, "100%", "–"]
+    assert after_a_write.total == [2, 2, "67%", "3.0"]
