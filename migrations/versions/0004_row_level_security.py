@@ -37,8 +37,9 @@ SCOPE_CHECK = (
     "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY ((SELECT string_to_array("
-    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
+    "ELSE school_id IN (SELECT scope.id FROM unnest(string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[]) "
+    "AS scope(id)) "
     "END"
 )
 

@@ -17,8 +17,9 @@ bypass row-level security, so the app must connect as a role that is not one.
 The migration ``0004_row_level_security`` (and each later one that adds a
 school-owned table) carries a copy of this DDL and its own list of tables (a
 migration must not import the app); a test checks that they agree with the
-models. ``0015_rls_initplan`` moved every policed table to the present
-expression, which reads the setting once per statement.
+models. ``0015_rls_initplan`` moved every policed table to an expression that reads
+the setting once per statement; ``0017_rls_hashed_scope`` to the present one, which also
+looks each row's school up in a hash table of the scope instead of searching the list.
 """
 
 from __future__ import annotations
@@ -32,20 +33,30 @@ EVERY_SCHOOL = "all"
 POLICY = "kaimen_school_scope"
 
 # CASE, not OR: PostgreSQL does not promise to evaluate OR left to right, and
-# 'all'::int[] would raise. Each read of the setting is a scalar subquery, so PostgreSQL
+# 'all'::int[] would raise. The CASE's setting is a scalar subquery, so PostgreSQL
 # evaluates it once per statement (an InitPlan) instead of once per row; a bare
-# current_setting() is re-evaluated for every row although it is STABLE. The array's
-# subquery turns 'all' and '' into NULL before the cast: a parallel plan's Gather evaluates
-# every InitPlan up front, even one the CASE never reaches, and 'all'::int[] would raise.
-# In the ELSE branch the setting is neither unset, '' nor 'all', so the nullif()s change
-# nothing there: the meaning is the per-row expression's, which migration 0014 restores on
-# downgrade and tests/test_rls_initplan.py compares value by value.
+# current_setting() is re-evaluated for every row although it is STABLE. The school ids
+# are an uncorrelated IN-subquery, which PostgreSQL runs once and keeps as a hash table
+# (EXPLAIN: "hashed SubPlan"): a row costs one probe. 0015's ``school_id = ANY (array)``
+# read the array once too, but as a parameter, not a constant, which PostgreSQL does not
+# hash: every row searched it from the start (a count of 500,000 rows in a 1,000-school
+# scope took seconds; README, Performance). The ids come from unnest() in FROM, not in the
+# select list: a select-list set-returning function makes the subquery a ProjectSet,
+# which PostgreSQL keeps out of parallel plans, and with it every scan of a policed table.
+# The subquery turns 'all' and '' into NULL before the cast: a parallel plan's Gather
+# evaluates every InitPlan up front, even one the CASE never reaches, and 'all'::int[]
+# would raise. In the ELSE branch the setting is neither unset, '' nor 'all', so the
+# nullif()s change nothing there. ``x IN (SELECT … FROM unnest(a))`` answers as
+# ``x = ANY (a)`` for every x and a: true on a match; NULL for a NULL x unless a is empty;
+# false otherwise; a malformed setting raises the same cast error. Migration 0017 restores
+# 0015's form on downgrade; tests/test_rls_initplan.py compares the two value by value.
 SCOPE_CHECK = (
     "CASE (SELECT coalesce(current_setting('kaimen.scope', true), '')) "
     "WHEN 'all' THEN true "
     "WHEN '' THEN false "
-    "ELSE school_id = ANY ((SELECT string_to_array("
-    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[])::int[]) "
+    "ELSE school_id IN (SELECT scope.id FROM unnest(string_to_array("
+    "nullif(nullif(current_setting('kaimen.scope', true), ''), 'all'), ',')::int[]) "
+    "AS scope(id)) "
     "END"
 )
 
