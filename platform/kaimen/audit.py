@@ -1,17 +1,20 @@
-"""The append-only audit log, hash-chained per bureau with a key.
+"""The append-only audit log, hash-chained per school (and per bureau for its own rows) with a key.
 
-``record`` appends an event in the caller's transaction. Appends to one
-bureau's chain are serialised by locking that bureau's ``AuditHead`` row
+``record`` appends an event in the caller's transaction to the chain of the
+organisation that owns it: its school when it has one, else its bureau. Appends
+to one chain are serialised by locking that chain's ``AuditHead`` row at commit
 (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite writes are serialised by
-``BEGIN IMMEDIATE``), and ``(bureau_id, seq)`` is unique, so concurrent
-appends can never fork the chain.
+``BEGIN IMMEDIATE``), and ``(chain_id, seq)`` is unique, so concurrent appends
+can never fork a chain, while writers of two schools of one bureau never wait on
+each other.
 
 Each event's hash is an HMAC-SHA256 under ``KAIMEN_AUDIT_KEY``, a key that is
 never stored in the database: whoever can write the database but lacks the key
-cannot recompute the chain after an edit. What the chain alone cannot show
-(its last events deleted and the head rewound, or a bureau's whole chain
-deleted) is shown by the signed checkpoints kept outside the database
-(``kaimen.audit_checkpoints``), which ``verify`` checks the chain against.
+cannot recompute a chain after an edit. What a chain alone cannot show (its last
+events deleted and the head rewound, or a whole chain deleted) is shown by the
+signed checkpoints kept outside the database (``kaimen.audit_checkpoints``): one
+per bureau, signing the heads of all of its chains at once, which ``verify``
+checks every chain against.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -57,10 +58,13 @@ class AuditEvent(Model):
     """One state change: who did what to which object, in which school, and when."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (sa.UniqueConstraint("bureau_id", "seq"),)
+    __table_args__ = (sa.UniqueConstraint("chain_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))
+    bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
+    # The organisation whose chain holds the event: its school, or the bureau for the
+    # bureau's own rows (and for every event written before chains per school, 0016).
+    chain_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))
     seq: Mapped[int]
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user_account.id"))
@@ -83,9 +87,16 @@ class AuditEvent(Model):
         """Return the plain SHA-256 that events had before the chain was keyed."""
         return hashlib.sha256(self._canonical()).hexdigest()
 
+    def _chain_name(self) -> int | list[int]:
+        # A bureau's own chain is named by the bureau's id alone, as every chain was before
+        # chains per school (0016), so that the events written then verify unchanged.
+        if self.chain_id == self.bureau_id:
+            return self.bureau_id
+        return [self.bureau_id, self.chain_id]
+
     def _canonical(self) -> bytes:
         content = [
-            self.bureau_id,
+            self._chain_name(),
             self.seq,
             self.school_id,
             self.actor_id,
@@ -102,21 +113,26 @@ class AuditEvent(Model):
 
 
 class AuditHead(Model):
-    """The end of one bureau's chain: locked by every append."""
+    """The end of one chain (a school's, or a bureau's own): locked by every append to it."""
 
     __tablename__ = "audit_head"
     # Moved by every audited write; it shows on no page, so it never ages a cached one.
     page_neutral = True
 
-    bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisation.id"), primary_key=True, autoincrement=False
+    )
+    # The bureau whose checkpoints sign this head, with the heads of its other chains.
+    bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     seq: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(sa.String(64), default=GENESIS)
 
 
-def _lock_head(bureau_id: int) -> AuditHead:
+def lock_head(chain_id: int, bureau_id: int) -> AuditHead:
+    """Lock a chain's head to the end of the transaction, creating it when it is new."""
     query = (
         sa.select(AuditHead)
-        .where(AuditHead.bureau_id == bureau_id)
+        .where(AuditHead.chain_id == chain_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -124,7 +140,9 @@ def _lock_head(bureau_id: int) -> AuditHead:
     if head is None:
         try:
             with db.session.begin_nested():
-                db.session.add(AuditHead(bureau_id=bureau_id, seq=0, last_hash=GENESIS))
+                db.session.add(
+                    AuditHead(chain_id=chain_id, bureau_id=bureau_id, seq=0, last_hash=GENESIS)
+                )
         except IntegrityError:
             pass  # another transaction created it first; lock theirs
         head = db.session.scalar(query)
@@ -142,7 +160,7 @@ def record(
     actor: Any = None,
     public: bool = False,
 ) -> AuditEvent:
-    """Append an event to the chain of the school's (or the given) bureau.
+    """Append an event to the chain of the school, or of the given bureau when there is none.
 
     The actor defaults to the logged-in user. ``public=True`` records the event
     as the public's whoever is logged in: an anonymous submission must not name
@@ -150,10 +168,12 @@ def record(
     is stored to the minute (``coarse_now``), like the filing it records; the
     chain's order is its sequence number, never its times.
     """
-    if bureau is None:
-        if school is None:
-            raise ValueError("an audit event needs a school or a bureau")
+    if school is not None:
+        if bureau is not None and bureau.id != school.bureau().id:
+            raise ValueError("an audit event's bureau is its school's")
         bureau = school.bureau()
+    elif bureau is None:
+        raise ValueError("an audit event needs a school or a bureau")
     if public:
         actor = None
     elif actor is None and current_user and getattr(current_user, "is_authenticated", False):
@@ -162,6 +182,7 @@ def record(
         db.session.flush()  # Session.flush(objects) is deprecated in SQLAlchemy 2.1
     event = AuditEvent(
         bureau_id=bureau.id,
+        chain_id=(school or bureau).id,
         school_id=school.id if school is not None else None,
         actor_id=actor.id if actor is not None else None,
         actor_name=actor.username if actor is not None else "public",
@@ -180,15 +201,16 @@ def record(
     return event
 
 
-# -- chaining at commit: the bureau's head is locked for the commit alone --------------
+# -- chaining at commit: a chain's head is locked for the commit alone -----------------
 #
-# Every write of a bureau appends to one chain, so its head row is a lock all of them
-# share. Taken when an event is recorded, it was held for the rest of the writer's
-# transaction (the case, its receipt, its files), and 64 parents filing in 20 schools
-# spent most of their time waiting on it (make bench). Events now wait in the session
-# and are chained just before the commit, heads locked in bureau order (no deadlock
-# between two writers of two bureaus); a rollback, of the whole transaction or of the
-# savepoint an event was recorded in, forgets them.
+# Every write to a chain takes its head row's lock. Taken when an event is recorded, it
+# was held for the rest of the writer's transaction (the case, its receipt, its files);
+# events now wait in the session and are chained just before the commit. With one chain
+# per bureau, 64 parents filing in 20 schools still queued on that one row at commit
+# (make bench), so each school has a chain of its own. Heads are locked in the order of
+# their organisation's id, so two writers that touch the same chains never deadlock; a
+# rollback, of the whole transaction or of the savepoint an event was recorded in,
+# forgets its events.
 
 _PENDING = "kaimen_audit_pending"
 
@@ -206,11 +228,11 @@ def _chain_pending(session: Session) -> None:
     if not pending:
         return
     session.flush()  # everything else first: the head is locked from here to the commit
-    for bureau_id in sorted({e.bureau_id for e, _ in pending}):
-        head = _lock_head(bureau_id)
-        for audit_event, _ in pending:
-            if audit_event.bureau_id != bureau_id:
-                continue
+    for chain_id in sorted({e.chain_id for e, _ in pending}):
+        events = [e for e, _ in pending if e.chain_id == chain_id]
+        head = lock_head(chain_id, events[0].bureau_id)
+        for audit_event in events:
+            head.bureau_id = audit_event.bureau_id  # a school moved to another bureau takes it
             audit_event.seq, audit_event.prev_hash = head.seq + 1, head.last_hash
             audit_event.hash = audit_event.compute_hash()
             head.seq, head.last_hash = audit_event.seq, audit_event.hash
@@ -241,155 +263,30 @@ def _forget_at_the_end(session: Session, transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
-@dataclass
-class Breach:
-    """The first event where a chain stops adding up."""
+# Checking and re-keying the chains is the other half of the log, kept in its own module;
+# imported last, since it builds on everything above.
+from .audit_verify import (  # noqa: E402
+    Breach,
+    ChainHead,
+    Checkpoint,
+    RechainRefused,
+    chain_label,
+    rechain,
+    verify,
+)
 
-    bureau_id: int
-    seq: int | None
-    event_id: int | None
-    reason: str
-
-    def __str__(self) -> str:
-        if self.seq is None:
-            return f"bureau {self.bureau_id}: {self.reason}"
-        if self.event_id is None:
-            return f"bureau {self.bureau_id}, head at #{self.seq}: {self.reason}"
-        return f"bureau {self.bureau_id}, event #{self.seq} (id {self.event_id}): {self.reason}"
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """A bureau's chain head as signed at a time, read back from outside the database."""
-
-    bureau_id: int
-    seq: int
-    head: str
-    time: str
-
-
-def verify(checkpoints: Iterable[Checkpoint] = ()) -> list[Breach]:
-    """Recompute every bureau's chain; return the first breach of each broken one.
-
-    Without checkpoints a chain is checked against itself and its head only; with
-    them, each chain must also still hold every checkpointed event unchanged.
-    """
-    breaches = []
-    anchors: dict[int, dict[int, list[Checkpoint]]] = {}
-    for checkpoint in checkpoints:
-        anchors.setdefault(checkpoint.bureau_id, {}).setdefault(checkpoint.seq, []).append(
-            checkpoint
-        )
-    key = chain_key()
-    # populate_existing: check the stored rows, not copies already in the session
-    stored = db.session.scalars(sa.select(AuditHead), execution_options={"populate_existing": True})
-    heads = {h.bureau_id: h for h in stored}
-    bureau_ids = set(heads) | set(db.session.scalars(sa.select(AuditEvent.bureau_id).distinct()))
-    for bureau_id in sorted(bureau_ids | set(anchors)):
-        breach = _verify_chain(bureau_id, heads.get(bureau_id), anchors.get(bureau_id, {}), key)
-        if breach is not None:
-            breaches.append(breach)
-    return breaches
-
-
-def _events(bureau_id: int) -> Iterable[AuditEvent]:
-    return db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.bureau_id == bureau_id).order_by(AuditEvent.seq),
-        execution_options={"populate_existing": True},
-    )
-
-
-def _verify_chain(
-    bureau_id: int,
-    head: AuditHead | None,
-    anchors: dict[int, list[Checkpoint]],
-    key: bytes,
-) -> Breach | None:
-    expected_seq, prev_hash = 1, GENESIS
-    pending = dict(anchors)
-    for event in _events(bureau_id):
-        if event.seq != expected_seq:
-            return Breach(
-                bureau_id, event.seq, event.id, f"expected #{expected_seq}: events missing"
-            )
-        if event.prev_hash != prev_hash:
-            return Breach(bureau_id, event.seq, event.id, "does not follow the event before it")
-        if not hmac.compare_digest(event.compute_hash(key), event.hash):
-            legacy = event.legacy_hash() == event.hash
-            reason = LEGACY_REASON if legacy else "content was changed after it was written"
-            return Breach(bureau_id, event.seq, event.id, reason)
-        for checkpoint in pending.pop(event.seq, []):
-            if checkpoint.head != event.hash:
-                return Breach(
-                    bureau_id,
-                    event.seq,
-                    event.id,
-                    f"differs from the checkpoint of {checkpoint.time}: the chain was rewritten",
-                )
-        expected_seq, prev_hash = expected_seq + 1, event.hash
-    last = expected_seq - 1
-    if pending:
-        checkpoint = pending[max(pending)][0]
-        ends = f"ends at #{last}" if last else "has no events"
-        return Breach(
-            bureau_id,
-            last or None,
-            None,
-            f"the checkpoint of {checkpoint.time} recorded #{checkpoint.seq}, but the chain "
-            f"{ends}: events were removed",
-        )
-    if head is None:
-        return Breach(bureau_id, None, None, "the chain has events but no head")
-    if head.seq != last or head.last_hash != prev_hash:
-        return Breach(bureau_id, head.seq, None, f"the chain ends at #{last}: events removed")
-    return None
-
-
-class RechainRefused(Exception):
-    """A chain that ``rechain`` will not re-key: it does not verify, or it was checkpointed."""
-
-
-def rechain(checkpointed: Iterable[int] = ()) -> dict[int, int]:
-    """Re-key the events hashed before the chain had a key; return re-keyed counts per bureau.
-
-    A chain is re-keyed only when it verifies as written: plain SHA-256 events
-    first, then keyed ones. A bureau with checkpoints is refused, since its
-    signed heads would no longer match.
-    """
-    key, done = chain_key(), {}
-    refused = set(checkpointed)
-    for head in db.session.scalars(sa.select(AuditHead).order_by(AuditHead.bureau_id)).all():
-        head = _lock_head(head.bureau_id)
-        legacy = _rekey(head, key)
-        if not legacy:
-            continue
-        if head.bureau_id in refused:
-            raise RechainRefused(
-                f"bureau {head.bureau_id}: it has signed checkpoints; re-keying would break them"
-            )
-        done[head.bureau_id] = legacy
-        bureau = db.session.get(Organisation, head.bureau_id)
-        record("audit.rechained", bureau, bureau=bureau, data={"events": legacy})
-    return done
-
-
-def _rekey(head: AuditHead, key: bytes) -> int:
-    """Rewrite one chain under ``key`` after checking it as stored; return the legacy count."""
-    stored_prev, new_prev, legacy, keyed_seen = GENESIS, GENESIS, 0, False
-    events = list(_events(head.bureau_id))
-    for expected_seq, event in enumerate(events, start=1):
-        if event.seq != expected_seq or event.prev_hash != stored_prev:
-            raise RechainRefused(f"bureau {head.bureau_id}: event #{event.seq} is out of order")
-        if not keyed_seen and event.legacy_hash() == event.hash:
-            legacy += 1
-        elif hmac.compare_digest(event.compute_hash(key), event.hash):
-            keyed_seen = True
-        else:
-            raise RechainRefused(f"bureau {head.bureau_id}: event #{event.seq} was changed")
-        stored_prev = event.hash
-        event.prev_hash = new_prev
-        event.hash = new_prev = event.compute_hash(key)
-    if (head.seq, head.last_hash) != (len(events), stored_prev):
-        raise RechainRefused(f"bureau {head.bureau_id}: the head does not match the last event")
-    head.last_hash = new_prev  # unchanged when every event was keyed already
-    return legacy
+__all__ = [
+    "GENESIS",
+    "AuditEvent",
+    "AuditHead",
+    "Breach",
+    "ChainHead",
+    "Checkpoint",
+    "RechainRefused",
+    "chain_key",
+    "chain_label",
+    "pending_events",
+    "rechain",
+    "record",
+    "verify",
+]

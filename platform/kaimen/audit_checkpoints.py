@@ -1,11 +1,15 @@
 """Signed checkpoints of the audit chains, kept outside the database.
 
 As in Certificate Transparency, a log is only verifiable against what has left
-it: ``checkpoint`` signs each bureau's chain head (bureau, sequence, head hash,
-time) with an Ed25519 key that is never stored in the database, appends it to
-an append-only file of JSON lines, and sends it to the bureau's supervisors
+it: ``checkpoint`` signs, for each bureau, the heads of all of its chains at
+that moment (the bureau's own and each school's: chain, sequence, head hash; and
+the time) with an Ed25519 key that is never stored in the database, appends it
+to an append-only file of JSON lines, and sends it to the bureau's supervisors
 through the outbox. ``audit.verify`` then checks the chains against those lines,
-so a chain cut short, rewound or deleted whole no longer passes.
+so any of a bureau's chains cut short, rewound or deleted whole no longer passes.
+
+Lines written before chains per school (0016) sign one head per bureau, that of
+the chain which is now the bureau's own; they are read and checked as before.
 """
 
 from __future__ import annotations
@@ -32,8 +36,13 @@ from .extensions import db
 from .orgs import Organisation
 from .timeutil import utcnow
 
-SIGNED_FIELDS = ("bureau_id", "bureau", "seq", "head", "time")
-CONTEXT = b"kaimen audit checkpoint v1\n"  # a signature over this can mean nothing else
+# A signature over a context can mean nothing else; each format has its own.
+SIGNED_FIELDS = ("bureau_id", "bureau", "chains", "time")
+CONTEXT = b"kaimen audit checkpoint v2\n"
+# Before 0016: one chain per bureau, its head signed alone.
+SIGNED_FIELDS_V1 = ("bureau_id", "bureau", "seq", "head", "time")
+CONTEXT_V1 = b"kaimen audit checkpoint v1\n"
+UNSIGNED_FIELDS = ("key", "signature")
 
 
 class CheckpointError(Exception):
@@ -122,20 +131,28 @@ def key_id(key: Ed25519PublicKey) -> str:
 
 
 def _message(fields: dict[str, Any]) -> bytes:
-    signed = {name: fields[name] for name in SIGNED_FIELDS}
+    context, names = (CONTEXT, SIGNED_FIELDS) if "chains" in fields else (
+        CONTEXT_V1, SIGNED_FIELDS_V1)
+    signed = {name: fields[name] for name in names}
+    if set(fields) - set(names) - set(UNSIGNED_FIELDS):
+        raise ValueError("a field that the signature does not cover")
     return (
-        CONTEXT
+        context
         + json.dumps(signed, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     )
 
 
-def sign(key: Ed25519PrivateKey, bureau: Organisation, head: audit.AuditHead) -> dict[str, Any]:
-    """Return the signed checkpoint of one bureau's chain head, as a file line's fields."""
+def sign(
+    key: Ed25519PrivateKey, bureau: Organisation, heads: Iterable[audit.AuditHead]
+) -> dict[str, Any]:
+    """Return the signed checkpoint of the heads of a bureau's chains, as a file line's fields."""
     fields: dict[str, Any] = {
         "bureau_id": bureau.id,
         "bureau": bureau.slug,
-        "seq": head.seq,
-        "head": head.last_hash,
+        "chains": [
+            {"chain": head.chain_id, "seq": head.seq, "head": head.last_hash}
+            for head in sorted(heads, key=lambda head: head.chain_id)
+        ],
         "time": utcnow().isoformat(timespec="seconds") + "Z",
     }
     fields["key"] = key_id(key.public_key())
@@ -160,12 +177,7 @@ def read(path: Path | str, key: Ed25519PublicKey) -> list[audit.Checkpoint]:
             continue
         try:
             fields = json.loads(line)
-            checkpoint = audit.Checkpoint(
-                int(fields["bureau_id"]),
-                int(fields["seq"]),
-                str(fields["head"]),
-                str(fields["time"]),
-            )
+            checkpoint = _checkpoint(fields)
             signature = base64.b64decode(fields["signature"], validate=True)
             message = _message(fields)
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -181,6 +193,20 @@ def read(path: Path | str, key: Ed25519PublicKey) -> list[audit.Checkpoint]:
     return checkpoints
 
 
+def _checkpoint(fields: dict[str, Any]) -> audit.Checkpoint:
+    bureau_id = int(fields["bureau_id"])
+    if "chains" in fields:
+        heads = tuple(
+            audit.ChainHead(int(c["chain"]), int(c["seq"]), str(c["head"]))
+            for c in fields["chains"]
+        )
+        if not heads or len({h.chain_id for h in heads}) != len(heads):
+            raise ValueError("no chains, or a chain twice")
+    else:  # a line from before 0016: the head of what is now the bureau's own chain
+        heads = (audit.ChainHead(bureau_id, int(fields["seq"]), str(fields["head"])),)
+    return audit.Checkpoint(bureau_id, heads, str(fields["time"]))
+
+
 def _append(path: Path, entries: Iterable[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(line_of(fields) + "\n" for fields in entries)
@@ -192,7 +218,7 @@ def _append(path: Path, entries: Iterable[dict[str, Any]]) -> None:
 
 
 def checkpoint() -> list[dict[str, Any]]:
-    """Sign every chain head that moved since its last checkpoint; append and send them.
+    """Sign, per bureau whose chains moved since its last checkpoint, all their heads; send them.
 
     The chains are verified against the file first, so a tampered log is never
     signed. The caller commits the outbox notices.
@@ -203,17 +229,21 @@ def checkpoint() -> list[dict[str, Any]]:
     breaches = audit.verify(previous)
     if breaches:
         raise LogBroken(breaches)
-    last_seq = {c.bureau_id: c.seq for c in previous}
-    heads = db.session.execute(
+    last_signed = {c.bureau_id: {(h.chain_id, h.seq) for h in c.heads} for c in previous}
+    # One statement: the heads of a bureau's chains as they stood at one moment.
+    rows = db.session.execute(
         sa.select(audit.AuditHead, Organisation)
         .join(Organisation, Organisation.id == audit.AuditHead.bureau_id)
         .where(audit.AuditHead.seq > 0)
-        .order_by(audit.AuditHead.bureau_id)
+        .order_by(audit.AuditHead.bureau_id, audit.AuditHead.chain_id)
     ).all()
+    by_bureau: dict[Organisation, list[audit.AuditHead]] = {}
+    for head, bureau in rows:
+        by_bureau.setdefault(bureau, []).append(head)
     signed = [
-        (bureau, sign(key, bureau, head))
-        for head, bureau in heads
-        if last_seq.get(bureau.id) != head.seq
+        (bureau, sign(key, bureau, heads))
+        for bureau, heads in by_bureau.items()
+        if last_signed.get(bureau.id) != {(h.chain_id, h.seq) for h in heads}
     ]
     # The file first: a notice must never announce a checkpoint the file lacks.
     _append(path, (fields for _bureau, fields in signed))
@@ -229,22 +259,32 @@ def supervisors(bureau: Organisation) -> list[Any]:
     return holders("audit.checkpoints", bureau)
 
 
+def events_signed(fields: dict[str, Any]) -> int:
+    """Return how many events a checkpoint's chains hold in all."""
+    return sum(int(chain["seq"]) for chain in fields["chains"])
+
+
 def _notify_supervisors(bureau: Organisation, fields: dict[str, Any]) -> None:
     locale = bureau.default_locale or current_app.config["DEFAULT_LOCALE"]
+    events, chains = events_signed(fields), len(fields["chains"])
     with force_locale(locale):
         name = bureau.display_name(locale)
         subject = _(
-            "Audit log checkpoint of %(bureau)s, event #%(seq)d", bureau=name, seq=fields["seq"]
+            "Audit log checkpoint of %(bureau)s: %(events)d events in %(chains)d chains",
+            bureau=name,
+            events=events,
+            chains=chains,
         )
         body = _(
-            "The audit log of %(bureau)s was sealed at %(time)s (UTC) at event #%(seq)d, "
-            "whose hash is %(head)s.\n\nKeep this message. It lets anyone prove later that "
-            "the log up to that event was neither changed nor cut short: save the line below "
-            'in a file and run "flask kaimen audit verify --checkpoints FILE".',
+            "The audit log of %(bureau)s was sealed at %(time)s (UTC): the ends of its "
+            "%(chains)d chains (the bureau's own and its schools'), %(events)d events "
+            "in all.\n\nKeep this message. It lets anyone prove later that the log up to "
+            "then was neither changed nor cut short: save the line below in a file and run "
+            '"flask kaimen audit verify --checkpoints FILE".',
             bureau=name,
             time=fields["time"],
-            seq=fields["seq"],
-            head=fields["head"],
+            chains=chains,
+            events=events,
         )
     body = f"{body}\n\n{line_of(fields)}\n"
     for person in supervisors(bureau):

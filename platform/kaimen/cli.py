@@ -164,7 +164,7 @@ def audit_verify(checkpoints: str | None, public_key: str | None) -> None:
 @audit_group.command("checkpoint")
 @transactional
 def audit_checkpoint() -> None:
-    """Sign each bureau's chain head into the checkpoints file and send it to its supervisors."""
+    """Sign the heads of each bureau's chains into the checkpoints file; send it to supervisors."""
     try:
         signed = audit_checkpoints.checkpoint()
     except audit_checkpoints.CheckpointError as error:
@@ -174,7 +174,8 @@ def audit_checkpoint() -> None:
             click.echo(f"BROKEN: {breach}", err=True)
         raise click.ClickException("the audit log does not verify: nothing was signed") from None
     for fields in signed:
-        click.echo(f"{fields['bureau']}: #{fields['seq']} {fields['head']}")
+        events, chains = audit_checkpoints.events_signed(fields), len(fields["chains"])
+        click.echo(f"{fields['bureau']}: {events} events in {chains} chains")
     click.echo(f"{len(signed)} checkpoints written to {audit_checkpoints.checkpoints_path()}")
 
 
@@ -187,12 +188,16 @@ def audit_rechain() -> None:
     try:
         if path.exists():
             key = audit_checkpoints.public_key()
-            checkpointed = {c.bureau_id for c in audit_checkpoints.read(path, key)}
+            checkpointed = {
+                head.chain_id
+                for checkpoint in audit_checkpoints.read(path, key)
+                for head in checkpoint.heads
+            }
         done = audit.rechain(checkpointed)
     except (audit.RechainRefused, audit_checkpoints.CheckpointError) as error:
         raise click.ClickException(str(error)) from None
-    for bureau_id, count in sorted(done.items()):
-        click.echo(f"bureau {bureau_id}: {count} events re-keyed")
+    for (bureau_id, chain_id), count in sorted(done.items()):
+        click.echo(f"{audit.chain_label(bureau_id, chain_id)}: {count} events re-keyed")
     click.echo(f"{len(done)} chains re-keyed")
 
 

@@ -33,20 +33,27 @@ def sealed(app: Any, tmp_path: Path) -> Path:
 
 
 def fill(county: Any, count: int = 5) -> list[AuditEvent]:
-    """Record ``count`` events in county A's chain and one in county B's; commit."""
+    """Record ``count`` events in school A1's chain, one in A2's (so that county A's
+    checkpoint signs two chains) and one in B1's; commit; return A1's chain."""
     for i in range(count):
-        school = county.a1 if i % 2 == 0 else county.a2
-        audit.record(f"test.step{i + 1}", school, school=school, data={"n": i + 1})
+        audit.record(f"test.step{i + 1}", county.a1, school=county.a1, data={"n": i + 1})
+        if i == 1:
+            audit.record("test.sibling", county.a2, school=county.a2)
     audit.record("test.elsewhere", county.b1, school=county.b1)
     db.session.commit()
-    return chain(county.a.id)
+    return chain(county.a1.id)
 
 
-def chain(bureau_id: int) -> list[AuditEvent]:
+def chain(chain_id: int) -> list[AuditEvent]:
+    """Return the chain of the school (or the bureau's own) ``chain_id``, in order."""
     return list(db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.bureau_id == bureau_id).order_by(AuditEvent.seq),
+        sa.select(AuditEvent).where(AuditEvent.chain_id == chain_id).order_by(AuditEvent.seq),
         execution_options={"populate_existing": True},
     ))
+
+
+def signed_chains(fields: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(c["chain"], c["seq"]) for c in fields["chains"]]
 
 
 def execute(sql: str, **params: Any) -> None:
@@ -70,7 +77,7 @@ def rehash(events: list[AuditEvent], digest: Callable[[AuditEvent], str]) -> Non
     for event in events:
         event.prev_hash = prev
         event.hash = prev = digest(event)
-    head = db.session.get(AuditHead, events[0].bureau_id)
+    head = db.session.get(AuditHead, events[0].chain_id)
     head.last_hash = prev
     db.session.commit()
 
@@ -86,7 +93,9 @@ def test_hashes_are_keyed(app, ctx, county):
     # the same log under another key does not verify: the key is part of the proof
     app.config["AUDIT_KEY"] = "a-different-audit-key-0123456789abcdef"
     breaches = audit.verify()
-    assert {(b.bureau_id, b.seq) for b in breaches} == {(county.a.id, 1), (county.b.id, 1)}
+    assert {(b.bureau_id, b.chain_id, b.seq) for b in breaches} == {
+        (county.a.id, county.a1.id, 1), (county.a.id, county.a2.id, 1),
+        (county.b.id, county.b1.id, 1)}
     assert all("changed" in b.reason for b in breaches)
 
 
@@ -108,26 +117,37 @@ def test_debug_key_is_derived_from_the_secret_and_never_stored(app, ctx, county)
 def test_untampered_log_verifies_against_its_checkpoints(app, ctx, county, sealed):
     fill(county)
     signed = seal()
-    assert [(s["bureau"], s["seq"]) for s in signed] == [("county-a", 5), ("county-b", 1)]
-    assert signed[0]["head"] == chain(county.a.id)[-1].hash
+    # one line per bureau, with the heads of all of its chains
+    assert [(s["bureau"], signed_chains(s)) for s in signed] == [
+        ("county-a", [(county.a1.id, 5), (county.a2.id, 1)]),
+        ("county-b", [(county.b1.id, 1)])]
+    assert signed[0]["chains"][0]["head"] == chain(county.a1.id)[-1].hash
+    assert signed[0]["chains"][1]["head"] == chain(county.a2.id)[-1].hash
     key_file = Path(app.config["AUDIT_SIGNING_KEY"])
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key_file.with_suffix(".pub").exists()
     assert len(sealed.read_text().splitlines()) == 2
     result = verify_cli(app, "--checkpoints", str(sealed))
     assert result.exit_code == 0, result.output
-    assert "intact: 6 events" in result.output
+    assert "intact: 7 events" in result.output
     assert "consistent with 2 checkpoints" in result.output
 
-    # nothing moved: nothing new to sign; one bureau moved: one new line, and both still hold
+    # nothing moved: nothing new to sign; one chain of a bureau moved: a new line for that
+    # bureau, signing all of its chains again, and every line still holds
     assert seal() == []
-    audit.record("test.later", county.a1, school=county.a1)
+    audit.record("test.later", county.a2, school=county.a2)
     db.session.commit()
-    assert [(s["bureau"], s["seq"]) for s in seal()] == [("county-a", 6)]
-    assert len(sealed.read_text().splitlines()) == 3
+    assert [(s["bureau"], signed_chains(s)) for s in seal()] == [
+        ("county-a", [(county.a1.id, 5), (county.a2.id, 2)])]
+    # a chain new since the last line (the bureau's own) joins the bureau's next line
+    audit.record("test.bureau", county.a, bureau=county.a)
+    db.session.commit()
+    assert [(s["bureau"], signed_chains(s)) for s in seal()] == [
+        ("county-a", [(county.a.id, 1), (county.a1.id, 5), (county.a2.id, 2)])]
+    assert len(sealed.read_text().splitlines()) == 4
     result = verify_cli(app, "--checkpoints", str(sealed))
     assert result.exit_code == 0, result.output
-    assert "consistent with 3 checkpoints" in result.output
+    assert "consistent with 4 checkpoints" in result.output
 
 
 def test_verify_with_the_public_key_alone(app, ctx, county, sealed, tmp_path):
@@ -160,11 +180,11 @@ def test_cli_checkpoint_writes_and_notifies_the_supervisors(app, ctx, county, se
     ]
     first = notices[0]
     # in the bureau's language (zh_Hans by default)
-    assert first.subject == f"{county.a.name}审计日志存证点：第5条事件"
+    assert first.subject == f"{county.a.name}审计日志存证点：2条链共6条事件"
     assert "审计日志" in first.body
     # the notice carries the signed line itself: a supervisor's copy verifies the log
     line = first.body.strip().splitlines()[-1]
-    assert json.loads(line)["head"] == chain(county.a.id)[-1].hash
+    assert json.loads(line)["chains"][0]["head"] == chain(county.a1.id)[-1].hash
     copy = sealed.parent / "supervisor-copy.jsonl"
     copy.write_text(line + "\n")
     assert verify_cli(app, "--checkpoints", str(copy)).exit_code == 0
@@ -189,14 +209,14 @@ def reorder(county: Any, events: list[AuditEvent]) -> None:
 
 
 def delete_the_last_and_rewind_the_head(county: Any, events: list[AuditEvent]) -> None:
-    execute("DELETE FROM audit_event WHERE bureau_id = :b AND seq > 3", b=county.a.id)
-    execute("UPDATE audit_head SET seq = 3, last_hash = :h WHERE bureau_id = :b",
-            h=events[2].hash, b=county.a.id)
+    execute("DELETE FROM audit_event WHERE chain_id = :c AND seq > 3", c=county.a1.id)
+    execute("UPDATE audit_head SET seq = 3, last_hash = :h WHERE chain_id = :c",
+            h=events[2].hash, c=county.a1.id)
 
 
-def delete_the_bureau_with_its_head(county: Any, events: list[AuditEvent]) -> None:
-    execute("DELETE FROM audit_event WHERE bureau_id = :b", b=county.a.id)
-    execute("DELETE FROM audit_head WHERE bureau_id = :b", b=county.a.id)
+def delete_the_school_chain_with_its_head(county: Any, events: list[AuditEvent]) -> None:
+    execute("DELETE FROM audit_event WHERE chain_id = :c", c=county.a1.id)
+    execute("DELETE FROM audit_head WHERE chain_id = :c", c=county.a1.id)
 
 
 def recompute_with_plain_sha256(county: Any, events: list[AuditEvent]) -> None:
@@ -215,7 +235,8 @@ TAMPERS = [
     (delete_a_middle_row, True, 4, "expected #3: events missing"),
     (reorder, True, 2, "does not follow"),
     (delete_the_last_and_rewind_the_head, False, 3, "recorded #5, but the chain ends at #3"),
-    (delete_the_bureau_with_its_head, False, None, "recorded #5, but the chain has no events"),
+    (delete_the_school_chain_with_its_head, False, None,
+     "recorded #5, but the chain has no events"),
     (recompute_with_plain_sha256, True, 1, "hashed without the audit key"),
     (recompute_with_a_guessed_key, True, 1, "content was changed"),
 ]
@@ -234,12 +255,12 @@ def test_each_tamper_is_caught_against_the_checkpoints(
     assert bool(audit.verify()) is alone
     anchors = audit_checkpoints.read(sealed, audit_checkpoints.public_key())
     [breach] = audit.verify(anchors)
-    assert (breach.bureau_id, breach.seq) == (county.a.id, seq)
+    assert (breach.bureau_id, breach.chain_id, breach.seq) == (county.a.id, county.a1.id, seq)
     assert reason in breach.reason
     result = verify_cli(app, "--checkpoints", str(sealed))
     assert result.exit_code == 1
     assert f"BROKEN: {breach}" in result.output
-    where = f"BROKEN: bureau {county.a.id}"
+    where = f"BROKEN: bureau {county.a.id}, school {county.a1.id}"
     if seq is None:
         assert f"{where}: the checkpoint of " in result.output
     elif breach.event_id is None:
@@ -259,7 +280,7 @@ def test_rewritten_with_the_key_is_caught_by_the_signed_head(app, ctx, county, s
     assert audit.verify() == []  # the key made it self-consistent
     anchors = audit_checkpoints.read(sealed, audit_checkpoints.public_key())
     [breach] = audit.verify(anchors)
-    assert (breach.seq, breach.event_id) == (5, events[-1].id)
+    assert (breach.chain_id, breach.seq, breach.event_id) == (county.a1.id, 5, events[-1].id)
     assert "differs from the checkpoint" in breach.reason
 
 
@@ -278,6 +299,89 @@ def test_checkpoint_refuses_to_sign_a_tampered_log(app, ctx, county, sealed):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
 
 
+def test_every_chain_of_a_bureau_is_held_by_its_checkpoint(app, ctx, county, sealed):
+    """Cutting short, or deleting whole, the chain of the school a checkpoint signed second
+    (not only the first) is caught; so is a bureau's whole log deleted with its heads."""
+    fill(county)
+    for _ in range(3):
+        audit.record("test.sibling.more", county.a2, school=county.a2)
+    db.session.commit()
+    seal()
+    siblings = chain(county.a2.id)
+    assert len(siblings) == 4
+    anchors = lambda: audit_checkpoints.read(sealed, audit_checkpoints.public_key())  # noqa: E731
+    execute("DELETE FROM audit_event WHERE chain_id = :c AND seq > 2", c=county.a2.id)
+    execute("UPDATE audit_head SET seq = 2, last_hash = :h WHERE chain_id = :c",
+            h=siblings[1].hash, c=county.a2.id)
+    assert audit.verify() == []
+    [breach] = audit.verify(anchors())
+    assert (breach.bureau_id, breach.chain_id, breach.seq) == (county.a.id, county.a2.id, 2)
+    assert "recorded #4, but the chain ends at #2" in breach.reason
+    result = verify_cli(app, "--checkpoints", str(sealed))
+    assert result.exit_code == 1
+    assert f"BROKEN: bureau {county.a.id}, school {county.a2.id}, head at #2: " in result.output
+
+    execute("DELETE FROM audit_event WHERE bureau_id = :b", b=county.a.id)
+    execute("DELETE FROM audit_head WHERE bureau_id = :b", b=county.a.id)
+    assert audit.verify() == []  # what is left adds up, on its own
+    found = {(b.bureau_id, b.chain_id, b.seq) for b in audit.verify(anchors())}
+    assert found == {(county.a.id, county.a1.id, None), (county.a.id, county.a2.id, None)}
+
+
+def test_a_head_moved_to_another_bureau_still_answers_to_its_checkpoints(app, ctx, county,
+                                                                          sealed):
+    events = fill(county)
+    seal()
+    execute("UPDATE audit_head SET bureau_id = :b WHERE chain_id = :c",
+            b=county.b.id, c=county.a1.id)
+    delete_the_last_and_rewind_the_head(county, events)
+    [breach] = audit.verify(audit_checkpoints.read(sealed, audit_checkpoints.public_key()))
+    assert (breach.chain_id, breach.seq) == (county.a1.id, 3)
+
+
+def sign_v1(key: Ed25519PrivateKey, bureau: Any, seq: int, head: str) -> str:
+    """Return a checkpoint line as it was signed before chains per school: one head a bureau."""
+    fields = {"bureau_id": bureau.id, "bureau": bureau.slug, "seq": seq, "head": head,
+              "time": "2026-11-30T08:00:00Z"}
+    message = b"kaimen audit checkpoint v1\n" + json.dumps(
+        fields, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    fields["key"] = audit_checkpoints.key_id(key.public_key())
+    fields["signature"] = base64.b64encode(key.sign(message)).decode()
+    return audit_checkpoints.line_of(fields)
+
+
+def test_checkpoints_signed_before_chains_per_school_still_hold(app, ctx, county, sealed):
+    """Lines of the old format sign the chain that 0016 made the bureau's own: it verifies
+    against them, a cut is caught by them, and new lines follow them in the same file."""
+    for i in range(4):
+        audit.record(f"test.before{i + 1}", county.a, bureau=county.a)
+    db.session.commit()
+    own = chain(county.a.id)
+    key = audit_checkpoints.signing_key(create=True)
+    sealed.parent.mkdir(parents=True, exist_ok=True)
+    sealed.write_text(sign_v1(key, county.a, 4, own[-1].hash) + "\n")
+    [old] = audit_checkpoints.read(sealed, key.public_key())
+    assert old.heads == (audit.ChainHead(county.a.id, 4, own[-1].hash),)
+
+    fill(county)  # after the upgrade: the schools' chains begin
+    assert [(s["bureau"], signed_chains(s)) for s in seal()] == [
+        ("county-a", [(county.a.id, 4), (county.a1.id, 5), (county.a2.id, 1)]),
+        ("county-b", [(county.b1.id, 1)])]
+    result = verify_cli(app, "--checkpoints", str(sealed))
+    assert result.exit_code == 0, result.output
+    assert "consistent with 3 checkpoints" in result.output
+
+    # an old line alone still catches its chain cut short
+    sealed.write_text(sign_v1(key, county.a, 4, own[-1].hash) + "\n")
+    execute("DELETE FROM audit_event WHERE chain_id = :c AND seq > 2", c=county.a.id)
+    execute("UPDATE audit_head SET seq = 2, last_hash = :h WHERE chain_id = :c",
+            h=own[1].hash, c=county.a.id)
+    assert audit.verify() == []
+    [breach] = audit.verify(audit_checkpoints.read(sealed, key.public_key()))
+    assert (breach.bureau_id, breach.chain_id, breach.seq) == (county.a.id, county.a.id, 2)
+    assert "recorded #4, but the chain ends at #2" in breach.reason
+
+
 # --- forged checkpoints ------------------------------------------------------------------------
 
 
@@ -290,15 +394,19 @@ def rewrite_line(path: Path, number: int, change: Callable[[dict[str, Any]], Non
 
 
 def forge_with_another_key(fields: dict[str, Any]) -> None:
-    fields["seq"] = 3
+    fields["chains"][0]["seq"] = 3
     signature = Ed25519PrivateKey.generate().sign(audit_checkpoints._message(fields))
     fields["signature"] = base64.b64encode(signature).decode()
 
 
 FORGERIES = {
-    "altered_head": (lambda f: f.update(head="0" * 64), "signature does not match"),
-    "altered_seq": (lambda f: f.update(seq=3), "signature does not match"),
+    "altered_head": (lambda f: f["chains"][0].update(head="0" * 64), "signature does not match"),
+    "altered_seq": (lambda f: f["chains"][0].update(seq=3), "signature does not match"),
+    "dropped_chain": (lambda f: f["chains"].pop(), "signature does not match"),
     "another_key": (forge_with_another_key, "signature does not match"),
+    # a field the signature does not cover could be read as part of the checkpoint
+    "unsigned_field": (lambda f: f.update(seq=3), "not a checkpoint"),
+    "no_chains": (lambda f: f.update(chains=[]), "not a checkpoint"),
     "no_signature": (lambda f: f.pop("signature"), "not a checkpoint"),
     "bad_base64": (lambda f: f.update(signature="%%%"), "not a checkpoint"),
 }
@@ -350,8 +458,12 @@ def test_signing_key_from_configuration_is_used(app, ctx, county, sealed):
 
 
 def make_legacy(county: Any) -> list[AuditEvent]:
-    """Turn county A's chain into what the platform wrote before the chain was keyed."""
-    events = fill(county)
+    """Turn county A's own chain (where every event was before chains per school, 0016) into
+    what the platform wrote before the chain was keyed."""
+    for i in range(5):
+        audit.record(f"test.step{i + 1}", county.a, bureau=county.a, data={"n": i + 1})
+    fill(county)  # the schools' chains, all keyed: left alone
+    events = chain(county.a.id)
     rehash(events, AuditEvent.legacy_hash)
     return events
 
@@ -359,10 +471,10 @@ def make_legacy(county: Any) -> list[AuditEvent]:
 def test_rechain_rekeys_a_legacy_log_once(app, ctx, county, sealed):
     make_legacy(county)
     # written after upgrading, before the rechain: keyed, linked to the legacy hashes
-    audit.record("test.upgraded", county.a1, school=county.a1)
+    audit.record("test.upgraded", county.a, bureau=county.a)
     db.session.commit()
     [breach] = audit.verify()
-    assert (breach.bureau_id, breach.seq) == (county.a.id, 1)
+    assert (breach.bureau_id, breach.chain_id, breach.seq) == (county.a.id, county.a.id, 1)
     assert "rechain" in breach.reason
     result = app.test_cli_runner().invoke(args=["kaimen", "audit", "rechain"])
     assert result.exit_code == 0, result.output
@@ -386,6 +498,7 @@ def test_rechain_refuses_a_tampered_legacy_log(app, ctx, county, sealed):
     assert f"bureau {county.a.id}: event #2 was changed" in result.output
     assert audit.verify()[0].seq == 1  # nothing was re-keyed
     assert chain(county.a.id)[1].hash == events[1].hash
+    assert len(audit.verify()) == 1  # the schools' chains were never in question
 
 
 def test_rechain_refuses_a_checkpointed_bureau(app, ctx, county, sealed):

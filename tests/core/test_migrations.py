@@ -156,3 +156,67 @@ def test_receipt_tokens_move_from_the_complaint_to_its_receipt_and_back(backend,
                 assert tuple(back) == (token, sealed)
         finally:
             db.engine.dispose()
+
+
+def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_database):
+    """0016 rehashes nothing: a bureau's chain becomes its own, hashed as before; schools'
+    chains start at #1; downgrading then refuses, since they cannot join it unhashed."""
+    import hashlib
+    import hmac
+    import json
+
+    from kaimen import audit, tenancy
+    from kaimen.orgs import Organisation
+
+    app = make_app(fresh_database.url(backend))
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="0015_rls_initplan")
+            key, prev = audit.chain_key(), audit.GENESIS
+            with db.engine.begin() as connection:
+                for org_id, kind, parent in ((1, "bureau", None), (2, "school", 1)):
+                    connection.execute(sa.text(
+                        "INSERT INTO organisation (id, kind, slug, name, parent_id, timezone, "
+                        "default_locale, created_at) VALUES (:id, :kind, :slug, :slug, :parent, "
+                        "'Asia/Shanghai', 'zh_Hans', '2026-09-01 08:00:00')"),
+                        {"id": org_id, "kind": kind, "slug": f"org{org_id}", "parent": parent})
+                for seq, school_id in ((1, 2), (2, None), (3, 2)):
+                    when = f"2026-09-01T08:00:0{seq}.000000"
+                    # the hashed content as the platform wrote it before 0016, spelt out here
+                    content = [1, seq, school_id, None, "public", f"old.step{seq}", None, None,
+                               {}, when, prev]
+                    digest = hmac.new(key, json.dumps(
+                        content, sort_keys=True, ensure_ascii=False,
+                        separators=(",", ":")).encode(), hashlib.sha256).hexdigest()
+                    connection.execute(sa.text(
+                        "INSERT INTO audit_event (bureau_id, seq, school_id, actor_name, action, "
+                        "data, created_at, prev_hash, hash) VALUES (1, :seq, :school, 'public', "
+                        ":action, '{}', :when, :prev, :hash)"),
+                        {"seq": seq, "school": school_id, "action": f"old.step{seq}",
+                         "when": when.replace("T", " "), "prev": prev, "hash": digest})
+                    prev = digest
+                connection.execute(sa.text(
+                    "INSERT INTO audit_head (bureau_id, seq, last_hash) VALUES (1, 3, :h)"),
+                    {"h": prev})
+            flask_migrate.upgrade(revision="0016_audit_chain_per_school")
+            with tenancy.system_scope():
+                assert audit.verify() == []
+                old = db.session.scalars(sa.select(audit.AuditEvent)).all()
+                assert {(e.bureau_id, e.chain_id) for e in old} == {(1, 1)}
+                school = db.session.get(Organisation, 2)
+                audit.record("new.step", school, school=school)
+                db.session.commit()
+                new = db.session.scalar(sa.select(audit.AuditEvent).filter_by(action="new.step"))
+                assert (new.chain_id, new.seq, new.prev_hash) == (2, 1, audit.GENESIS)
+                assert audit.verify() == []
+                db.session.remove()
+            with pytest.raises(SystemExit):  # Flask-Migrate logs the refusal and exits
+                flask_migrate.downgrade(revision="0015_rls_initplan")
+            with db.engine.connect() as connection:
+                assert connection.execute(sa.text(
+                    "SELECT version_num FROM alembic_version")).scalar() == (
+                        "0016_audit_chain_per_school")
+                columns = {c["name"] for c in sa.inspect(connection).get_columns("audit_head")}
+                assert "chain_id" in columns
+        finally:
+            db.engine.dispose()
