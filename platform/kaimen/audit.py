@@ -63,7 +63,7 @@ class AuditEvent(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     bureau_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
     # The organisation whose chain holds the event: its school, or the bureau for the
-    # bureau's own rows (and for every event written before chains per school, 0016).
+    # bureau's own rows (and for every event written before chains per school, 0018).
     chain_id: Mapped[int] = mapped_column(sa.ForeignKey("organisation.id"))
     seq: Mapped[int]
     school_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisation.id"), index=True)
@@ -89,7 +89,7 @@ class AuditEvent(Model):
 
     def _chain_name(self) -> int | list[int]:
         # A bureau's own chain is named by the bureau's id alone, as every chain was before
-        # chains per school (0016), so that the events written then verify unchanged.
+        # chains per school (0018), so that the events written then verify unchanged.
         if self.chain_id == self.bureau_id:
             return self.bureau_id
         return [self.bureau_id, self.chain_id]

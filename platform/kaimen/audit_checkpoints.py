@@ -8,7 +8,7 @@ to an append-only file of JSON lines, and sends it to the bureau's supervisors
 through the outbox. ``audit.verify`` then checks the chains against those lines,
 so any of a bureau's chains cut short, rewound or deleted whole no longer passes.
 
-Lines written before chains per school (0016) sign one head per bureau, that of
+Lines written before chains per school (0018) sign one head per bureau, that of
 the chain which is now the bureau's own; they are read and checked as before.
 """
 
@@ -39,7 +39,7 @@ from .timeutil import utcnow
 # A signature over a context can mean nothing else; each format has its own.
 SIGNED_FIELDS = ("bureau_id", "bureau", "chains", "time")
 CONTEXT = b"kaimen audit checkpoint v2\n"
-# Before 0016: one chain per bureau, its head signed alone.
+# Before 0018: one chain per bureau, its head signed alone.
 SIGNED_FIELDS_V1 = ("bureau_id", "bureau", "seq", "head", "time")
 CONTEXT_V1 = b"kaimen audit checkpoint v1\n"
 UNSIGNED_FIELDS = ("key", "signature")
@@ -202,7 +202,7 @@ def _checkpoint(fields: dict[str, Any]) -> audit.Checkpoint:
         )
         if not heads or len({h.chain_id for h in heads}) != len(heads):
             raise ValueError("no chains, or a chain twice")
-    else:  # a line from before 0016: the head of what is now the bureau's own chain
+    else:  # a line from before 0018: the head of what is now the bureau's own chain
         heads = (audit.ChainHead(bureau_id, int(fields["seq"]), str(fields["head"])),)
     return audit.Checkpoint(bureau_id, heads, str(fields["time"]))
 

@@ -8,7 +8,7 @@ sends it with its tokens as a browser does and reads the receipt off the answer)
    second, as a ratio to bare Flask "hello" under wrk in the same run.
 2. **64 filers across 20 schools of one bureau**, gunicorn with 2 workers of 16 threads, so
    that up to 32 submissions are in the database at once. Every write appends to its
-   school's audit chain (one per school since 0016; one per bureau before) and locks that
+   school's audit chain (one per school since 0018; one per bureau before) and locks that
    chain's ``audit_head`` row for its commit. A sampler reads ``pg_stat_activity`` every
    20 ms: how often a backend of the app was waiting on a lock, against how often one was
    active, and which statements waited. If a lock were the limit, most active backends

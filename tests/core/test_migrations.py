@@ -158,8 +158,8 @@ def test_receipt_tokens_move_from_the_complaint_to_its_receipt_and_back(backend,
             db.engine.dispose()
 
 
-def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_database):
-    """0016 rehashes nothing: a bureau's chain becomes its own, hashed as before; schools'
+def test_audit_chains_written_before_0018_stay_verifiable(backend, fresh_database):
+    """0018 rehashes nothing: a bureau's chain becomes its own, hashed as before; schools'
     chains start at #1; downgrading then refuses, since they cannot join it unhashed."""
     import hashlib
     import hmac
@@ -171,7 +171,7 @@ def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_databas
     app = make_app(fresh_database.url(backend))
     with app.app_context():
         try:
-            flask_migrate.upgrade(revision="0015_rls_initplan")
+            flask_migrate.upgrade(revision="0017_rls_hashed_scope")
             key, prev = audit.chain_key(), audit.GENESIS
             with db.engine.begin() as connection:
                 for org_id, kind, parent in ((1, "bureau", None), (2, "school", 1)):
@@ -182,7 +182,7 @@ def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_databas
                         {"id": org_id, "kind": kind, "slug": f"org{org_id}", "parent": parent})
                 for seq, school_id in ((1, 2), (2, None), (3, 2)):
                     when = f"2026-09-01T08:00:0{seq}.000000"
-                    # the hashed content as the platform wrote it before 0016, spelt out here
+                    # the hashed content as the platform wrote it before 0018, spelt out here
                     content = [1, seq, school_id, None, "public", f"old.step{seq}", None, None,
                                {}, when, prev]
                     digest = hmac.new(key, json.dumps(
@@ -198,7 +198,7 @@ def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_databas
                 connection.execute(sa.text(
                     "INSERT INTO audit_head (bureau_id, seq, last_hash) VALUES (1, 3, :h)"),
                     {"h": prev})
-            flask_migrate.upgrade(revision="0016_audit_chain_per_school")
+            flask_migrate.upgrade(revision="0018_audit_chain_per_school")
             with tenancy.system_scope():
                 assert audit.verify() == []
                 old = db.session.scalars(sa.select(audit.AuditEvent)).all()
@@ -211,11 +211,11 @@ def test_audit_chains_written_before_0016_stay_verifiable(backend, fresh_databas
                 assert audit.verify() == []
                 db.session.remove()
             with pytest.raises(SystemExit):  # Flask-Migrate logs the refusal and exits
-                flask_migrate.downgrade(revision="0015_rls_initplan")
+                flask_migrate.downgrade(revision="0017_rls_hashed_scope")
             with db.engine.connect() as connection:
                 assert connection.execute(sa.text(
                     "SELECT version_num FROM alembic_version")).scalar() == (
-                        "0016_audit_chain_per_school")
+                        "0018_audit_chain_per_school")
                 columns = {c["name"] for c in sa.inspect(connection).get_columns("audit_head")}
                 assert "chain_id" in columns
         finally:

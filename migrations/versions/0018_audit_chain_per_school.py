@@ -1,6 +1,6 @@
 """audit chain per school: each school and each bureau's own rows have a chain and a head
 
-Revision ID: 0016_audit_chain_per_school
+Revision ID: 0018_audit_chain_per_school
 Revises: 0015_rls_initplan
 Create Date: 2026-12-02 13:40:00
 
@@ -25,8 +25,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0016_audit_chain_per_school'
-down_revision = '0015_rls_initplan'
+revision = '0018_audit_chain_per_school'
+down_revision = '0017_rls_hashed_scope'
 branch_labels = None
 depends_on = None
 
