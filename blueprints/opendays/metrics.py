@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     MetricTable,
@@ -23,6 +24,7 @@ from kaimen import (
     db,
     local_date,
     render_panel,
+    user_can,
     utcnow,
 )
 from kaimen.classes import current_term
@@ -87,7 +89,8 @@ def period_start(bureau: Organisation, today: date | None = None) -> tuple[str, 
     return name, start
 
 
-def _held(ids: list[int], since: datetime, now: datetime) -> Any:
+def held_in(ids: list[int], since: datetime, now: datetime) -> Any:
+    """Return the condition of the events of ``ids`` held between ``since`` and ``now``."""
     return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
                    OpenDay.starts_at >= since, OpenDay.ends_at <= now)
 
@@ -100,7 +103,7 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
     """Return events held, registrations, attendance and satisfaction per school."""
     ids, now = [s.id for s in schools], utcnow()
     period, since = period_start(bureau)
-    held = _held(ids, since, now)
+    held = held_in(ids, since, now)
     events = _per_school(sa.select(OpenDay.school_id, sa.func.count())
                          .where(held).group_by(OpenDay.school_id))
     joined = (sa.select(OpenDay.school_id)
@@ -119,7 +122,7 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
             .where(held).group_by(OpenDay.school_id)
         ))}
     table = MetricTable(
-        title=_l("Open-day calendar"), order=40, url=link(bureau),
+        title=_l("Open-day calendar"), order=40, url=link(bureau), links=held_links(bureau),
         columns=[_l("Events held, %(period)s", period=period),
                  _l("Registrations, %(period)s", period=period),
                  _l("Attendance, %(period)s", period=period),
@@ -163,3 +166,16 @@ def panel(school: Organisation) -> Panel:
 
 def link(bureau: Organisation) -> str:
     return url_for("opendays_bureau.index", bureau=bureau.slug)
+
+
+def held_links(bureau: Organisation) -> dict[int, Any]:
+    """Return the umbrella's link from Events held to the bureau's list of the events held
+    this period, for one school or all of them (none for a viewer who cannot open it)."""
+    if not user_can(current_user, "bureau.view", bureau):
+        return {}
+    base = url_for("opendays_bureau.index", bureau=bureau.slug, held=1)
+
+    def build(school: Organisation | None) -> str:
+        return f"{base}&school={school.id}" if school is not None else base
+
+    return {0: build}

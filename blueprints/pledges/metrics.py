@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     MetricTable,
@@ -102,6 +103,8 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         columns.append(_l("Broken-pledge reports (substantiated)"))
     table = MetricTable(title=_l("Pledge board"), columns=columns, order=30,
                         url=url_for("pledges_bureau.schools", bureau=bureau.slug))
+    if user_can(current_user, "bureau.view", bureau):
+        table.links = list_links(table.url or "")
     for school in schools:
         count, current = boards.get(school.id, (0, 0))
         row: list[Any] = [count, _("Yes") if current else _("No"),
@@ -116,3 +119,15 @@ def bureau_table(bureau: Organisation, schools: list[Organisation]) -> MetricTab
         reported, substantiated = (sum(r[i] for r in reports.values()) for i in (0, 1))
         table.total.append(f"{reported} ({substantiated})")
     return table
+
+
+def list_links(base: str) -> dict[int, Any]:
+    """Return the umbrella's links from Published pledges to the bureau's list of the same
+    pledges, and from the board to the schools' boards (``base``: the schools page)."""
+
+    def to(anchor: str) -> Any:
+        def build(school: Organisation | None) -> str:
+            return f"{base}?school={school.id}{anchor}" if school is not None else base + anchor
+        return build
+
+    return {0: to("#published"), 1: to("")}
