@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import url_for
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     MetricTable,
@@ -23,6 +24,7 @@ from kaimen import (
     db,
     local_date,
     render_panel,
+    user_can,
     utcnow,
 )
 from kaimen.classes import current_term
@@ -93,6 +95,12 @@ FIGURES = 6
 EVENTS, REGISTRATIONS, SEATS, PRESENT, SATISFACTION, ANSWERS = range(FIGURES)
 
 
+def held_in(ids: list[int], since: datetime, now: datetime) -> Any:
+    """Return the condition of the events of ``ids`` held between ``since`` and ``now``."""
+    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+                   OpenDay.starts_at >= since, OpenDay.ends_at <= now)
+
+
 def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[int, Any]:
     """Return each school's raw figures this period: ``{"ended": figures}`` of the events
     that had ended when counted, and ``{"ending": [[end (ISO), *figures], ...]}``, one per
@@ -153,7 +161,7 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
     if missing:
         figures.update(_count(bureau, missing, since))
     table = MetricTable(
-        title=_l("Open-day calendar"), order=40, url=link(bureau),
+        title=_l("Open-day calendar"), order=40, url=link(bureau), links=held_links(bureau),
         columns=[_l("Events held, %(period)s", period=period),
                  _l("Registrations, %(period)s", period=period),
                  _l("Attendance, %(period)s", period=period),
@@ -205,3 +213,16 @@ def panel(school: Organisation) -> Panel:
 
 def link(bureau: Organisation) -> str:
     return url_for("opendays_bureau.index", bureau=bureau.slug)
+
+
+def held_links(bureau: Organisation) -> dict[int, Any]:
+    """Return the umbrella's link from Events held to the bureau's list of the events held
+    this period, for one school or all of them (none for a viewer who cannot open it)."""
+    if not user_can(current_user, "bureau.view", bureau):
+        return {}
+    base = url_for("opendays_bureau.index", bureau=bureau.slug, held=1)
+
+    def build(school: Organisation | None) -> str:
+        return f"{base}&school={school.id}" if school is not None else base
+
+    return {0: build}

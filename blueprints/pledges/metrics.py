@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 
 from kaimen import (
     MetricTable,
@@ -130,6 +131,8 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
         columns.append(_l("Broken-pledge reports (substantiated)"))
     table = MetricTable(title=_l("Pledge board"), columns=columns, order=30,
                         url=url_for("pledges_bureau.schools", bureau=bureau.slug))
+    if user_can(current_user, "bureau.view", bureau):
+        table.links = list_links(table.url or "")
     totals = [0, 0, 0, 0, 0]  # published, with a board, signed, reports, substantiated
     yes, no = _("Yes"), _("No")
     for school in schools:
@@ -148,3 +151,15 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
     if reported:
         table.total.append(f"{totals[3]} ({totals[4]})")
     return table
+
+
+def list_links(base: str) -> dict[int, Any]:
+    """Return the umbrella's links from Published pledges to the bureau's list of the same
+    pledges, and from the board to the schools' boards (``base``: the schools page)."""
+
+    def to(anchor: str) -> Any:
+        def build(school: Organisation | None) -> str:
+            return f"{base}?school={school.id}{anchor}" if school is not None else base + anchor
+        return build
+
+    return {0: to("#published"), 1: to("")}

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from sqlalchemy.orm import selectinload
 
 from kaimen import Organisation, Unit, User, audit, db, hook_for, user_can, utcnow
 from kaimen.forms import is_school_year
@@ -208,6 +209,14 @@ def school_pledges() -> list[Pledge]:
         Pledge.school_year.desc(), Pledge.kind.desc(), Pledge.status, Pledge.id
     )
     return list(db.session.scalars(statement))
+
+
+def standing_among(school_ids: list[int]) -> Any:
+    """Return the SELECT of the pledges of ``school_ids`` that are not withdrawn, newest
+    first: the rows the umbrella view counts as published."""
+    return (sa.select(Pledge).options(selectinload(Pledge.school))
+            .where(Pledge.school_id.in_(school_ids), Pledge.status != WITHDRAWN)
+            .order_by(Pledge.id.desc()))
 
 
 def standing_pledges() -> list[Pledge]:

@@ -11,7 +11,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from kaimen import all_schools, db, public, require, schools_under, utcnow
+from kaimen import (
+    all_schools,
+    db,
+    id_arg,
+    paginate,
+    public,
+    require,
+    schools_under,
+    utcnow,
+)
 
 from .. import feeds, metrics, services, times
 from ..blueprint import bureau_blueprint
@@ -38,14 +47,23 @@ def _pushed(bureau: Any) -> list[tuple[BureauEvent, int, int]]:
 @bureau_blueprint.get("/")
 @require("bureau.view")
 def index() -> str:
-    """List the coming events of every school below the bureau, and its pushed events."""
+    """List the coming events of every school below the bureau, and its pushed events;
+    ``?held=1`` lists the events held this period instead (the umbrella view's figure),
+    ``?school=`` those of one of its schools."""
     schools = schools_under(g.bureau)
-    events = list(db.session.scalars(
-        sa.select(OpenDay).where(OpenDay.status == SCHEDULED, OpenDay.ends_at > utcnow())
-        .order_by(OpenDay.starts_at, OpenDay.id)
-    )) if schools else []
-    return render_template("opendays/bureau.html", bureau=g.bureau, events=events,
-                           figures=metrics.event_figures([e.id for e in events]),
+    school = next((s for s in schools if s.id == id_arg("school")), None)
+    ids = [school.id] if school is not None else [s.id for s in schools]
+    period = None
+    if request.args.get("held") == "1":
+        period, since = metrics.period_start(g.bureau)
+        where = metrics.held_in(ids, since, utcnow())
+    else:
+        where = sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+                        OpenDay.ends_at > utcnow())
+    page = paginate(sa.select(OpenDay).where(where).order_by(OpenDay.starts_at, OpenDay.id))
+    return render_template("opendays/bureau.html", bureau=g.bureau, events=page.items,
+                           page=page, period=period, school=school,
+                           figures=metrics.event_figures([e.id for e in page.items]),
                            kinds=KIND_LABELS, pushed=_pushed(g.bureau))
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
-from kaimen import public, require, schools_under
+from kaimen import id_arg, paginate, public, require, schools_under
 
 from .. import metrics, services
 from ..blueprint import bureau_blueprint
@@ -96,11 +96,16 @@ def updates(pledge_id: int) -> Any:
 @bureau_blueprint.get("/schools")
 @require("bureau.view")
 def schools() -> str:
-    """List the bureau's schools and whether each has published a board this school year."""
+    """List the bureau's schools, whether each has published a board this school year, and
+    their published pledges; ``?school=`` narrows both to one of its schools."""
     year = services.current_school_year()
     schools = schools_under(g.bureau)
+    school = next((s for s in schools if s.id == id_arg("school")), None)
+    if school is not None:  # the umbrella view's link from one school's figure
+        schools = [school]
     counts = {school_id: current
               for school_id, (_standing, current) in metrics.published(schools, year).items()}
     missing = [s for s in schools if not counts.get(s.id)]
+    page = paginate(services.standing_among([s.id for s in schools]))
     return render_template("pledges/bureau_schools.html", bureau=g.bureau, schools=schools,
-                           counts=counts, missing=missing, year=year)
+                           counts=counts, missing=missing, year=year, school=school, page=page)
