@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import orm
 from sqlalchemy.sql import operators
+from sqlalchemy.sql import util as sql_util
 
-from .extensions import db
+from . import pagecache, tenancy
+from .extensions import cache, db
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 25
 _CURSOR_MAX = 400  # characters; a real cursor is a few dozen
@@ -194,7 +200,11 @@ def _count(statement: Any) -> int:
     """Return the number of rows of ``statement`` (a count over the list's index), with its
     execution options: a statement that lifts a criterion (``all_schools``, ``lift``) is
     counted with it lifted. A statement of one entity is counted as ``SELECT count(*) FROM
-    entity WHERE …`` (no subquery of every column, which SQLite reads far more slowly)."""
+    entity WHERE …`` (no subquery of every column, which SQLite reads far more slowly).
+
+    The count is kept in the cache under the versions of the schools in scope (see
+    ``_count_key``), so turning the pages of one list counts its rows once, not per page.
+    """
     options = statement.get_execution_options()
     descriptions = statement.column_descriptions
     froms = statement.get_final_froms()
@@ -206,7 +216,54 @@ def _count(statement: Any) -> int:
     else:
         sub = statement.options(orm.lazyload("*")).order_by(None).subquery()
         count = sa.select(sa.func.count()).select_from(sub)
-    return int(db.session.execute(count.execution_options(**options)).scalar() or 0)
+    count = count.execution_options(**options)
+    key = _count_key(count, options)
+    if key is not None:
+        try:
+            found = cache.get(key)
+        except Exception:  # a cache that fails is a miss
+            log.exception("pagination: could not read a count")
+            found = None
+        if isinstance(found, int):
+            return found
+    total = int(db.session.execute(count).scalar() or 0)
+    if key is not None:
+        try:
+            cache.set(key, total)
+        except Exception:  # the count was read all the same
+            log.exception("pagination: could not store a count")
+    return total
+
+
+def _count_key(count: Any, options: dict[str, Any]) -> str | None:
+    """Return the cache key of ``count``, or None when its result may not be kept.
+
+    Every write to a school's rows bumps that school's version in the writer's transaction
+    (``pagecache``), so a count of tenant-owned tables only, within the request's scope,
+    is exact for as long as the versions of the schools in scope are what they were when
+    it was read. The versions are read first: a write committed between the two reads
+    leaves its count under the newer versions only. Not kept: counts in the system scope
+    or across scopes, of tables that are not a school's (no version covers them), and
+    while this session has writes of its own that are not committed yet.
+    """
+    if not current_app.config["PAGE_CACHE"] or options.get(tenancy.ALL_SCHOOLS_OPTION):
+        return None
+    scope = tenancy.current_scope()
+    session = db.session()
+    if scope is None or session.new or session.dirty or session.deleted \
+            or session.info.get(pagecache.PENDING):
+        return None
+    tenant = tenancy.tenant_table_names()
+    tables = {table.name for from_ in count.get_final_froms()
+              for table in sql_util.find_tables(from_, include_joins=True,
+                                                include_aliases=True)}
+    if not tables or not tables <= tenant:
+        return None
+    compiled = count.compile(dialect=db.session.get_bind().dialect)
+    text = repr((str(compiled), sorted(compiled.params.items()), sorted(scope),
+                 sorted((k, repr(v)) for k, v in options.items()),
+                 pagecache.versions_of(scope)))
+    return "count:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _offset_page(statement: Any, page: int, per_page: int, total: int,
