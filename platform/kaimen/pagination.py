@@ -270,10 +270,32 @@ def _offset_page(statement: Any, page: int, per_page: int, total: int,
                  keys: list[_Key] | None) -> Page:
     last = max(-(-total // per_page), 1)
     page = min(page, last)
-    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
-                 .unique()) if total else []
+    before = _key_before(statement, keys, (page - 1) * per_page) if keys and total else None
+    if keys and before is not None:
+        # The rows of the page, by keyset from the last key before it: OFFSET walked the
+        # sort keys alone (an index), not every earlier row.
+        items = list(db.session.scalars(statement.where(_beyond(keys, before, forward=True))
+                                        .limit(per_page)).unique())
+    else:
+        items = list(db.session.scalars(statement.limit(per_page)
+                                        .offset((page - 1) * per_page)).unique()) if total else []
     result = Page(items, page, per_page, total, has_prev=page > 1, has_next=page < last)
     return _with_cursors(result, keys)
+
+
+def _key_before(statement: Any, keys: list[_Key], offset: int) -> list[Any] | None:
+    """Return the sort key of the row just before ``offset`` (None on page 1, or when the
+    statement reads more than its entity's table), read from the sort keys alone."""
+    froms = statement.get_final_froms()
+    if offset < 1 or len(froms) != 1 or froms[0] is not keys[0].column.table:
+        return None
+    seek = sa.select(*[k.column for k in keys]).select_from(froms[0])
+    if statement.whereclause is not None:
+        seek = seek.where(statement.whereclause)
+    seek = (seek.order_by(*statement._order_by_clauses).offset(offset - 1).limit(1)
+            .execution_options(**statement.get_execution_options()))
+    row = db.session.execute(seek).first()
+    return list(row) if row is not None else None
 
 
 def _with_cursors(result: Page, keys: list[_Key] | None) -> Page:

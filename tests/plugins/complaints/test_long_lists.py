@@ -237,3 +237,17 @@ def test_a_count_is_not_kept_without_the_page_cache(app, many, as_user):
     url = "/b/county-a/complaints/?status=received"
     assert _total_and_counts(app, client, url)[:2] == (61, 1)
     assert _total_and_counts(app, client, url)[:2] == (61, 1)
+
+
+@pytest.mark.parametrize("query", ["status=received", "status=received&school={a2}", ""])
+def test_typed_page_numbers_show_the_rows_the_pager_reaches(app, many, as_user, query):
+    client = as_user("a.supervisor")
+    query = query.format(a2=many.a2.id)
+    pages, _urls = _walk(client, f"/b/county-a/complaints/?{query}")
+    assert len(pages) > 1
+    for number, rows in enumerate(pages, start=1):
+        typed = client.get(f"/b/county-a/complaints/?{query}&page={number}")
+        assert [int(i) for i in ROW_ID.findall(typed.get_data(as_text=True))] == rows
+    # past the end: the last page
+    beyond = client.get(f"/b/county-a/complaints/?{query}&page=999")
+    assert [int(i) for i in ROW_ID.findall(beyond.get_data(as_text=True))] == pages[-1]
