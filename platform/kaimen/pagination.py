@@ -5,8 +5,13 @@ keyset: a link carries the sort key of the last row shown (``after=``) or of the
 (``before=``) and the page's number (``page=``, a label only), and the next page is read with
 ``WHERE (sort key) < (that key)`` over the list's index instead of ``OFFSET``, which reads
 and throws away every earlier row. Page 500 then costs what page 1 costs: one count over an
-index (for "of M") and one seek. ``?page=N`` without a cursor still answers (by
-``OFFSET``), for typed or bookmarked links.
+index (for "of M") and one seek. ``?page=N`` without a cursor still answers, for typed or
+bookmarked links: the key of the row before page N is read by ``OFFSET`` over the sort keys
+alone (an index-only scan where the list has an index of them), then the page by keyset.
+
+The count ("of M") is kept in the cache under the versions of the schools in scope, which
+every write bumps in its own transaction (``kaimen.pagecache``): turning the pages of one
+list counts its rows once, and the first page after any write counts them afresh.
 
 A statement is paged by keyset when it selects one mapped entity and its ``ORDER BY`` is
 plain, non-nullable columns of that entity ending in a unique one (the id): every list in
