@@ -162,7 +162,7 @@ def touch(school_ids: Iterable[int] | None) -> None:
     if session.info.get(_COMMITTING):
         bump(session.connection(), None if _EVERY in ids else ids)
     else:
-        session.info.setdefault(_PENDING, set()).update(ids)
+        session.info.setdefault(PENDING, set()).update(ids)
 
 
 def versions(school_id: int) -> tuple[int, int]:
@@ -173,20 +173,6 @@ def versions(school_id: int) -> tuple[int, int]:
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))
     ).all())
     return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
-
-
-def versions_of(school_ids: Iterable[int]) -> tuple[tuple[int, int], ...]:
-    """Return ``(school, version)`` of every school's row and of ``school_ids``, sorted.
-
-    Read before what the versions stand for: a write committed in between then leaves its
-    figures under the newer versions only, never under the older ones.
-    """
-    table = _TABLE
-    ids = {EVERYWHERE, *school_ids}
-    rows = dict(_connection().execute(
-        sa.select(table.c.school_id, table.c.version).where(table.c.school_id.in_(sorted(ids)))
-    ).all())
-    return tuple((i, rows.get(i, 0)) for i in sorted(ids))
 
 
 def _connection() -> sa.Connection:

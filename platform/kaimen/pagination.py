@@ -39,7 +39,7 @@ from sqlalchemy import orm
 from sqlalchemy.sql import operators
 from sqlalchemy.sql import util as sql_util
 
-from . import pagecache, tenancy
+from . import figures, pagecache, tenancy
 from .extensions import cache, db
 
 log = logging.getLogger(__name__)
@@ -246,8 +246,9 @@ def _count_key(count: Any, options: dict[str, Any]) -> str | None:
     Every write to a school's rows bumps that school's version in the writer's transaction
     (``pagecache``), so a count of tenant-owned tables only, within the request's scope,
     is exact for as long as the versions of the schools in scope are what they were when
-    it was read. The versions are read first: a write committed between the two reads
-    leaves its count under the newer versions only. Not kept: counts in the system scope
+    it was read (and the database's epoch tells a new database's versions apart). The
+    versions are read first: a write committed between the two reads leaves its count
+    under the newer versions only. Not kept: counts in the system scope
     or across scopes, of tables that are not a school's (no version covers them), and
     while this session has writes of its own that are not committed yet.
     """
@@ -267,7 +268,7 @@ def _count_key(count: Any, options: dict[str, Any]) -> str | None:
     compiled = count.compile(dialect=db.session.get_bind().dialect)
     text = repr((str(compiled), sorted(compiled.params.items()), sorted(scope),
                  sorted((k, repr(v)) for k, v in options.items()),
-                 pagecache.versions_of(scope)))
+                 sorted(figures.versions(sorted(scope)).items())))
     return "count:" + hashlib.sha256(text.encode()).hexdigest()
 
 
