@@ -16,7 +16,7 @@ from . import config, figures, pagecache, plugins, replica, tenancy
 from .auth.access import CORE_PERMISSIONS, user_can
 from .auth.roles import ROLE_LABELS
 from .extensions import babel, csrf, db, limiter, migrate
-from .i18n import LOCALE_NAMES, select_locale, select_timezone
+from .i18n import LOCALE_NAMES, dateformat, select_locale, select_timezone
 from .pagination import page_url
 from .safety import CONVERTERS, KaimenRequest, refuse_untrusted_host
 from .sessions import KaimenSessionInterface
@@ -130,6 +130,7 @@ def configure_db(app: Flask) -> None:
 
 def configure_babel(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.filters["dateformat"] = dateformat
 
 
 def configure_security(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any
 
 from flask import current_app, g, has_request_context, request
@@ -80,3 +81,24 @@ def name_list(names: Iterable[str]) -> str:
     names = list(names)
     locale = get_locale() or current_app.config["DEFAULT_LOCALE"]
     return format_list(names, locale=str(locale)) if names else ""
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_day(day: date, pattern: str | None, locale: str) -> str:
+    from flask_babel import format_date
+
+    return str(format_date(day, pattern))
+
+
+def dateformat(value: Any = None, format: str | None = None, rebase: bool = True) -> str:  # noqa: A002 - Flask-Babel's name
+    """Format a date as Flask-Babel's ``dateformat`` filter does, each day once per locale.
+
+    Babel builds the pattern anew on every call (about 0.1 ms); a list of 25 cases shows 50
+    dates, of a few days. A day has no time zone, so only its locale and pattern matter;
+    a date and time goes to Flask-Babel every time (it is shown in the reader's zone).
+    """
+    from flask_babel import format_date, get_locale
+
+    if type(value) is date:
+        return _formatted_day(value, format, str(get_locale()))
+    return str(format_date(value, format, rebase))

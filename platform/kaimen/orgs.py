@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask import g, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .extensions import Model, db
 from .timeutil import utcnow
@@ -110,8 +112,31 @@ class Unit(Model):
     bureau: Mapped[Organisation] = relationship()
 
 
+_SCHOOLS_UNDER = "kaimen_schools_under"
+
+
 def schools_under(bureau: Organisation) -> list[Organisation]:
-    """Return every school below ``bureau``, through county bureaus too, by slug."""
+    """Return every school below ``bureau``, through county bureaus too, by slug.
+
+    Read once per app context (a bureau's page asks for its scope and again for its
+    table); any flush in the meantime reads them afresh.
+    """
+    known = g.get(_SCHOOLS_UNDER, {}) if has_app_context() else {}
+    if bureau.id in known:
+        return list(known[bureau.id])
+    schools = _read_schools_under(bureau)
+    if has_app_context():
+        g.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
+    return list(schools)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_schools_under(_session: Session, _context: object) -> None:
+    if has_app_context():
+        g.pop(_SCHOOLS_UNDER, None)
+
+
+def _read_schools_under(bureau: Organisation) -> list[Organisation]:
     bureau_ids, frontier = {bureau.id}, [bureau.id]
     while frontier:
         frontier = list(

@@ -104,7 +104,7 @@ def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
 # a row was held to the end of the writer's transaction, and parents filing in one school
 # queued on it (make bench, submissions). Flushes now note their schools in the session,
 # and the versions are bumped once, just before the commit, in the same transaction.
-_PENDING = "kaimen_page_versions"
+PENDING = "kaimen_page_versions"
 _EVERY = -1  # noted in place of ids when a flush may have changed any school's pages
 _COMMITTING = "kaimen_page_versions_committing"
 
@@ -126,7 +126,7 @@ def _note_after_flush(session: Session, _context: Any) -> None:
     if session.info.get(_COMMITTING):
         bump(session.connection(), None if _EVERY in schools else schools)
     else:
-        session.info.setdefault(_PENDING, set()).update(schools)
+        session.info.setdefault(PENDING, set()).update(schools)
 
 
 @event.listens_for(Session, "before_commit")
@@ -135,7 +135,7 @@ def _bump_at_commit(session: Session) -> None:
         return  # a savepoint's commit: the transaction's own commit bumps
     session.flush()
     session.info[_COMMITTING] = True  # a flush from here on bumps at once
-    schools = session.info.pop(_PENDING, None)
+    schools = session.info.pop(PENDING, None)
     if schools:
         bump(session.connection(), None if _EVERY in schools else schools)
 
@@ -143,7 +143,7 @@ def _bump_at_commit(session: Session) -> None:
 @event.listens_for(Session, "after_transaction_end")
 def _forget_at_the_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None and not transaction.nested:
-        session.info.pop(_PENDING, None)  # rolled back: nothing was written
+        session.info.pop(PENDING, None)  # rolled back: nothing was written
         session.info.pop(_COMMITTING, None)
 
 
@@ -162,7 +162,7 @@ def touch(school_ids: Iterable[int] | None) -> None:
     if session.info.get(_COMMITTING):
         bump(session.connection(), None if _EVERY in ids else ids)
     else:
-        session.info.setdefault(_PENDING, set()).update(ids)
+        session.info.setdefault(PENDING, set()).update(ids)
 
 
 def versions(school_id: int) -> tuple[int, int]:

@@ -5,8 +5,13 @@ keyset: a link carries the sort key of the last row shown (``after=``) or of the
 (``before=``) and the page's number (``page=``, a label only), and the next page is read with
 ``WHERE (sort key) < (that key)`` over the list's index instead of ``OFFSET``, which reads
 and throws away every earlier row. Page 500 then costs what page 1 costs: one count over an
-index (for "of M") and one seek. ``?page=N`` without a cursor still answers (by
-``OFFSET``), for typed or bookmarked links.
+index (for "of M") and one seek. ``?page=N`` without a cursor still answers, for typed or
+bookmarked links: the key of the row before page N is read by ``OFFSET`` over the sort keys
+alone (an index-only scan where the list has an index of them), then the page by keyset.
+
+The count ("of M") is kept in the cache under the versions of the schools in scope, which
+every write bumps in its own transaction (``kaimen.pagecache``): turning the pages of one
+list counts its rows once, and the first page after any write counts them afresh.
 
 A statement is paged by keyset when it selects one mapped entity and its ``ORDER BY`` is
 plain, non-nullable columns of that entity ending in a unique one (the id): every list in
@@ -21,17 +26,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request, url_for
+from flask import current_app, request, url_for
 from sqlalchemy import orm
 from sqlalchemy.sql import operators
+from sqlalchemy.sql import util as sql_util
 
-from .extensions import db
+from . import figures, pagecache, tenancy
+from .extensions import cache, db
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 25
 _CURSOR_MAX = 400  # characters; a real cursor is a few dozen
@@ -194,7 +205,11 @@ def _count(statement: Any) -> int:
     """Return the number of rows of ``statement`` (a count over the list's index), with its
     execution options: a statement that lifts a criterion (``all_schools``, ``lift``) is
     counted with it lifted. A statement of one entity is counted as ``SELECT count(*) FROM
-    entity WHERE …`` (no subquery of every column, which SQLite reads far more slowly)."""
+    entity WHERE …`` (no subquery of every column, which SQLite reads far more slowly).
+
+    The count is kept in the cache under the versions of the schools in scope (see
+    ``_count_key``), so turning the pages of one list counts its rows once, not per page.
+    """
     options = statement.get_execution_options()
     descriptions = statement.column_descriptions
     froms = statement.get_final_froms()
@@ -206,17 +221,87 @@ def _count(statement: Any) -> int:
     else:
         sub = statement.options(orm.lazyload("*")).order_by(None).subquery()
         count = sa.select(sa.func.count()).select_from(sub)
-    return int(db.session.execute(count.execution_options(**options)).scalar() or 0)
+    count = count.execution_options(**options)
+    key = _count_key(count, options)
+    if key is not None:
+        try:
+            found = cache.get(key)
+        except Exception:  # a cache that fails is a miss
+            log.exception("pagination: could not read a count")
+            found = None
+        if isinstance(found, int):
+            return found
+    total = int(db.session.execute(count).scalar() or 0)
+    if key is not None:
+        try:
+            cache.set(key, total)
+        except Exception:  # the count was read all the same
+            log.exception("pagination: could not store a count")
+    return total
+
+
+def _count_key(count: Any, options: dict[str, Any]) -> str | None:
+    """Return the cache key of ``count``, or None when its result may not be kept.
+
+    Every write to a school's rows bumps that school's version in the writer's transaction
+    (``pagecache``), so a count of tenant-owned tables only, within the request's scope,
+    is exact for as long as the versions of the schools in scope are what they were when
+    it was read (and the database's epoch tells a new database's versions apart). The
+    versions are read first: a write committed between the two reads leaves its count
+    under the newer versions only. Not kept: counts in the system scope
+    or across scopes, of tables that are not a school's (no version covers them), and
+    while this session has writes of its own that are not committed yet.
+    """
+    if not current_app.config["PAGE_CACHE"] or options.get(tenancy.ALL_SCHOOLS_OPTION):
+        return None
+    scope = tenancy.current_scope()
+    session = db.session()
+    if scope is None or session.new or session.dirty or session.deleted \
+            or session.info.get(pagecache.PENDING):
+        return None
+    tenant = tenancy.tenant_table_names()
+    tables = {table.name for from_ in count.get_final_froms()
+              for table in sql_util.find_tables(from_, include_joins=True,
+                                                include_aliases=True)}
+    if not tables or not tables <= tenant:
+        return None
+    compiled = count.compile(dialect=db.session.get_bind().dialect)
+    text = repr((str(compiled), sorted(compiled.params.items()), sorted(scope),
+                 sorted((k, repr(v)) for k, v in options.items()),
+                 sorted(figures.versions(sorted(scope)).items())))
+    return "count:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _offset_page(statement: Any, page: int, per_page: int, total: int,
                  keys: list[_Key] | None) -> Page:
     last = max(-(-total // per_page), 1)
     page = min(page, last)
-    items = list(db.session.scalars(statement.limit(per_page).offset((page - 1) * per_page))
-                 .unique()) if total else []
+    before = _key_before(statement, keys, (page - 1) * per_page) if keys and total else None
+    if keys and before is not None:
+        # The rows of the page, by keyset from the last key before it: OFFSET walked the
+        # sort keys alone (an index), not every earlier row.
+        items = list(db.session.scalars(statement.where(_beyond(keys, before, forward=True))
+                                        .limit(per_page)).unique())
+    else:
+        items = list(db.session.scalars(statement.limit(per_page)
+                                        .offset((page - 1) * per_page)).unique()) if total else []
     result = Page(items, page, per_page, total, has_prev=page > 1, has_next=page < last)
     return _with_cursors(result, keys)
+
+
+def _key_before(statement: Any, keys: list[_Key], offset: int) -> list[Any] | None:
+    """Return the sort key of the row just before ``offset`` (None on page 1, or when the
+    statement reads more than its entity's table), read from the sort keys alone."""
+    froms = statement.get_final_froms()
+    if offset < 1 or len(froms) != 1 or froms[0] is not keys[0].column.table:
+        return None
+    seek = sa.select(*[k.column for k in keys]).select_from(froms[0])
+    if statement.whereclause is not None:
+        seek = seek.where(statement.whereclause)
+    seek = (seek.order_by(*statement._order_by_clauses).offset(offset - 1).limit(1)
+            .execution_options(**statement.get_execution_options()))
+    row = db.session.execute(seek).first()
+    return list(row) if row is not None else None
 
 
 def _with_cursors(result: Page, keys: list[_Key] | None) -> Page:

@@ -148,10 +148,10 @@ def _apply_criteria(state: ORMExecuteState) -> None:
         return  # the criteria were propagated from the statement that loaded the parent
     # A bureau page's GET may not write (it may be reading from the replica).
     replica.check_statement(state.is_insert or state.is_update or state.is_delete)
+    if (state.is_insert or state.is_update or state.is_delete) and has_app_context():
+        _bump_versions(state)
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if (state.is_update or state.is_delete) and has_app_context():
-        _bump_versions(state)
     if not has_app_context():
         if _touches_tenant_data(state):
             raise ScopeError("tenant data touched outside an app context")
@@ -170,7 +170,7 @@ def _apply_criteria(state: ORMExecuteState) -> None:
 
 
 def _bump_versions(state: ORMExecuteState) -> None:
-    """An ORM UPDATE or DELETE skips the flush: bump the cached pages' versions here."""
+    """An ORM bulk INSERT, UPDATE or DELETE skips the flush: bump the versions here."""
     if not any(issubclass(mapper.class_, TenantOwned) for mapper in state.all_mappers):
         return
     from . import pagecache

@@ -169,3 +169,85 @@ def test_the_export_holds_exactly_what_the_list_shows(app, many, as_user):
         client.get("/b/county-a/complaints/export.xlsx?status=received").get_data())).active
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == listed
     assert [c.value for c in sheet[1]] == rows[0]
+
+
+TOTAL = re.compile(r"共 (\d+) 条意见|(\d+) opinions?\b")
+
+
+def _total_and_counts(app, client, url):
+    """Return the list's total as shown, and how many counts of cases the request ran."""
+    counts = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if "count(" in statement.lower() and "complaint" in statement:
+            counts.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        response = client.get(url)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    assert response.status_code == 200
+    found = TOTAL.search(response.get_data(as_text=True))
+    assert found, url
+    return int(found.group(1) or found.group(2)), len(counts), response.get_data(as_text=True)
+
+
+def test_the_count_is_read_once_while_pages_turn_and_afresh_after_any_write(
+        app, many, as_user):
+    client = as_user("a.supervisor")
+    url = "/b/county-a/complaints/?status=received"
+    total, counted, text = _total_and_counts(app, client, url)
+    assert (total, counted) == (61, 1)
+    second = html.unescape(NEXT.search(text).group(1))
+    assert _total_and_counts(app, client, second)[:2] == (61, 0)  # the same list: kept
+    assert _total_and_counts(app, client, f"{url}&page=3")[:2] == (61, 0)
+    # another filter is another count
+    assert _total_and_counts(app, client, "/b/county-a/complaints/?status=closed")[:2] == (12, 1)
+
+    # a case filed through the ORM (a flush, then the commit) is counted at once
+    with app.app_context(), tenancy.system_scope():
+        db.session.add(Complaint(**_cases(many.a2, 1, start=datetime(2026, 4, 1))[0]))
+        db.session.commit()
+    assert _total_and_counts(app, client, second)[:2] == (62, 1)
+    # and so is one written by a bulk insert, which skips the flush
+    with app.app_context(), tenancy.system_scope():
+        db.session.execute(sa.insert(Complaint), _cases(many.a1, 2, start=datetime(2026, 4, 2)))
+        db.session.commit()
+    assert _total_and_counts(app, client, url)[:2] == (64, 1)
+    # and a bulk update moving cases out of the filter
+    with app.app_context(), tenancy.system_scope():
+        db.session.execute(with_leadership(sa.update(Complaint).where(
+            Complaint.school_id == many.a1.id, Complaint.status == "received",
+            Complaint.created_at >= datetime(2026, 4, 2)).values(status="closed")))
+        db.session.commit()
+    assert _total_and_counts(app, client, url)[:2] == (62, 1)
+    # a school's list is counted under its own scope: not the bureau's number
+    school = as_user("a1.admin")
+    expected = len(_expected(app, [many.a1.id], leadership=False))
+    assert _total_and_counts(app, school, "/s/a1/complaints/cases?status=received")[:2] == \
+        (expected, 1)
+
+
+def test_a_count_is_not_kept_without_the_page_cache(app, many, as_user):
+    app.config["PAGE_CACHE"] = False  # restored by the app fixture
+    client = as_user("a.supervisor")
+    url = "/b/county-a/complaints/?status=received"
+    assert _total_and_counts(app, client, url)[:2] == (61, 1)
+    assert _total_and_counts(app, client, url)[:2] == (61, 1)
+
+
+@pytest.mark.parametrize("query", ["status=received", "status=received&school={a2}", ""])
+def test_typed_page_numbers_show_the_rows_the_pager_reaches(app, many, as_user, query):
+    client = as_user("a.supervisor")
+    query = query.format(a2=many.a2.id)
+    pages, _urls = _walk(client, f"/b/county-a/complaints/?{query}")
+    assert len(pages) > 1
+    for number, rows in enumerate(pages, start=1):
+        typed = client.get(f"/b/county-a/complaints/?{query}&page={number}")
+        assert [int(i) for i in ROW_ID.findall(typed.get_data(as_text=True))] == rows
+    # past the end: the last page
+    beyond = client.get(f"/b/county-a/complaints/?{query}&page=999")
+    assert [int(i) for i in ROW_ID.findall(beyond.get_data(as_text=True))] == pages[-1]
