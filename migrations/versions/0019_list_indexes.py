@@ -1,7 +1,7 @@
 """list indexes: a case list's page N is found by walking its sort keys in one index
 
-Revision ID: 0017_list_indexes
-Revises: 0016_figures_epoch
+Revision ID: 0019_list_indexes
+Revises: 0018_audit_chain_per_school
 Create Date: 2026-12-02
 
 An index only (no new table, so no row-level security policy). Every case list orders by
@@ -14,8 +14,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0017_list_indexes'
-down_revision = '0016_figures_epoch'
+revision = '0019_list_indexes'
+down_revision = '0018_audit_chain_per_school'
 branch_labels = None
 depends_on = None
 
