@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import g, has_app_context
+from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -118,22 +118,24 @@ _SCHOOLS_UNDER = "kaimen_schools_under"
 def schools_under(bureau: Organisation) -> list[Organisation]:
     """Return every school below ``bureau``, through county bureaus too, by slug.
 
-    Read once per app context (a bureau's page asks for its scope and again for its
-    table); any flush in the meantime reads them afresh.
+    Read once per request (a bureau's page asks for its scope and again for its table);
+    any flush in the meantime reads them afresh. Kept on the request, not on ``g``: an
+    app context can outlive many requests (a command, a test), and a scope must never
+    come from another request's answer.
     """
-    known = g.get(_SCHOOLS_UNDER, {}) if has_app_context() else {}
+    known = request.__dict__.get(_SCHOOLS_UNDER, {}) if has_request_context() else {}
     if bureau.id in known:
         return list(known[bureau.id])
     schools = _read_schools_under(bureau)
-    if has_app_context():
-        g.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
+    if has_request_context():
+        request.__dict__.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
     return list(schools)
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_schools_under(_session: Session, _context: object) -> None:
-    if has_app_context():
-        g.pop(_SCHOOLS_UNDER, None)
+    if has_request_context():
+        request.__dict__.pop(_SCHOOLS_UNDER, None)
 
 
 def _read_schools_under(bureau: Organisation) -> list[Organisation]:
