@@ -110,8 +110,8 @@ class Unit(Model):
     bureau: Mapped[Organisation] = relationship()
 
 
-def schools_under(bureau: Organisation) -> list[Organisation]:
-    """Return every school below ``bureau``, through county bureaus too, by slug."""
+def _bureaus_under(bureau: Organisation) -> set[int]:
+    """Return the ids of ``bureau`` and of every bureau below it."""
     bureau_ids, frontier = {bureau.id}, [bureau.id]
     while frontier:
         frontier = list(
@@ -124,11 +124,27 @@ def schools_under(bureau: Organisation) -> list[Organisation]:
         if bureau_ids.intersection(frontier):  # in a tree, no bureau is reached twice
             raise TreeCycleError([bureau])
         bureau_ids.update(frontier)
+    return bureau_ids
+
+
+def schools_under(bureau: Organisation) -> list[Organisation]:
+    """Return every school below ``bureau``, through county bureaus too, by slug."""
     return list(
         db.session.scalars(
             sa.select(Organisation)
-            .where(Organisation.parent_id.in_(bureau_ids), Organisation.kind == SCHOOL)
+            .where(Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL)
             .order_by(Organisation.slug)
+        )
+    )
+
+
+def school_ids_under(bureau: Organisation) -> set[int]:
+    """Return the ids of the schools ``schools_under`` returns, without loading the schools."""
+    return set(
+        db.session.scalars(
+            sa.select(Organisation.id).where(
+                Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL
+            )
         )
     )
 
