@@ -237,7 +237,7 @@ def _escaper() -> Callable[[Any], str]:
     return shown
 
 
-def body(view: Umbrella, locale: str | None) -> Markup:
+def table_rows(view: Umbrella, locale: str | None) -> Markup:
     """Return the table's rows as HTML, built in one pass: one row per school.
 
     Per distinct value once (each plugin's title, the school links' URL around the
