@@ -106,21 +106,27 @@ class Grid:
 
 
 def load_grid(year: SchoolYear, school_ids: Iterable[int]) -> Grid:
-    """Return the assignments of ``year`` for those schools, in two queries."""
+    """Return the assignments of ``year`` for those schools, in two queries.
+
+    Each row is read as the school's id and the leader (or unit): a county's thousand
+    assignments name a few dozen people, whom the session holds once each.
+    """
     ids = list(school_ids)
     grid = Grid()
-    for link in db.session.scalars(
-        sa.select(LinkAssignment)
+    for school_id, leader in db.session.execute(
+        sa.select(LinkAssignment.school_id, User)
+        .join(User, LinkAssignment.user_id == User.id)
         .where(LinkAssignment.school_year_id == year.id, LinkAssignment.school_id.in_(ids))
         .order_by(LinkAssignment.id)
     ):
-        grid.leaders[link.school_id].append(link.leader)
-    for package in db.session.scalars(
-        sa.select(PackageAssignment)
+        grid.leaders[school_id].append(leader)
+    for school_id, unit in db.session.execute(
+        sa.select(PackageAssignment.school_id, Unit)
+        .join(Unit, PackageAssignment.unit_id == Unit.id)
         .where(PackageAssignment.school_year_id == year.id, PackageAssignment.school_id.in_(ids))
         .order_by(PackageAssignment.id)
     ):
-        grid.units[package.school_id].append(package.unit)
+        grid.units[school_id].append(unit)
     return grid
 
 

@@ -112,33 +112,8 @@ class Unit(Model):
     bureau: Mapped[Organisation] = relationship()
 
 
-_SCHOOLS_UNDER = "kaimen_schools_under"
-
-
-def schools_under(bureau: Organisation) -> list[Organisation]:
-    """Return every school below ``bureau``, through county bureaus too, by slug.
-
-    Read once per request (a bureau's page asks for its scope and again for its table);
-    any flush in the meantime reads them afresh. Kept on the request, not on ``g``: an
-    app context can outlive many requests (a command, a test), and a scope must never
-    come from another request's answer.
-    """
-    known = request.__dict__.get(_SCHOOLS_UNDER, {}) if has_request_context() else {}
-    if bureau.id in known:
-        return list(known[bureau.id])
-    schools = _read_schools_under(bureau)
-    if has_request_context():
-        request.__dict__.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
-    return list(schools)
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_schools_under(_session: Session, _context: object) -> None:
-    if has_request_context():
-        request.__dict__.pop(_SCHOOLS_UNDER, None)
-
-
-def _read_schools_under(bureau: Organisation) -> list[Organisation]:
+def _bureaus_under(bureau: Organisation) -> set[int]:
+    """Return the ids of ``bureau`` and of every bureau below it."""
     bureau_ids, frontier = {bureau.id}, [bureau.id]
     while frontier:
         frontier = list(
@@ -151,11 +126,48 @@ def _read_schools_under(bureau: Organisation) -> list[Organisation]:
         if bureau_ids.intersection(frontier):  # in a tree, no bureau is reached twice
             raise TreeCycleError([bureau])
         bureau_ids.update(frontier)
-    return list(
+    return bureau_ids
+
+
+_SCHOOLS_UNDER = "kaimen_schools_under"
+
+
+def schools_under(bureau: Organisation) -> list[Organisation]:
+    """Return every school below ``bureau``, through county bureaus too, by slug.
+
+    Read once per request (a bureau's page asks for its table and its trends); any
+    flush in the meantime reads them afresh. Kept on the request, not on ``g``: an app
+    context can outlive many requests (a command, a test), and a scope must never come
+    from another request's answer.
+    """
+    known = request.__dict__.get(_SCHOOLS_UNDER, {}) if has_request_context() else {}
+    if bureau.id in known:
+        return list(known[bureau.id])
+    schools = list(
         db.session.scalars(
             sa.select(Organisation)
-            .where(Organisation.parent_id.in_(bureau_ids), Organisation.kind == SCHOOL)
+            .where(Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL)
             .order_by(Organisation.slug)
+        )
+    )
+    if has_request_context():
+        request.__dict__.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
+    return list(schools)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_schools_under(_session: Session, _context: object) -> None:
+    if has_request_context():
+        request.__dict__.pop(_SCHOOLS_UNDER, None)
+
+
+def school_ids_under(bureau: Organisation) -> set[int]:
+    """Return the ids of the schools ``schools_under`` returns, without loading the schools."""
+    return set(
+        db.session.scalars(
+            sa.select(Organisation.id).where(
+                Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL
+            )
         )
     )
 

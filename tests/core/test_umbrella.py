@@ -155,3 +155,33 @@ def test_a_school_of_ones_own_opens_its_desk_from_a_bureau_view(client, county, 
                          [county.a1, county.a2, county.b1]) == {county.a1.id}
     assert schools_where(county.users["city.supervisor"], "school.desk",
                          [county.a1, county.b1]) == {county.a1.id}
+
+
+def test_the_rows_escape_every_text_and_quote_slugs_as_url_for_does(app, county, ctx):
+    """The rows are built in Python, not by the template: its escaping must hold there too."""
+    from flask import url_for
+
+    from kaimen import MetricTable
+    from kaimen.web import umbrella
+
+    county.a1.slug, county.a1.name = "a1 ä", 'a1 <b>"学校"</b>'
+    table = MetricTable(title='Notices "<i>"', columns=["Text", "Number", "Linked"],
+                        rows={county.a1.id: ["<script>x</script>", 7, 3]},
+                        links={2: lambda school: f"/list?a=1&school={school.id}"})
+    view = umbrella.Umbrella([county.a1, county.a2], [table], [], {}, sort=0,
+                             descending=False, mine={county.a1.id}, desks={county.a1.id})
+    with app.test_request_context("/b/county-a/"):
+        html = str(umbrella.table_rows(view, "zh_Hans"))
+        desk = url_for("core.school_desk", school=county.a1.slug)
+        public_page = url_for("core.school_home", school=county.a2.slug)
+    first, second = html.split("</tr>")[:2]
+    assert first.startswith(
+        f'<tr class="mine"><th scope="row"><a href="{desk}">'
+        "a1 &lt;b&gt;&#34;学校&#34;&lt;/b&gt;</a> <span class=\"badge\">")
+    assert "%C3%A4" in desk
+    opening = '<td data-metric="Notices &#34;&lt;i&gt;&#34;">'
+    assert first.endswith(
+        f"{opening}&lt;script&gt;x&lt;/script&gt;</td>{opening}7</td>"
+        f'{opening}<a href="/list?a=1&amp;school={county.a1.id}">3</a></td>')
+    assert second == (f'\n<tr><th scope="row"><a href="{public_page}">{county.a2.name}</a></th>\n'
+                      + f"{opening}</td>" * 3)

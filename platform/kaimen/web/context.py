@@ -61,7 +61,7 @@ def _set_scope() -> None:
     elif bureau is not None:
         scope = {bureau.id}
         if current_user.is_authenticated and current_user.roles_on(bureau):
-            scope |= {s.id for s in orgs.schools_under(bureau)}
+            scope |= orgs.school_ids_under(bureau)
         tenancy.set_scope(scope)
     else:
         tenancy.set_scope(())

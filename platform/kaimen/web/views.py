@@ -100,6 +100,7 @@ def bureau_home() -> str:
     args = {key: value for key, value in request.args.items() if key != "format"}
     return render_template("kaimen/bureau.html", bureau=bureau, view=view, args=args,
                            headings=umbrella.headings(view, bureau, args),
+                           rows=umbrella.table_rows(view, str(get_locale())),
                            charts=trends.charts(bureau, view.schools),
                            counties=umbrella.rollup(bureau))
 
