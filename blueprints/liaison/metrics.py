@@ -24,6 +24,7 @@ from kaimen import (
     local_date,
     name_list,
     render_panel,
+    schools_under,
     user_can,
 )
 from kaimen.classes import current_term, current_year
@@ -165,7 +166,7 @@ def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
     year = current_year(bureau)
     if year is None or year.bureau_id != bureau.id:
         return []
-    schools = [s.id for s in bureau.children if s.is_school]
+    schools = [s.id for s in schools_under(bureau) if s.parent_id == bureau.id]
     grid = services.load_grid(year, schools)
     mine = services.schools_of_user(user, bureau, year)
     my_units = set(services.units_of_user(user, bureau))
