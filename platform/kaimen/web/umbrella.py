@@ -245,7 +245,8 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
     desk, public_page = _school_url("core.school_desk"), _school_url("core.school_home")
     url_map = current_app.url_map
     quote_slug = url_map.converters["default"](url_map).to_url  # as url_for quotes it
-    badge = f' <span class="badge">{escape(_("Yours"))}</span>'
+    yours = escape(_("Yours"))  # outside the f-string, where pybabel finds it
+    badge = f' <span class="badge">{yours}</span>'
     tables = []  # per table: its rows, the opening of its cells, its links, blank cells
     for table in view.tables:
         opening = f'<td data-metric="{escape(table.title)}">'
