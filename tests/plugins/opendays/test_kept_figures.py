@@ -3,16 +3,16 @@ school, and an event that ends after they were counted joins them without counti
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import force_locale
 
-from blueprints.opendays import metrics, services
+from blueprints.opendays import metrics, services, times
 from kaimen import plugins, tenancy
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
+from kaimen.timeutil import local_date
 
 from .conftest import applicant
 
@@ -36,16 +36,20 @@ def umbrella(app, county, statements):
         return next(t for t in tables if "/opendays" in (t.url or ""))
 
 
-def held(event, ends_in: timedelta) -> None:
-    event.starts_at, event.ends_at = utcnow() - timedelta(hours=2), utcnow() + ends_in
+def held(event, now, ends_in: timedelta) -> None:
+    event.starts_at, event.ends_at = now - timedelta(hours=2), now + ends_in
     db.session.commit()
 
 
 def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, monkeypatch):
+    # The figures are kept for the bureau's local day: the clock reads noon of it, so that an
+    # event ending in ten minutes ends the same day whenever the suite runs.
+    noon = times.to_utc(datetime.combine(local_date(county.a), time(12)), county.a)
+    monkeypatch.setattr(metrics, "utcnow", lambda: noon)
     ending = schedule(capacity=10)
     seated, _ = services.register(ending, applicant("A", 2))
     services.check_in(seated, None)
-    held(ending, timedelta(minutes=10))  # under way: not held yet
+    held(ending, noon, timedelta(minutes=10))  # under way: not held yet
     statements: list[str] = []
     before = umbrella(app, county, statements)
     assert statements  # counted
@@ -53,7 +57,7 @@ def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, mo
     assert before.rows[county.a2.id] == [0, 0, "–", "–"]
 
     statements.clear()
-    later = utcnow() + timedelta(minutes=20)
+    later = noon + timedelta(minutes=20)
     monkeypatch.setattr(metrics, "utcnow", lambda: later)
     after_it_ended = umbrella(app, county, statements)
     assert statements == []  # nothing was written: nothing is counted again
@@ -62,7 +66,8 @@ def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, mo
 
     other = schedule(school=county.a2, capacity=10)  # a write in a2 only
     registration, _ = services.register(other, applicant("B", 1))
-    held(other, -timedelta(hours=1))
+    held(other, later, -timedelta(hours=1))
+    monkeypatch.setattr(services, "utcnow", lambda: later)
     services.leave_feedback(registration, 3, "")
     db.session.commit()
     after_a_write = umbrella(app, county, statements)
