@@ -91,7 +91,8 @@ def kaimen_audit_object(
     label = _l("Pledge %(id)s", id=object_id)
     if object_type == "Pledge" and school is not None:
         return label, url_for("pledges.show", school=school.slug, pledge_id=int(object_id))
-    return label, url_for("pledges_bureau.show", bureau=bureau.slug, pledge_id=int(object_id))
+    return label, url_for("pledges_bureau.show", bureau=bureau.slug,
+                          bureau_pledge_id=int(object_id))
 
 
 @hookimpl

@@ -15,13 +15,13 @@ from .. import metrics, services
 from ..blueprint import bureau_blueprint
 from ..forms import BureauPledgeForm
 from ..models import BureauPledge
-from .staff import change_status, edit_page, post_update, publish_page
+from .staff import change_status, edit_page, pledge_url, post_update, publish_page
 
 EP = "pledges_bureau"
 
 
-def _load(pledge_id: int) -> BureauPledge:
-    return services.bureau_pledge(g.bureau, pledge_id) or abort(404)
+def _load(bureau_pledge_id: int) -> BureauPledge:
+    return services.bureau_pledge(g.bureau, bureau_pledge_id) or abort(404)
 
 
 @bureau_blueprint.get("/")
@@ -32,20 +32,21 @@ def board() -> str:
                            pledges=services.bureau_pledges(g.bureau))
 
 
-@bureau_blueprint.get("/<int:pledge_id>")
+@bureau_blueprint.get("/<int:bureau_pledge_id>")
 @public
-def show(pledge_id: int) -> str:
+def show(bureau_pledge_id: int) -> str:
     """Show one bureau pledge with its progress updates."""
-    return render_template("pledges/bureau_show.html", pledge=_load(pledge_id), bureau=g.bureau)
+    return render_template("pledges/bureau_show.html", pledge=_load(bureau_pledge_id),
+                           bureau=g.bureau)
 
 
-@bureau_blueprint.get("/<int:pledge_id>/history")
+@bureau_blueprint.get("/<int:bureau_pledge_id>/history")
 @public
-def history(pledge_id: int) -> str:
+def history(bureau_pledge_id: int) -> str:
     """Show every version of a bureau pledge's text, oldest first."""
-    pledge = _load(pledge_id)
+    pledge = _load(bureau_pledge_id)
     return render_template("pledges/history.html", pledge=pledge, owner=g.bureau,
-                           back=url_for(".show", pledge_id=pledge.id))
+                           back=url_for(".show", bureau_pledge_id=pledge.id))
 
 
 @bureau_blueprint.get("/manage")
@@ -53,7 +54,7 @@ def history(pledge_id: int) -> str:
 def manage() -> str:
     """List every pledge of the bureau for its administrators."""
     return render_template("pledges/manage.html", pledges=services.bureau_pledges(g.bureau),
-                           ep=EP, owner=g.bureau)
+                           ep=EP, owner=g.bureau, pledge_url=pledge_url)
 
 
 @bureau_blueprint.route("/new", methods=["GET", "POST"])
@@ -72,25 +73,25 @@ def new() -> Any:
     return publish_page(form, EP, publish)
 
 
-@bureau_blueprint.route("/<int:pledge_id>/edit", methods=["GET", "POST"])
+@bureau_blueprint.route("/<int:bureau_pledge_id>/edit", methods=["GET", "POST"])
 @require("pledges.bureau")
-def edit(pledge_id: int) -> Any:
+def edit(bureau_pledge_id: int) -> Any:
     """Change a bureau pledge; the earlier text is kept and shown in its history."""
-    return edit_page(_load(pledge_id), EP)
+    return edit_page(_load(bureau_pledge_id), EP)
 
 
-@bureau_blueprint.post("/<int:pledge_id>/status")
+@bureau_blueprint.post("/<int:bureau_pledge_id>/status")
 @require("pledges.bureau")
-def status(pledge_id: int) -> Any:
+def status(bureau_pledge_id: int) -> Any:
     """Mark a bureau pledge fulfilled, or withdraw it with a public reason."""
-    return change_status(_load(pledge_id), EP)
+    return change_status(_load(bureau_pledge_id), EP)
 
 
-@bureau_blueprint.post("/<int:pledge_id>/updates")
+@bureau_blueprint.post("/<int:bureau_pledge_id>/updates")
 @require("pledges.bureau")
-def updates(pledge_id: int) -> Any:
+def updates(bureau_pledge_id: int) -> Any:
     """Publish a dated progress update on a bureau pledge."""
-    return post_update(_load(pledge_id), EP)
+    return post_update(_load(bureau_pledge_id), EP)
 
 
 @bureau_blueprint.get("/schools")

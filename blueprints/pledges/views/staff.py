@@ -19,10 +19,18 @@ from kaimen import db, require
 from .. import services
 from ..blueprint import school_blueprint
 from ..forms import PledgeForm, SchoolPledgeForm, SignForm, StatusForm, UpdateForm
-from ..models import Pledge
+from ..models import BureauPledge, Pledge
 
 T = TypeVar("T")
 EP = "pledges"
+
+
+def pledge_url(action: str, pledge: services.AnyPledge) -> str:
+    """Return the address of one of ``pledge``'s pages (``show``, ``edit``, ...): a school's
+    pledge is ``pledge_id`` under its school, a bureau's is ``bureau_pledge_id``."""
+    if isinstance(pledge, BureauPledge):
+        return url_for(f"pledges_bureau.{action}", bureau_pledge_id=pledge.id)
+    return url_for(f"pledges.{action}", pledge_id=pledge.id)
 
 
 @school_blueprint.get("/manage")
@@ -30,7 +38,7 @@ EP = "pledges"
 def manage() -> str:
     """List every pledge of the school for its administrators."""
     return render_template("pledges/manage.html", pledges=services.school_pledges(), ep=EP,
-                           owner=g.school)
+                           owner=g.school, pledge_url=pledge_url)
 
 
 @school_blueprint.route("/new", methods=["GET", "POST"])
@@ -101,14 +109,14 @@ def publish_page(form: PledgeForm, ep: str, publish: Callable[[], services.AnyPl
         form.school_year.data = services.current_school_year()
     if form.validate_on_submit() and (pledge := attempt(publish)) is not None:
         flash(_("The pledge was published."), "info")
-        return redirect(url_for(f"{ep}.show", pledge_id=pledge.id))
+        return redirect(pledge_url("show", pledge))
     return render_template("pledges/new.html", form=form, ep=ep)
 
 
 def staff_page(pledge: services.AnyPledge, ep: str, **forms: Any) -> str:
     """Render a pledge's staff page: edit, change status, add progress."""
     return render_template(
-        "pledges/edit.html", pledge=pledge, ep=ep,
+        "pledges/edit.html", pledge=pledge, ep=ep, pledge_url=pledge_url,
         form=forms.get("form") or PledgeForm(obj=pledge, formdata=None),
         status_form=forms.get("status_form") or StatusForm(formdata=None),
         update_form=forms.get("update_form") or UpdateForm(formdata=None),
@@ -125,7 +133,7 @@ def edit_page(pledge: services.AnyPledge, ep: str) -> Any:
         if changed is not None:
             flash(_("The pledge was changed; the earlier text stays in its history.") if changed
                   else _("Nothing was changed."), "info")
-            return redirect(url_for(f"{ep}.edit", pledge_id=pledge.id))
+            return redirect(pledge_url("edit", pledge))
     return staff_page(pledge, ep, form=form)
 
 
@@ -137,7 +145,7 @@ def change_status(pledge: services.AnyPledge, ep: str) -> Any:
         field=form.reason,
     ):
         flash(_("The status of the pledge was changed."), "info")
-        return redirect(url_for(f"{ep}.edit", pledge_id=pledge.id))
+        return redirect(pledge_url("edit", pledge))
     return staff_page(pledge, ep, status_form=form)
 
 
@@ -148,5 +156,5 @@ def post_update(pledge: services.AnyPledge, ep: str) -> Any:
         lambda: services.add_update(pledge, form.text.data, current_user)
     ):
         flash(_("The progress update was published."), "info")
-        return redirect(url_for(f"{ep}.edit", pledge_id=pledge.id))
+        return redirect(pledge_url("edit", pledge))
     return staff_page(pledge, ep, update_form=form)
