@@ -199,9 +199,37 @@ def _lookup() -> sa.Select[Any]:
     )
 
 
+@functools.cache
+def _compiled(dialect: sa.Dialect) -> sa.engine.Compiled:
+    return _lookup().compile(dialect=dialect)
+
+
 def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
-    """Return a school's id, both versions and its bureau's locale in one query, or None."""
-    row = _connection().execute(_lookup(), {"slug": slug}).first()
+    """Return a school's id, both versions and its bureau's locale in one query, or None.
+
+    It asks a pooled DBAPI connection, as ``/healthz`` does: the ORM session's transaction
+    (and on PostgreSQL its ``BEGIN`` with the scope setting) cost more than the answer, and
+    neither table it reads is a school's (no row-level security applies). Sessions bound
+    to one connection (the tests' outer transaction) are answered on that connection.
+    """
+    from .extensions import db
+
+    bound = db.session.session_factory.kw.get("bind")
+    if isinstance(bound, sa.Connection):  # sessions bound to one connection (as in tests)
+        found = bound.execute(_lookup(), {"slug": slug}).first()
+        return None if found is None else (found[0], found[1], found[2], found[3])
+    engine = db.engine
+    compiled = _compiled(engine.dialect)
+    values = compiled.construct_params({"slug": slug})
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(str(compiled), tuple(values[name] for name in compiled.positiontup or ())
+                       if compiled.positional else values)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, rolled back
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 

@@ -13,6 +13,8 @@ from blueprints.pledges import services as pledges
 from blueprints.pledges.models import ETHICS
 from kaimen import pagecache, tenancy
 from kaimen.extensions import db
+from kaimen.orgs import Organisation
+from kaimen.timeutil import utcnow
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -40,6 +42,37 @@ def test_an_anonymous_page_is_served_from_the_cache_the_second_time(app, county)
     assert "no-store" not in second.headers.get("Cache-Control", "")
     assert second.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
     assert "Set-Cookie" not in second.headers
+
+
+def test_the_front_asks_a_pooled_connection_for_what_was_committed(session_app):
+    """With the app's own session (not the tests' one-connection sessions) the front's
+    look-up runs on a pooled DBAPI connection of its own, and sees what was committed."""
+    table, versions = Organisation.__table__, pagecache.SchoolVersion.__table__
+    with session_app.app_context():
+        assert not isinstance(db.session.session_factory.kw.get("bind"), sa.Connection)
+        engine = db.engine
+
+        def add(connection: sa.Connection, **values: object) -> int:
+            return connection.execute(sa.insert(table).values(
+                name=values["slug"], timezone="Asia/Shanghai", created_at=utcnow(), **values)
+            ).inserted_primary_key[0]
+
+        with engine.begin() as connection:
+            bureau = add(connection, kind="bureau", slug="front-bureau", default_locale="en")
+            school = add(connection, kind="school", slug="front-school", parent_id=bureau,
+                         default_locale="zh_Hans")
+            connection.execute(sa.insert(versions).values(school_id=school, version=7))
+            everywhere = connection.scalar(sa.select(versions.c.version).where(
+                versions.c.school_id == pagecache.EVERYWHERE)) or 0
+        try:
+            assert pagecache._school_and_versions("front-school") == (school, everywhere, 7, "en")
+            assert pagecache._school_and_versions("front-bureau") is None  # not a school
+            assert pagecache._school_and_versions("no-such-school") is None
+        finally:
+            with engine.begin() as connection:
+                connection.execute(sa.delete(versions).where(versions.c.school_id == school))
+                connection.execute(sa.delete(table).where(table.c.id == school))
+                connection.execute(sa.delete(table).where(table.c.id == bureau))
 
 
 def test_a_staff_only_link_never_appears_in_a_cached_page(app, county):
