@@ -52,7 +52,7 @@ from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .i18n import name_list
 from .orgs import Organisation, Unit, schools_under
-from .pagecache import cached_form_page, cached_page
+from .pagecache import cached_form, cached_form_page, cached_page
 from .pagecache import touch as touch_schools
 from .pagination import paginate
 from .plugins import (
@@ -95,6 +95,7 @@ __all__ = [
     "User",
     "all_schools",
     "audit",
+    "cached_form",
     "cached_form_page",
     "cached_page",
     "bureau_metrics",

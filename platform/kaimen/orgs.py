@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
 
 from .extensions import Model, db
 from .timeutil import utcnow
@@ -173,7 +173,9 @@ def school_ids_under(bureau: Organisation) -> set[int]:
 
 
 def find(slug: str, kind: str) -> Organisation | None:
-    """Return the organisation of that kind with that slug, or None."""
+    """Return the organisation of that kind with that slug, or None; its parent (a school's
+    bureau, whose zone, locale and settings most school pages read) comes in the same query."""
     return db.session.scalar(
         sa.select(Organisation).where(Organisation.slug == slug, Organisation.kind == kind)
+        .options(joinedload(Organisation.parent))
     )

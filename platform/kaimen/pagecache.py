@@ -26,7 +26,9 @@ import functools
 import hashlib
 import itertools
 import logging
+import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
@@ -39,6 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .auth.access import access_markers
 from .extensions import Model, cache
 from .i18n import visitor_locale
+from .receipts import new_token
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ EVERYWHERE = 0  # the version row every school's key also carries: bumped by wid
 HIT_HEADER = "X-Kaimen-Cache"
 _KEY = "kaimen_page_key"
 _MARK = "kaimen_cached_page"
+_FORM_MARK = "kaimen_cached_form"
 
 
 class SchoolVersion(Model):
@@ -242,6 +246,18 @@ def cached_page(view: F) -> F:
     return view
 
 
+def cached_form(view: F) -> F:
+    """Let the front answer this public form's first page from the parts ``cached_form_page``
+    kept, with fresh tokens, before anything is loaded (see ``cached_form_page``)."""
+    setattr(view, _FORM_MARK, True)
+    return view
+
+
+def _form_front_key(school_id: int, everywhere: int, own: int, locale: str, path: str) -> str:
+    address = hashlib.sha256(path.encode()).hexdigest()[:32]
+    return f"formfront:{school_id}:{everywhere}.{own}:{locale}:{address}"
+
+
 def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """Look the page up before the request loads anything (a URL value preprocessor).
 
@@ -252,15 +268,25 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
     if request.method != "GET" or not values or "school" not in values or endpoint is None:
         return
     view = current_app.view_functions.get(endpoint)
-    if (view is None or not getattr(view, _MARK, False) or "public" not in access_markers(view)
+    if view is None:
+        return
+    form = getattr(view, _FORM_MARK, False)
+    if (not (form or getattr(view, _MARK, False)) or "public" not in access_markers(view)
             or not current_app.config["PAGE_CACHE"]
-            or "_user_id" in session or "_flashes" in session):
+            or "_user_id" in session or "_flashes" in session or (form and request.args)):
         return
     found = _school_and_versions(values["school"])
     if found is None:
         return  # no such school: the ordinary path answers 404
     school_id, everywhere, own, bureau_locale = found
     locale = visitor_locale(lambda: bureau_locale)
+    if form:
+        kept = _get(_form_front_key(school_id, everywhere, own, locale, request.path))
+        if kept is not None and time.time() < kept[1]:
+            g.kaimen_page = (_fill(kept[0].decode()), "text/html")
+            g.kaimen_form_parts = "hit"
+            g.kaimen_private = True  # it carries the visitor's tokens
+        return
     address = hashlib.sha256(request.url.encode()).hexdigest()[:32]
     key = f"page:{school_id}:{everywhere}.{own}:{locale}:{address}"
     page = _get(key)
@@ -277,7 +303,8 @@ def _serve() -> Any:
         return None
     body, mimetype = page
     response = current_app.response_class(body, mimetype=mimetype)
-    response.headers[HIT_HEADER] = "hit"
+    if "kaimen_form_parts" not in g:  # a form's parts are marked after the request
+        response.headers[HIT_HEADER] = "hit"
     return response
 
 
@@ -324,7 +351,8 @@ def _get(key: str) -> tuple[bytes, str] | None:
 _HOLE = "\x00kaimen-hole:{}\x00"  # cannot occur in rendered HTML: Jinja escapes no NUL in
 
 
-def cached_form_page(render: Callable[[], str], form: Any, *parts: object) -> str:
+def cached_form_page(render: Callable[[], str], form: Any, *parts: object,
+                     until: datetime | None = None) -> str:
     """Return a public form's page, rendered once and reused with fresh tokens.
 
     A form's page cannot be a cached page: it carries the visitor's CSRF token and, with
@@ -334,6 +362,11 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object) -> st
     page depends on (today's date when it shows a deadline); the school's version, as for
     cached pages, covers its data. Logged-in users, a flashed message, a form with errors
     or a request with a query string get ``render()`` as usual.
+
+    ``until`` (naive UTC) is when ``parts`` stop holding (the end of the bureau's day for
+    a date). With it, and the view marked ``@cached_form``, the parts are also kept for the
+    front, which then answers the next visitor's first page before the school, its plugins
+    or the form are loaded; the school's version in the key covers a plugin switched off.
     """
     school = g.get("school")
     if (school is None or request.method != "GET" or request.args or form.errors
@@ -350,11 +383,7 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object) -> st
     page = _get(key)
     if page is not None:
         g.kaimen_form_parts = "hit"
-        html = page[0].decode()
-        html = html.replace(_HOLE.format("csrf"), _csrf_token())
-        if one_time is not None:
-            html = html.replace(_HOLE.format("token"), str(one_time.data))
-        return html
+        return _fill(page[0].decode(), str(one_time.data) if one_time is not None else None)
     html = render()
     g.kaimen_form_parts = "miss"
     template = html.replace(_csrf_token(), _HOLE.format("csrf"))
@@ -362,8 +391,27 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object) -> st
         template = template.replace(str(one_time.data), _HOLE.format("token"))
     try:
         cache.set(key, (template.encode(), "text/html"))
+        if until is not None:
+            front = _form_front_key(school.id, everywhere, own, str(get_locale()), request.path)
+            ends = until.replace(tzinfo=UTC).timestamp()
+            cache.set(front, (template.encode(), ends),
+                      timeout=max(1, min(int(ends - time.time()), _timeout())))
     except Exception:  # a cache that fails is a miss: the page was served all the same
         log.exception("page cache: could not store %s", key)
+    return html
+
+
+def _timeout() -> int:
+    return int(current_app.config["CACHE_SECONDS"])
+
+
+def _fill(template: str, token: str | None = None) -> str:
+    """Return a kept form page with this visitor's CSRF token and a one-time token (fresh,
+    unless ``token`` is given) in its holes."""
+    html = template.replace(_HOLE.format("csrf"), _csrf_token())
+    hole = _HOLE.format("token")
+    if hole in html:
+        html = html.replace(hole, token if token is not None else new_token())
     return html
 
 

@@ -142,6 +142,11 @@ def lookup(code: str) -> Receipt | None:
     return db.session.scalar(sa.select(Receipt).where(Receipt.code_hash == _keyed_hash(canonical)))
 
 
+def new_token() -> str:
+    """Return a fresh one-time submission token (``ReceiptTokenMixin``)."""
+    return secrets.token_urlsafe(24)
+
+
 class ReceiptTokenMixin:
     """A FlaskForm mixin: the hidden one-time ``token`` that makes a submission idempotent.
 
@@ -157,5 +162,5 @@ class ReceiptTokenMixin:
         field: Any = self.token
         if isinstance(field.data, str) and TOKEN_PATTERN.fullmatch(field.data):
             return str(field.data)
-        field.data = secrets.token_urlsafe(24)
+        field.data = new_token()
         return None

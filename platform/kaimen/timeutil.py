@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -36,3 +36,9 @@ def local_date(org: Organisation, moment: datetime | None = None) -> date:
     """Return ``org``'s local calendar date of a naive UTC ``moment`` (now by default)."""
     moment = moment or utcnow()
     return moment.replace(tzinfo=UTC).astimezone(zone_of(org)).date()
+
+
+def end_of_local_day(org: Organisation, day: date) -> datetime:
+    """Return the naive UTC moment ``day`` ends in ``org``'s zone (the next midnight there)."""
+    midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone_of(org))
+    return midnight.astimezone(UTC).replace(tzinfo=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC
 
 import sqlalchemy as sa
 from conftest import login
@@ -14,7 +15,7 @@ from blueprints.pledges.models import ETHICS
 from kaimen import pagecache, tenancy
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
-from kaimen.timeutil import utcnow
+from kaimen.timeutil import end_of_local_day, local_date, utcnow
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -239,6 +240,49 @@ def test_a_form_page_is_rendered_once_and_each_visitor_gets_tokens_of_their_own(
     assert 'class="receipt-code"' in filed.get_data(as_text=True)
     refused = second_visitor.post(FORM, data=_opinion(csrf[0], tokens[0]), headers=EN)
     assert 'class="receipt-code"' not in refused.get_data(as_text=True)
+
+
+def test_the_front_answers_a_form_page_until_the_bureaus_day_ends(app, county, monkeypatch):
+    """The second visitor's form is filled from the kept parts before the school, its plugins
+    or the form are loaded; once the bureau's day is over (the page shows its date), the
+    view renders it again."""
+    app.config["WTF_CSRF_ENABLED"] = True  # restored by the app fixture
+    first = app.test_client().get(FORM, headers=EN)
+    second, statements = _visit(app, FORM)
+    assert (_parts(first), _parts(second)) == ("parts-miss", "parts-hit")
+    assert len(statements) == 1  # the front's look-up
+    assert "school_version" in statements[0]
+    pages = [page.get_data(as_text=True) for page in (first, second)]
+    assert TOKEN_FIELD.search(pages[0])[1] != TOKEN_FIELD.search(pages[1])[1]
+    assert CSRF_FIELD.search(pages[0])[1] != CSRF_FIELD.search(pages[1])[1]
+    assert CSRF_FIELD.sub("", TOKEN_FIELD.sub("", pages[0])) == \
+        CSRF_FIELD.sub("", TOKEN_FIELD.sub("", pages[1]))
+    assert second.headers["Cache-Control"] == "no-store"
+    assert second.headers["Content-Security-Policy"] == first.headers["Content-Security-Policy"]
+
+    with app.app_context(), tenancy.system_scope():
+        school = db.session.get(Organisation, county.a1.id)
+        ends = end_of_local_day(school, local_date(school)).replace(tzinfo=UTC).timestamp()
+    monkeypatch.setattr(pagecache.time, "time", lambda: ends + 1)
+    later, statements = _visit(app, FORM)
+    assert len(statements) > 1  # the school and its plugins were loaded: the view answered
+    assert 'class="receipt-code"' not in later.get_data(as_text=True)
+    assert TOKEN_FIELD.search(later.get_data(as_text=True))
+
+
+def _visit(app, path: str) -> tuple[object, list[str]]:
+    """GET ``path`` as a new visitor; return the response and the statements it sent."""
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        response = app.test_client().get(path, headers=EN)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    return response, statements
 
 
 def test_a_form_page_is_never_shared_across_schools_locales_or_users(app, county):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kaimen import (
     Organisation,
+    cached_form,
     cached_form_page,
     db,
     limiter,
@@ -21,6 +22,7 @@ from kaimen import (
     public,
     receipts,
 )
+from kaimen.timeutil import end_of_local_day
 from kaimen.uploads import UploadError, anonymous_limit_mb, read_uploads
 
 from .. import deadlines, proof, queries, services
@@ -69,6 +71,7 @@ def _form_again(limit: Any) -> Any:
 
 @bp.route("/", methods=["GET", "POST"])
 @public
+@cached_form
 @limiter.limit(_client_limit, methods=["POST"], deduct_when=_counted, on_breach=_form_again)
 @limiter.limit(_school_limit, key_func=_school_key, methods=["POST"], deduct_when=_counted,
                on_breach=_form_again)
@@ -110,7 +113,8 @@ def _form_page(form: OpinionForm, school: Organisation, status: int = 200, **con
 
     private()  # it carries the visitor's one-time token
     if status == 200 and not context:  # the first visit: the same page for every parent
-        return make_response(cached_form_page(page, form, today), status)
+        return make_response(cached_form_page(page, form, today,
+                                              until=end_of_local_day(bureau, today)), status)
     return make_response(page(), status)
 
 
