@@ -27,7 +27,8 @@ Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
     is set by one rule), ``cached_page`` (a public page served to anonymous visitors
     from the cache until the school's data changes), ``cached_form_page`` (a public
-    form's page rendered once and reused with each visitor's tokens), ``paginate``,
+    form's page rendered once and reused with each visitor's tokens; ``cached_form`` lets
+    the front answer it before anything loads), ``paginate``,
     ``table_response``
     (CSV and Excel), ``touch_schools`` (a write the flush does not see: cached pages and
     umbrella figures of those schools start afresh), ``limiter``,
