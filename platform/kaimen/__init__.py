@@ -39,7 +39,8 @@ Records and messages
     (``receipts.issue``, ``receipts.replay``, ``ReceiptTokenMixin``).
 Time and the command line
     ``utcnow``, ``coarse_now`` (to the minute: the time of what the public sends),
-    ``local_date(org)``, ``transactional`` (one transaction per command).
+    ``local_date(org)``, ``end_of_local_day(org, day)``, ``transactional`` (one
+    transaction per command).
 """
 
 from . import audit, notify, receipts
@@ -72,7 +73,7 @@ from .plugins import (
 )
 from .safety import id_arg
 from .tenancy import TenantOwned, all_schools
-from .timeutil import coarse_now, local_date, utcnow
+from .timeutil import coarse_now, end_of_local_day, local_date, utcnow
 from .web.pages import private, render_panel, render_private
 
 # The submodules a plugin may import besides this package.
@@ -113,6 +114,7 @@ __all__ = [
     "is_enabled",
     "lift",
     "limiter",
+    "end_of_local_day",
     "local_date",
     "name_list",
     "notify",

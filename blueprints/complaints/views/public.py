@@ -16,13 +16,13 @@ from kaimen import (
     cached_form,
     cached_form_page,
     db,
+    end_of_local_day,
     limiter,
     local_date,
     private,
     public,
     receipts,
 )
-from kaimen.timeutil import end_of_local_day
 from kaimen.uploads import UploadError, anonymous_limit_mb, read_uploads
 
 from .. import deadlines, proof, queries, services
