@@ -37,6 +37,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from .auth.access import access_markers
 from .extensions import Model, cache
@@ -204,8 +205,8 @@ def _lookup() -> sa.Select[Any]:
 
 
 @functools.cache
-def _compiled(dialect: sa.Dialect) -> sa.engine.Compiled:
-    return _lookup().compile(dialect=dialect)
+def _compiled(dialect: sa.Dialect) -> SQLCompiler:
+    return cast(SQLCompiler, _lookup().compile(dialect=dialect))
 
 
 def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
@@ -224,7 +225,7 @@ def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
         return None if found is None else (found[0], found[1], found[2], found[3])
     engine = db.engine
     compiled = _compiled(engine.dialect)
-    values = compiled.construct_params({"slug": slug})
+    values = compiled.construct_params({"slug": slug}) or {}
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
@@ -281,7 +282,8 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
     school_id, everywhere, own, bureau_locale = found
     locale = visitor_locale(lambda: bureau_locale)
     if form:
-        kept = _get(_form_front_key(school_id, everywhere, own, locale, request.path))
+        kept = cast(tuple[bytes, float] | None,
+                    _get(_form_front_key(school_id, everywhere, own, locale, request.path)))
         if kept is not None and time.time() < kept[1]:
             g.kaimen_page = (_fill(kept[0].decode()), "text/html")
             g.kaimen_form_parts = "hit"
