@@ -140,7 +140,16 @@ def translate_once(table: MetricTable) -> None:
     """
     table.title = _text(table.title)
     table.columns = [_text(heading) for heading in table.columns]
-    table.rows = {school_id: [_text(cell) for cell in row] for school_id, row in table.rows.items()}
+    words: dict[int, str] = {}  # a plugin puts the same lazy word in many rows: once each
+
+    def text(cell: LazyString) -> str:
+        word = words.get(id(cell))
+        if word is None:
+            word = words[id(cell)] = str(cell)
+        return word
+
+    table.rows = {school_id: [text(cell) if type(cell) is LazyString else cell for cell in row]
+                  for school_id, row in table.rows.items()}
     if table.total is not None:
         table.total = [_text(cell) for cell in table.total]
 
