@@ -64,7 +64,10 @@ def test_the_board_figure_opens_the_schools_boards(board, client, as_user):
     assert "2 of 2 schools have published" in client.get(total.href).text
     one = cell(page, "a1学校", "Pledge board", heading)
     assert one.text == "Yes"
-    assert "1 of 1 schools have published" in client.get(one.href).text
+    narrowed = client.get(one.href).text
+    assert "a1学校 has published its pledge board" in narrowed
+    assert "Every school" not in narrowed  # one school is not every school
+    assert "of 1 schools" not in narrowed
 
 
 def test_a_school_of_another_bureau_filters_nothing_in(board, client, as_user):
