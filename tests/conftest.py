@@ -227,7 +227,7 @@ def app(session_app: Any) -> Iterator[Any]:
     limiter.reset()
     with session_app.app_context():
         cache.clear()  # pages of an earlier test's rolled-back data are gone with it
-        figures.cache.clear()  # and the figures counted from it (ids and versions recur)
+        figures.forget()  # and the figures counted from it (ids and versions recur)
     saved_config = dict(session_app.config)
     try:
         yield session_app

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import sqlalchemy as sa
+from conftest import login
 
 from blueprints.complaints.services import Submission, file_case
-from kaimen import figures, plugins, touch_schools
+from kaimen import figures, plugins, tenancy, touch_schools
+from kaimen.auth.models import User
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
 
@@ -109,3 +113,31 @@ def test_a_rolled_back_write_changes_no_figure_and_a_new_database_no_key(app, co
         known = figures.versions([county.a1.id])
         # the epoch row (migration 0016) joins every key; without the row it reads 0
         assert figures.EPOCH in known
+
+
+def test_no_plugin_changes_the_figures_it_is_handed(app, county, client):
+    """Each worker keeps the entries as objects (a key's entry never changes): the table,
+    trends, export and rollup of every plugin read them and leave them as they were."""
+    users = {u.username: u for u in db.session.scalars(sa.select(User))}
+    with app.app_context(), tenancy.system_scope():
+        hook = app.extensions["kaimen"].manager.hook
+        hook.kaimen_demo_data(bureau=db.session.get(Organisation, county.a.id),
+                              schools=[db.session.get(Organisation, county.a1.id),
+                                       db.session.get(Organisation, county.a2.id)],
+                              users=users)
+        db.session.commit()
+    login(client, "a.supervisor")
+    assert client.get("/b/county-a/").status_code == 200
+    kept = dict(figures._worker)
+    answering = {name for _until, entry in kept.values() for name in entry}
+    assert len(answering) == 6, answering  # every plugin keeps figures for these schools
+    # The shared cache holds each entry as it was stored, pickled before any table was built.
+    stored = {key: figures.cache.get(key) for key in kept}
+    assert all(entry == stored[key] for key, (_until, entry) in kept.items())
+    before = {key: pickle.dumps(entry) for key, (_until, entry) in kept.items()}
+    for path in ("/b/county-a/", "/b/county-a/?sort=3&dir=desc", "/b/county-a/export?format=csv",
+                 "/b/county-a/export?format=xlsx", "/b/city/"):
+        assert client.get(path).status_code in (200, 404), path
+    for key, (_until, entry) in kept.items():
+        assert figures._worker[key][1] is entry  # the same object served every view
+        assert pickle.dumps(entry) == before[key], key
