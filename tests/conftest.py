@@ -132,6 +132,8 @@ def make_app(url: str, **settings: Any) -> Any:
             "DATABASE_URL": url,
             "WTF_CSRF_ENABLED": False,
             "BASE_URL": "https://kaimen.example.org",
+            # The suite builds many apps in one process; a frozen one is never collected.
+            "GC_FREEZE": False,
             **settings,
         }
     )

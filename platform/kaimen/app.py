@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,11 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     load_plugins(app)
     register_core(app)
     register_cli(app)
+    if app.config["GC_FREEZE"]:
+        # What is alive now lives as long as the process; the collector's full collections
+        # need not walk it again on every request that triggers one.
+        gc.collect()
+        gc.freeze()
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from pathlib import Path
 
@@ -271,3 +272,20 @@ def test_a_replica_needs_postgresql_on_both_sides(clean_env, tmp_path):
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite})
     assert replica.EXTENSION not in app.extensions
     dispose(app)
+
+
+def test_a_built_app_is_left_out_of_full_collections_unless_told(clean_env, tmp_path):
+    """What building the app allocated is frozen (``gc.freeze``), so the collector's full
+    collections do not walk it on every request that triggers one; ``GC_FREEZE`` off
+    leaves the collector alone."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    gc.unfreeze()
+    try:
+        dispose(create_app({"TESTING": True, "DATABASE_URL": url, "GC_FREEZE": False}))
+        assert gc.get_freeze_count() == 0
+        app = create_app({"TESTING": True, "DATABASE_URL": url})
+        assert gc.get_freeze_count() > 0
+        assert app.config["GC_FREEZE"] is True
+        dispose(app)
+    finally:
+        gc.unfreeze()
