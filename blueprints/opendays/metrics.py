@@ -8,7 +8,7 @@ its period.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from kaimen import (
     Panel,
     all_schools,
     db,
+    end_of_local_day,
     local_date,
     render_panel,
     user_can,
@@ -111,9 +112,7 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
 
 def _count(bureau: Organisation, schools: list[Organisation], since: datetime) -> dict[int, Any]:
     ids, now = [s.id for s in schools], utcnow()
-    tomorrow = times.to_utc(datetime.combine(local_date(bureau) + timedelta(days=1), time()),
-                            bureau)
-    assert tomorrow is not None
+    tomorrow = end_of_local_day(bureau, local_date(bureau))  # the figures' day ends then
     held = sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
                    OpenDay.starts_at >= since, OpenDay.ends_at <= max(tomorrow, now))
     # An event that has ended is summed with the others (no id); one still to end keeps its own.

@@ -397,14 +397,11 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object,
             front = _form_front_key(school.id, everywhere, own, str(get_locale()), request.path)
             ends = until.replace(tzinfo=UTC).timestamp()
             cache.set(front, (template.encode(), ends),
-                      timeout=max(1, min(int(ends - time.time()), _timeout())))
+                      timeout=max(1, min(int(ends - time.time()),
+                                         current_app.config["CACHE_SECONDS"])))
     except Exception:  # a cache that fails is a miss: the page was served all the same
         log.exception("page cache: could not store %s", key)
     return html
-
-
-def _timeout() -> int:
-    return int(current_app.config["CACHE_SECONDS"])
 
 
 def _fill(template: str, token: str | None = None) -> str:
