@@ -23,7 +23,7 @@ from .choices import (
     STATUSES,
 )
 from .models import Complaint
-from .queries import among
+from .queries import cases_among
 from .services import is_overdue, overdue_clause
 
 EXPORT_CHUNK = 500  # cases read at a time by an export
@@ -42,7 +42,7 @@ def _date_arg(name: str) -> date | None:
 def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
     """Return the SELECT of cases matching the request's filters, newest first."""
     args = request.args
-    statement = among(sa.select(Complaint).options(
+    statement = cases_among(sa.select(Complaint).options(
         selectinload(Complaint.owner), selectinload(Complaint.school)
     ), school_ids, leadership=leadership)
     for name, column, allowed in (("status", Complaint.status, STATUSES),

@@ -23,6 +23,7 @@ from kaimen import (
     Panel,
     User,
     all_schools,
+    among,
     db,
     local_date,
     render_panel,
@@ -32,7 +33,7 @@ from kaimen.classes import current_year
 
 from .choices import OPEN_STATUSES, STATUSES, SUBSTANTIATED
 from .models import Complaint, with_leadership
-from .queries import among, cases_in_charge, school_year_label, school_year_start
+from .queries import cases_among, cases_in_charge, school_year_label, school_year_start
 from .services import is_overdue, overdue_clause
 
 FEW_REFERENCES = 100  # up to this many, the references go into the query itself
@@ -80,7 +81,7 @@ def school_panel(school: Organisation) -> Panel:
     today = local_date(school.bureau())
     since, period = period_of(school, today)
     received, _open, _overdue, due, on_time, satisfied, judged = db.session.execute(
-        among(sa.select(*_figures(today)), [school.id], leadership=False, since=since)
+        cases_among(sa.select(*_figures(today)), [school.id], leadership=False, since=since)
     ).one()
     return render_panel(_l("Opinion box"), "complaints/_panel.html", order=20, school=school,
                         received=format_decimal(received), on_time=_rate(on_time, due),
@@ -121,10 +122,10 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
     ids = [s.id for s in schools]
     today = local_date(bureau)
     since, _period = period_of(bureau, today)
-    rows = db.session.execute(all_schools(among(
+    rows = db.session.execute(all_schools(cases_among(
         sa.select(Complaint.school_id, *_figures(today)), ids, leadership=True, since=since,
     ).group_by(Complaint.school_id))).all()
-    histogram_rows = db.session.execute(all_schools(among(
+    histogram_rows = db.session.execute(all_schools(cases_among(
         sa.select(Complaint.school_id, Complaint.days_to_answer, sa.func.count())
         .where(Complaint.days_to_answer.is_not(None)), ids, leadership=True, since=since,
     ).group_by(Complaint.school_id, Complaint.days_to_answer))).all()
@@ -208,7 +209,7 @@ def breakdown(
     """Return ``{school id: {value: count}}`` of ``column`` (channel or category), and
     ``{value: count}`` over all ``schools``."""
     ids = [s.id for s in schools]
-    rows = db.session.execute(all_schools(among(
+    rows = db.session.execute(all_schools(cases_among(
         sa.select(Complaint.school_id, column, sa.func.count()), ids, leadership=True,
     ).group_by(Complaint.school_id, column))).all()
     result: dict[int, dict[str, int]] = {}
@@ -235,7 +236,7 @@ def report_counts(schools: list[Organisation], references: list[str]) -> dict[st
     statement = with_leadership(
         sa.select(Complaint.reference, sa.func.count(),
                   _count_if(Complaint.finding.in_(SUBSTANTIATED)))
-        .where(Complaint.school_id.in_([school.id for school in schools]),
+        .where(among(Complaint.school_id, [school.id for school in schools]),
                Complaint.reference.is_not(None), sa.not_(Complaint.about_leadership))
         .group_by(Complaint.reference))
     if len(wanted) <= FEW_REFERENCES:

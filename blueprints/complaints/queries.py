@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kaimen import Organisation, User, all_schools, db, holders, receipts
+from kaimen import Organisation, User, all_schools, among, db, holders, receipts
 
 from .blueprint import NAME
 from .choices import CLOSED, NOT_ACCEPTED, OPEN_STATUSES, RECEIVED, STATUSES
@@ -29,7 +29,7 @@ def school_year_label(start: date) -> str:
     return f"{start.year}\u2013{start.year + 1}"
 
 
-def among(statement: Any, school_ids: list[int], *, leadership: bool,
+def cases_among(statement: Any, school_ids: list[int], *, leadership: bool,
           since: date | None = None) -> Any:
     """Restrict ``statement`` to the cases every list and figure counts, and nothing else.
 
@@ -37,7 +37,7 @@ def among(statement: Any, school_ids: list[int], *, leadership: bool,
     schools and the leadership rule are written into the WHERE clause as well as lifted
     or kept in the session's criteria: a count through a subquery then says the same.
     """
-    statement = statement.where(Complaint.school_id.in_(school_ids))
+    statement = statement.where(among(Complaint.school_id, school_ids))
     if since is not None:
         statement = statement.where(Complaint.received_on >= since)
     if leadership:
@@ -121,7 +121,7 @@ def cases_in_charge(school: Organisation, user: User, today: date, *,
     """Return the open cases of ``school`` that ``user`` is in charge of, the most pressing
     first: overdue, then by the deadline that comes next."""
     due = sa.case((Complaint.status == RECEIVED, Complaint.ack_due), else_=Complaint.answer_due)
-    statement = among(sa.select(Complaint), [school.id], leadership=leadership).where(
+    statement = cases_among(sa.select(Complaint), [school.id], leadership=leadership).where(
         Complaint.owner_id == user.id, Complaint.status.in_(OPEN_STATUSES)
     ).order_by(due, Complaint.id).limit(50)
     return list(db.session.scalars(statement))

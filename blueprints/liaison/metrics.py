@@ -20,6 +20,7 @@ from kaimen import (
     Trend,
     Unit,
     User,
+    among,
     db,
     local_date,
     name_list,
@@ -60,14 +61,14 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
             for school_id, user_id in db.session.execute(
                 sa.select(LinkAssignment.school_id, LinkAssignment.user_id)
                 .where(LinkAssignment.school_year_id == year.id,
-                       LinkAssignment.school_id.in_(ids))
+                       among(LinkAssignment.school_id, ids))
                 .order_by(LinkAssignment.id)
             ):
                 figures[school_id]["leaders"].append(user_id)
             for school_id, unit_id in db.session.execute(
                 sa.select(PackageAssignment.school_id, PackageAssignment.unit_id)
                 .where(PackageAssignment.school_year_id == year.id,
-                       PackageAssignment.school_id.in_(ids))
+                       among(PackageAssignment.school_id, ids))
                 .order_by(PackageAssignment.id)
             ):
                 figures[school_id]["units"].append(unit_id)
@@ -76,7 +77,7 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
         year_of = sa.func.extract("year", LiaisonVisit.visited_on)
         for school_id, year_number, month_number, count in db.session.execute(
             sa.select(LiaisonVisit.school_id, year_of, month, sa.func.count())
-            .where(LiaisonVisit.school_id.in_(ids), LiaisonVisit.visited_on >= since)
+            .where(among(LiaisonVisit.school_id, ids), LiaisonVisit.visited_on >= since)
             .group_by(LiaisonVisit.school_id, year_of, month)
         ):
             figures[school_id]["months"][f"{int(year_number):04d}-{int(month_number):02d}"] = (
@@ -88,7 +89,7 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
             figures[school_id]["term"] = [term.starts_on.isoformat(), term.ends_on.isoformat()]
         for school_id, count in db.session.execute(
             sa.select(LiaisonVisit.school_id, sa.func.count())
-            .where(LiaisonVisit.school_id.in_(ids), LiaisonVisit.visited_on >= term.starts_on,
+            .where(among(LiaisonVisit.school_id, ids), LiaisonVisit.visited_on >= term.starts_on,
                    LiaisonVisit.visited_on <= term.ends_on)
             .group_by(LiaisonVisit.school_id)
         ):
@@ -214,7 +215,7 @@ def visit_trend(schools: list[Organisation], months: list[date],
     elif months:
         rows = db.session.execute(
             sa.select(LiaisonVisit.visited_on, sa.func.count())
-            .where(LiaisonVisit.school_id.in_([s.id for s in schools]),
+            .where(among(LiaisonVisit.school_id, [s.id for s in schools]),
                    LiaisonVisit.visited_on >= months[0])
             .group_by(LiaisonVisit.visited_on)
         )

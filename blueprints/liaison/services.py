@@ -22,6 +22,7 @@ from kaimen import (
     Unit,
     User,
     all_schools,
+    among,
     audit,
     db,
     holders,
@@ -116,14 +117,14 @@ def load_grid(year: SchoolYear, school_ids: Iterable[int]) -> Grid:
     for school_id, leader in db.session.execute(
         sa.select(LinkAssignment.school_id, User)
         .join(User, LinkAssignment.user_id == User.id)
-        .where(LinkAssignment.school_year_id == year.id, LinkAssignment.school_id.in_(ids))
+        .where(LinkAssignment.school_year_id == year.id, among(LinkAssignment.school_id, ids))
         .order_by(LinkAssignment.id)
     ):
         grid.leaders[school_id].append(leader)
     for school_id, unit in db.session.execute(
         sa.select(PackageAssignment.school_id, Unit)
         .join(Unit, PackageAssignment.unit_id == Unit.id)
-        .where(PackageAssignment.school_year_id == year.id, PackageAssignment.school_id.in_(ids))
+        .where(PackageAssignment.school_year_id == year.id, among(PackageAssignment.school_id, ids))
         .order_by(PackageAssignment.id)
     ):
         grid.units[school_id].append(unit)

@@ -21,6 +21,7 @@ from kaimen import (
     Organisation,
     Panel,
     all_schools,
+    among,
     db,
     end_of_local_day,
     local_date,
@@ -62,7 +63,7 @@ def event_figures(event_ids: list[int]) -> dict[int, EventFigures]:
                                 else_=0)),
             sa.func.sum(sa.case((sa.and_(confirmed, Registration.checked_in_at.is_not(None)),
                                  Registration.attendees), else_=0)),
-        ).where(Registration.open_day_id.in_(event_ids)).group_by(Registration.open_day_id)
+        ).where(among(Registration.open_day_id, event_ids)).group_by(Registration.open_day_id)
     )
     figures = {i: EventFigures() for i in event_ids}
     for event_id, registrations, seats, waiting, present in rows:
@@ -98,7 +99,7 @@ EVENTS, REGISTRATIONS, SEATS, PRESENT, SATISFACTION, ANSWERS = range(FIGURES)
 
 def held_in(ids: list[int], since: datetime, now: datetime) -> Any:
     """Return the condition of the events of ``ids`` held between ``since`` and ``now``."""
-    return sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+    return sa.and_(among(OpenDay.school_id, ids), OpenDay.status == SCHEDULED,
                    OpenDay.starts_at >= since, OpenDay.ends_at <= now)
 
 
@@ -113,7 +114,7 @@ def school_figures(bureau: Organisation, schools: list[Organisation]) -> dict[in
 def _count(bureau: Organisation, schools: list[Organisation], since: datetime) -> dict[int, Any]:
     ids, now = [s.id for s in schools], utcnow()
     tomorrow = end_of_local_day(bureau, local_date(bureau))  # the figures' day ends then
-    held = sa.and_(OpenDay.school_id.in_(ids), OpenDay.status == SCHEDULED,
+    held = sa.and_(among(OpenDay.school_id, ids), OpenDay.status == SCHEDULED,
                    OpenDay.starts_at >= since, OpenDay.ends_at <= max(tomorrow, now))
     # An event that has ended is summed with the others (no id); one still to end keeps its own.
     event = sa.case((OpenDay.ends_at <= now, None), else_=OpenDay.id).label("event")

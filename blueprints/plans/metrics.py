@@ -21,6 +21,7 @@ from kaimen import (
     Organisation,
     Panel,
     all_schools,
+    among,
     db,
     local_date,
     render_panel,
@@ -101,7 +102,7 @@ def tallies(campaign: Campaign, school_ids: list[int], today: date) -> dict[int,
         sa.select(Measure.school_id, Measure.status, sa.func.count(), overdue, signed)
         .join(Plan, Plan.id == Measure.plan_id)
         .where(Plan.campaign_id == campaign.id, Plan.status == APPROVED,
-               Measure.school_id.in_(school_ids))
+               among(Measure.school_id, school_ids))
         .group_by(Measure.school_id, Measure.status)))
     result = {school_id: Tally() for school_id in school_ids}
     for school_id, status, count, late, signed_off in rows:
@@ -116,7 +117,7 @@ def plan_statuses(campaign: Campaign, school_ids: list[int]) -> dict[int, str]:
     """Return ``{school id: plan status}`` in ``campaign``, in one query."""
     rows = db.session.execute(all_schools(
         sa.select(Plan.school_id, Plan.status)
-        .where(Plan.campaign_id == campaign.id, Plan.school_id.in_(school_ids))))
+        .where(Plan.campaign_id == campaign.id, among(Plan.school_id, school_ids))))
     return {school_id: status for school_id, status in rows}
 
 

@@ -20,6 +20,7 @@ from kaimen import (
     Panel,
     User,
     all_schools,
+    among,
     call_per_plugin,
     count_holders,
     db,
@@ -53,7 +54,7 @@ def published(schools: list[Organisation], year: str) -> dict[int, tuple[int, in
     this_year = sa.func.sum(sa.case((Pledge.school_year == year, 1), else_=0))
     rows = db.session.execute(all_schools(
         sa.select(Pledge.school_id, sa.func.count(), this_year)
-        .where(Pledge.school_id.in_([s.id for s in schools]), Pledge.status != WITHDRAWN)
+        .where(among(Pledge.school_id, [s.id for s in schools]), Pledge.status != WITHDRAWN)
         .group_by(Pledge.school_id)
     ))
     return {school_id: (count, int(current or 0)) for school_id, count, current in rows}
@@ -64,7 +65,7 @@ def _signers(ids: list[int], year: str) -> dict[int, int]:
     rows = db.session.execute(all_schools(
         sa.select(Pledge.school_id, sa.func.count(sa.distinct(PledgeSignature.user_id)))
         .join(PledgeSignature, PledgeSignature.pledge_id == Pledge.id)
-        .where(Pledge.school_id.in_(ids), Pledge.kind == ETHICS, Pledge.school_year == year)
+        .where(among(Pledge.school_id, ids), Pledge.kind == ETHICS, Pledge.school_year == year)
         .group_by(Pledge.school_id)
     ))
     return {key: value for key, value in rows}
@@ -78,7 +79,7 @@ def _reports(schools: list[Organisation]) -> dict[int, tuple[int, int]] | None:
     """
     ids = [s.id for s in schools]
     owner = {f"pledge:{pledge_id}": school_id for pledge_id, school_id in db.session.execute(
-        all_schools(sa.select(Pledge.id, Pledge.school_id).where(Pledge.school_id.in_(ids)))
+        all_schools(sa.select(Pledge.id, Pledge.school_id).where(among(Pledge.school_id, ids)))
     )}
     answers = call_per_plugin("kaimen_report_counts", schools, references=list(owner))
     if not answers:

@@ -9,7 +9,9 @@ from anywhere else in ``kaimen``; a test enforces it. What it offers:
 Database and tenancy
     ``db``, ``Model`` (the typed declarative base), ``TenantOwned`` (the
     ``school_id`` mixin), ``all_schools(statement)`` (cross the request's scope,
-    explicitly), ``StatementCriteria`` and ``lift`` (conditions on every statement).
+    explicitly), ``StatementCriteria`` and ``lift`` (conditions on every statement),
+    ``among(column, ids)`` (the column is one of many ids, sent as one parameter:
+    use it rather than ``in_`` for a list of schools).
 Organisations and people
     ``Organisation``, ``Unit``, ``schools_under(bureau)``, ``User``.
 Permissions
@@ -53,6 +55,7 @@ from .export import table_response
 from .extensions import Model, db, limiter
 from .hookspecs import hookimpl, hookspec
 from .i18n import name_list
+from .idlists import among
 from .orgs import Organisation, Unit, schools_under
 from .pagecache import cached_form, cached_form_page, cached_page
 from .pagecache import touch as touch_schools
@@ -96,6 +99,7 @@ __all__ = [
     "Unit",
     "User",
     "all_schools",
+    "among",
     "audit",
     "cached_form",
     "cached_form_page",

@@ -37,6 +37,7 @@ from flask_caching import Cache
 
 from . import plugins
 from .extensions import db
+from .idlists import among
 from .orgs import Organisation
 from .pagecache import EVERYWHERE, SchoolVersion
 from .timeutil import local_date
@@ -93,7 +94,7 @@ def versions(school_ids: Sequence[int]) -> dict[int, int]:
     wanted = {EPOCH, EVERYWHERE, *school_ids}
     found = dict(db.session.execute(
         sa.select(table.c.school_id, table.c.version)
-        .where(table.c.school_id.in_(wanted))).all())
+        .where(among(table.c.school_id, wanted))).all())
     return {i: found.get(i, 0) for i in wanted}
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from . import audit, hookspecs
 from .extensions import Model, db
+from .idlists import among
 from .orgs import Organisation
 
 ENTRY_POINT_GROUP = "kaimen.plugins"
@@ -280,7 +281,7 @@ def disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
     """Return the plugins switched off, per school of ``school_ids`` (one query)."""
     rows = db.session.execute(
         sa.select(PluginSetting.org_id, PluginSetting.plugin).where(
-            PluginSetting.org_id.in_(school_ids), PluginSetting.enabled.is_(False)
+            among(PluginSetting.org_id, school_ids), PluginSetting.enabled.is_(False)
         )
     )
     disabled: dict[int, set[str]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import sqlalchemy as sa
@@ -29,7 +30,13 @@ class Counted:
     def __call__(self, _conn, _cursor, statement, parameters, *_args) -> None:
         if "FROM complaint" in statement and "GROUP BY complaint.school_id" in statement:
             values = parameters.values() if isinstance(parameters, dict) else parameters
-            self.asked.append({v for v in values if isinstance(v, int)})
+            asked: set[int] = set()
+            for value in values:  # ``among`` sends the ids as one list (JSON text on SQLite)
+                if isinstance(value, str) and value.startswith("["):
+                    value = json.loads(value)
+                asked |= {v for v in value if isinstance(v, int)} if isinstance(value, list) else (
+                    {value} if isinstance(value, int) else set())
+            self.asked.append(asked)
 
 
 def umbrella(app, county, counted):

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db
+from ..idlists import among
 from ..orgs import Organisation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +188,7 @@ def holders(permission: str, org: Organisation, *, reach: str = "all") -> list[A
                 User.active.is_(True),
                 User.id.in_(
                     sa.select(RoleGrant.user_id).where(
-                        RoleGrant.org_id.in_(ids), RoleGrant.role.in_(roles)
+                        among(RoleGrant.org_id, ids), RoleGrant.role.in_(roles)
                     )
                 ),
             )
@@ -205,7 +206,7 @@ def count_holders(permission: str, schools: Iterable[Organisation]) -> dict[int,
     rows = db.session.execute(
         sa.select(RoleGrant.org_id, sa.func.count(sa.distinct(RoleGrant.user_id)))
         .join(User, User.id == RoleGrant.user_id)
-        .where(RoleGrant.org_id.in_(ids), RoleGrant.role.in_(roles), User.active.is_(True))
+        .where(among(RoleGrant.org_id, ids), RoleGrant.role.in_(roles), User.active.is_(True))
         .group_by(RoleGrant.org_id)
     )
     return {org_id: count for org_id, count in rows}
