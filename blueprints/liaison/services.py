@@ -107,27 +107,32 @@ class Grid:
 
 
 def load_grid(year: SchoolYear, school_ids: Iterable[int]) -> Grid:
-    """Return the assignments of ``year`` for those schools, in two queries.
+    """Return the assignments of ``year`` for those schools, in four queries.
 
-    Each row is read as the school's id and the leader (or unit): a county's thousand
-    assignments name a few dozen people, whom the session holds once each.
+    The assignments are read as pairs of ids, and the people and units they name once
+    each: a county's thousand assignments name a few dozen of them, and building an
+    entity per row cost more than the rest of the filter grid.
     """
     ids = list(school_ids)
-    grid = Grid()
-    for school_id, leader in db.session.execute(
-        sa.select(LinkAssignment.school_id, User)
-        .join(User, LinkAssignment.user_id == User.id)
+    links = db.session.execute(
+        sa.select(LinkAssignment.school_id, LinkAssignment.user_id)
         .where(LinkAssignment.school_year_id == year.id, among(LinkAssignment.school_id, ids))
         .order_by(LinkAssignment.id)
-    ):
-        grid.leaders[school_id].append(leader)
-    for school_id, unit in db.session.execute(
-        sa.select(PackageAssignment.school_id, Unit)
-        .join(Unit, PackageAssignment.unit_id == Unit.id)
+    ).all()
+    packages = db.session.execute(
+        sa.select(PackageAssignment.school_id, PackageAssignment.unit_id)
         .where(PackageAssignment.school_year_id == year.id, among(PackageAssignment.school_id, ids))
         .order_by(PackageAssignment.id)
-    ):
-        grid.units[school_id].append(unit)
+    ).all()
+    users = {user.id: user for user in db.session.scalars(
+        sa.select(User).where(among(User.id, {user_id for _, user_id in links})))}
+    units = {unit.id: unit for unit in db.session.scalars(
+        sa.select(Unit).where(among(Unit.id, {unit_id for _, unit_id in packages})))}
+    grid = Grid()
+    for school_id, user_id in links:
+        grid.leaders[school_id].append(users[user_id])
+    for school_id, unit_id in packages:
+        grid.units[school_id].append(units[unit_id])
     return grid
 
 

@@ -161,6 +161,18 @@ def _forget_schools_under(_session: Session, _context: object) -> None:
         request.__dict__.pop(_SCHOOLS_UNDER, None)
 
 
+def bureaus_below(bureau: Organisation) -> list[Organisation]:
+    """Return the bureaus directly below ``bureau`` (a city's counties), by slug.
+
+    Unlike ``bureau.children`` it loads no school: a county's view asks whether it has
+    counties below it, and a thousand schools answered "no" one by one.
+    """
+    return list(db.session.scalars(
+        sa.select(Organisation)
+        .where(Organisation.parent_id == bureau.id, Organisation.kind == BUREAU)
+        .order_by(Organisation.slug)))
+
+
 def school_ids_under(bureau: Organisation) -> set[int]:
     """Return the ids of the schools ``schools_under`` returns, without loading the schools."""
     return set(

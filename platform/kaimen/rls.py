@@ -24,6 +24,7 @@ looks each row's school up in a hash table of the scope instead of searching the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -80,8 +81,13 @@ def disable_statements(table: str) -> list[str]:
     ]
 
 
+@functools.lru_cache(maxsize=256)
 def scope_value(scope: frozenset[int] | None) -> str:
-    """Return the ``kaimen.scope`` value for a tenancy scope (None is the system scope)."""
+    """Return the ``kaimen.scope`` value for a tenancy scope (None is the system scope).
+
+    Kept per scope: every statement of a request asks (a bureau's thousand schools were
+    sorted and joined some thirty times a page), and a frozenset keeps its own hash.
+    """
     if scope is None:
         return EVERY_SCHOOL
     return ",".join(str(school_id) for school_id in sorted(scope))

@@ -21,6 +21,7 @@ one. The setting is only sent when it changes within a transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -182,6 +183,12 @@ def _bump_versions(state: ORMExecuteState) -> None:
     pagecache.bump(state.session.connection(), schools)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=256)
+def _ordered(scope: frozenset[int]) -> tuple[int, ...]:
+    """Return the scope's schools in order, once per scope (every statement asks)."""
+    return tuple(sorted(scope))
+
+
 def _scope_criteria(state: ORMExecuteState) -> Any:
     if state.execution_options.get(ALL_SCHOOLS_OPTION):
         return None
@@ -197,7 +204,7 @@ def _scope_criteria(state: ORMExecuteState) -> Any:
     # The schools go as one bound value (``among``), made here, outside the lambda: the
     # criteria's SQL is cached by the lambda's code and takes each request's value from
     # this parameter. A thousand-school scope was a thousand parameters on every statement.
-    school_ids = sorted(scope)  # type: ignore[arg-type]
+    school_ids = _ordered(scope)  # type: ignore[arg-type]
     if len(school_ids) == 1:
         one = sa.bindparam(None, school_ids[0], type_=sa.Integer())
         return with_loader_criteria(TenantOwned, lambda cls: cls.school_id == one,

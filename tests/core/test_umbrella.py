@@ -185,3 +185,21 @@ def test_the_rows_escape_every_text_and_quote_slugs_as_url_for_does(app, county,
         f'{opening}<a href="/list?a=1&amp;school={county.a1.id}">3</a></td>')
     assert second == (f'\n<tr><th scope="row"><a href="{public_page}">{county.a2.name}</a></th>\n'
                       + f"{opening}</td>" * 3)
+
+
+def test_a_row_without_links_keeps_braces_and_escapes_its_words(app, county, ctx):
+    """A table without links is written through one format string per row: a title's
+    braces stay text, words are escaped, a short row gives only the cells it has."""
+    from kaimen import MetricTable
+    from kaimen.web import umbrella
+
+    table = MetricTable(title="Figures {0} {year}", columns=["Words", "Number"],
+                        rows={county.a1.id: ["{1} <b>", 12], county.a2.id: ["only"]})
+    view = umbrella.Umbrella([county.a1, county.a2], [table], [], {}, sort=0,
+                             descending=False)
+    with app.test_request_context("/b/county-a/"):
+        html = str(umbrella.table_rows(view, "zh_Hans"))
+    opening = '<td data-metric="Figures {0} {year}">'
+    first, second = html.split("</tr>")[:2]
+    assert first.endswith(f"</th>\n{opening}{{1}} &lt;b&gt;</td>{opening}12</td>")
+    assert second.endswith(f"</th>\n{opening}only</td>")

@@ -244,6 +244,13 @@ def _escaper() -> Callable[[Any], str]:
     return shown
 
 
+def _attribute(url: str) -> str:
+    """Return ``url`` escaped for an attribute; most need nothing (ten thousand a page)."""
+    if "&" in url or '"' in url or "<" in url or ">" in url or "'" in url:
+        return str(escape(url))
+    return url
+
+
 def table_rows(view: Umbrella, locale: str | None) -> Markup:
     """Return the table's rows as HTML, built in one pass: one row per school.
 
@@ -256,12 +263,16 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
     quote_slug = url_map.converters["default"](url_map).to_url  # as url_for quotes it
     yours = escape(_("Yours"))  # outside the f-string, where pybabel finds it
     badge = f' <span class="badge">{yours}</span>'
-    tables = []  # per table: its rows, the opening of its cells, its links, blank cells
+    tables = []  # per table: its rows, the opening of its cells, its links, blank cells,
+    # and the cells of a row without links as one format string (one call per row)
     for table in view.tables:
         opening = f'<td data-metric="{escape(table.title)}">'
         links = ([table.links.get(index) for index in range(len(table.columns))]
                  if table.links else None)
-        tables.append((table.rows, opening, links, f"{opening}</td>" * len(table.columns)))
+        literal = opening.replace("{", "{{").replace("}", "}}")  # a title's braces stay text
+        cells = "".join(f"{literal}{{}}</td>" for _ in table.columns)
+        tables.append((table.rows, opening, links, f"{opening}</td>" * len(table.columns),
+                       cells, len(table.columns)))
     out: list[str] = []
     add = out.append
     shown = _escaper()
@@ -272,18 +283,20 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
         add('<tr class="mine">' if mine else "<tr>")
         add(f'<th scope="row"><a href="{escape(before + quote_slug(school.slug) + after)}">'
             f"{escape(school.display_name(locale))}</a>{badge if mine else ''}</th>\n")
-        for rows, opening, links, blank in tables:
+        for rows, opening, links, blank, cells, width in tables:
             row = rows.get(school_id)
             if not row:
                 add(blank)
             elif links is not None:
                 for value, build in zip(row, links, strict=False):
                     url = build(school) if build is not None else None
-                    add(f'{opening}<a href="{escape(url)}">{shown(value)}</a></td>' if url
+                    add(f'{opening}<a href="{_attribute(url)}">{shown(value)}</a></td>' if url
                         else f"{opening}{shown(value)}</td>")
-            else:
-                add("".join([f"{opening}{value if type(value) is int else shown(value)}</td>"
-                             for value in row]))
+            elif len(row) == width:
+                add(cells.format(*[value if type(value) is int else shown(value)
+                                   for value in row]))
+            else:  # a short row: as many cells as it has
+                add("".join([f"{opening}{shown(value)}</td>" for value in row]))
         add("</tr>\n")
     return Markup("".join(out))  # noqa: S704 -- every value above went through escape()
 
@@ -313,7 +326,7 @@ def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
     A fixed number of queries per county (each plugin answers for a county's schools
     at once), so a city's view grows with its counties, never with its schools.
     """
-    counties = [child for child in bureau.children if child.is_bureau]
+    counties = orgs.bureaus_below(bureau)
     columns: dict[tuple[Any, int], Column] = {}
     lines = []
     for county in counties:
