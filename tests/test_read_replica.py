@@ -426,6 +426,91 @@ def test_a_bureau_read_cannot_write(setup):
         db.session.remove()
 
 
+
+def _counted_app(clusters: Clusters, **settings: Any) -> tuple[Any, dict[str, int]]:
+    """Another app on the same primary and replica, with ``settings``; counts statements."""
+    app = make_app(clusters.url(clusters.primary_port, APP_ROLE, "kaimen"),
+                   PLUGINS_DISABLED="noticeboard", **settings)
+    statements = {"primary": 0, "replica": 0}
+    with app.app_context():
+        engines = {"primary": db.engine}
+    if replica.EXTENSION in app.extensions:
+        engines["replica"] = replica.engine_of(app)
+    for name, engine in engines.items():
+        def count(*_args: Any, name: str = name) -> None:
+            statements[name] += 1
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+    return app, statements
+
+
+def _dispose(app: Any) -> None:
+    if replica.EXTENSION in app.extensions:
+        replica.engine_of(app).dispose()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_replica_further_behind_than_the_max_lag_is_passed_over(setup, clusters):
+    """Replay paused, the primary writes: within the max lag the replica still answers
+    (its old name shows); past it the primary answers (the new name); caught up, the
+    replica answers again."""
+    app, statements = _counted_app(
+        clusters, DATABASE_REPLICA_URL=clusters.url(clusters.replica_port, APP_ROLE, "kaimen"),
+        REPLICA_MAX_LAG_SECONDS=1)
+    a1 = setup.ids["a1"]
+    try:
+        client = log_in(app, "a.supervisor")
+        setup.servers.pause()
+        try:
+            rename(setup, a1, NEW_NAME)
+            before = dict(statements)
+            page = client.get("/b/county-a/", headers=EN)
+            assert page.status_code == 200
+            assert NEW_NAME not in page.text  # a moment behind: the replica answers
+            assert statements["replica"] > before["replica"]
+            time.sleep(1.3)  # past the max lag, still paused
+            client.get("/b/county-a/", headers=EN)  # the check notes the primary's position
+            time.sleep(0.3)
+            before = dict(statements)
+            page = client.get("/b/county-a/", headers=EN)
+            assert page.status_code == 200
+            assert NEW_NAME in page.text, "a replica more than 1 s behind answered"
+            assert statements["replica"] == before["replica"]
+        finally:
+            setup.servers.resume()
+            rename(setup, a1, "a1学校")
+        setup.servers.caught_up()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # checked again within a quarter of the max lag
+            before = dict(statements)
+            page = client.get("/b/county-a/", headers=EN)
+            if statements["replica"] > before["replica"]:
+                break
+            time.sleep(0.3)
+        assert statements["replica"] > before["replica"], "the caught-up replica was not used"
+        assert "a1学校" in page.text
+    finally:
+        _dispose(app)
+
+
+def test_a_replica_that_does_not_answer_is_passed_over(setup, clusters):
+    """A replica that is down (here: nothing listens on its port) costs no error page."""
+    app, statements = _counted_app(
+        clusters, DATABASE_REPLICA_URL=clusters.url(free_port(), APP_ROLE, "kaimen"))
+    try:
+        client = log_in(app, "a.supervisor")
+        before = dict(statements)
+        page = client.get("/b/county-a/", headers=EN)
+        assert page.status_code == 200
+        assert "a1学校" in page.text
+        assert statements["primary"] > before["primary"]
+        export = client.get("/b/county-a/export?format=csv")
+        assert export.status_code == 200
+    finally:
+        _dispose(app)
+
+
 # -- without a replica: the rule that a bureau read never writes holds on every backend ------
 
 

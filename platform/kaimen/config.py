@@ -26,9 +26,11 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     "SECRET_KEY": (DEFAULT_SECRET_KEY, str),
     "DATABASE_URL": (None, str),
     # A PostgreSQL streaming replica of DATABASE_URL: bureau-level GET pages read from it
-    # (kaimen.replica); a user who just wrote reads from the primary for STICKY seconds.
+    # (kaimen.replica); a user who just wrote reads from the primary for STICKY seconds;
+    # a replica further behind than MAX_LAG seconds, or down, is passed over.
     "DATABASE_REPLICA_URL": (None, str),
     "REPLICA_STICKY_SECONDS": (10, int),
+    "REPLICA_MAX_LAG_SECONDS": (30, float),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "ALLOWED_HOSTS": ("", str),
     "DEBUG": (False, _boolean),
@@ -129,6 +131,8 @@ def check_replica(settings: Mapping[str, Any]) -> None:
     replica = settings.get("DATABASE_REPLICA_URL")
     if not replica:
         return
+    if float(settings.get("REPLICA_MAX_LAG_SECONDS") or 0) <= 0:
+        raise ConfigError("KAIMEN_REPLICA_MAX_LAG_SECONDS must be a number of seconds above 0.")
     primary = settings.get("DATABASE_URL") or ""
     if not (primary.startswith("postgresql") and replica.startswith("postgresql")):
         raise ConfigError(

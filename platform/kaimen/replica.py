@@ -28,11 +28,22 @@ wrote gets ``_primary_until`` in the session cookie, ``KAIMEN_REPLICA_STICKY_SEC
 (default 10) ahead: until then their bureau pages read from the primary, so
 the page a bureau form redirects to shows what was just saved. Other users
 may see the change a moment later, when the replica has replayed it.
+
+**A replica that falls behind, or is down, is not used.** Each worker checks at most
+every ``min(2, max lag / 4)`` seconds, on pooled DBAPI connections (no session, no
+scope): the primary's WAL position, and how far the replica has replayed. It keeps the
+primary's positions of the last ``KAIMEN_REPLICA_MAX_LAG_SECONDS`` (default 30): a
+replica that has not yet replayed what the primary had written that long ago, or that
+does not answer, is passed over, and bureau pages read from the primary until a later
+check finds it caught up. A replica that stops during a request fails that request only.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections import deque
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,6 +62,8 @@ _READ_ONLY = "kaimen.read_only"  # this request is a bureau read
 _ON_REPLICA = "kaimen.on_replica"  # and its statements go to the replica
 _WROTE = "kaimen.wrote"  # this request flushed something
 SAFE_METHODS = ("GET", "HEAD")
+WATCH = "kaimen.replica_watch"  # in app.extensions: the worker's LagWatch
+log = logging.getLogger(__name__)
 
 
 class ReadOnlyRequest(RuntimeError):
@@ -81,6 +94,7 @@ def reads_from_replica() -> bool:
             is_bureau_read()
             and EXTENSION in current_app.extensions
             and not _reading_own_writes()
+            and current_app.extensions[WATCH].usable(current_app)
         )
         request.environ[_ON_REPLICA] = decided
     return bool(decided)
@@ -149,6 +163,67 @@ def _stick_to_primary(response: Any) -> Any:
     return response
 
 
+def _ask(engine: sa.Engine, sql: str) -> Any:
+    """Return one value from ``engine`` on a pooled DBAPI connection (no session, no scope)."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()
+    return row[0] if row else None
+
+
+class LagWatch:
+    """Whether the replica may answer: it has replayed what the primary had written
+    ``max_lag`` seconds ago, and it answers (see the module). One per worker."""
+
+    def __init__(self, max_lag: float) -> None:
+        self.max_lag = float(max_lag)
+        self.every = min(2.0, self.max_lag / 4)
+        self.positions: deque[tuple[float, Any]] = deque()  # (monotonic time, primary WAL)
+        self.checked_at = float("-inf")
+        self.answer = True
+        self._lock = threading.Lock()
+
+    def usable(self, app: Flask) -> bool:
+        """Return whether the replica may answer now, checking again when it is time."""
+        now = time.monotonic()
+        if now - self.checked_at < self.every or not self._lock.acquire(blocking=False):
+            return self.answer  # checked a moment ago, or being checked by another thread
+        try:
+            self.checked_at = now
+            self.answer = self._check(app, now)
+        finally:
+            self._lock.release()
+        return self.answer
+
+    def _check(self, app: Flask, now: float) -> bool:
+        primary, replica = app.extensions["sqlalchemy"].engine, engine_of(app)
+        try:
+            position = _ask(primary, "SELECT pg_current_wal_lsn() - '0/0'")
+            replayed = _ask(replica, "SELECT pg_last_wal_replay_lsn() - '0/0'")
+        except Exception as exc:  # noqa: BLE001 -- any failure means: read from the primary
+            if self.answer:
+                log.warning("read replica unavailable, reading from the primary: %s", exc)
+            return False
+        self.positions.append((now, position))
+        horizon = now - self.max_lag
+        while len(self.positions) > 1 and self.positions[1][0] <= horizon:
+            self.positions.popleft()  # keep the newest position at or before the horizon
+        then, wanted = self.positions[0]
+        if replayed is None:  # not in recovery: not a replica at all
+            answer = False
+        else:
+            answer = then > horizon or replayed >= wanted  # nothing that old known yet: fine
+        if answer != self.answer:
+            log.warning("read replica %s", "caught up: reading from it again" if answer else
+                        f"more than {self.max_lag:g} s behind: reading from the primary")
+        return answer
+
+
 def engine_of(app: Flask) -> sa.Engine:
     """Return the replica's engine (only when ``KAIMEN_DATABASE_REPLICA_URL`` is set)."""
     return app.extensions[EXTENSION]  # type: ignore[no-any-return]
@@ -162,5 +237,6 @@ def init_app(app: Flask) -> sa.Engine | None:
     # Both sides are PostgreSQL (``config.check_replica``): the primary's options suit it.
     engine = sa.create_engine(url, **app.config["SQLALCHEMY_ENGINE_OPTIONS"])
     app.extensions[EXTENSION] = engine
+    app.extensions[WATCH] = LagWatch(app.config["REPLICA_MAX_LAG_SECONDS"])
     app.after_request(_stick_to_primary)
     return engine

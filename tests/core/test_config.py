@@ -268,6 +268,10 @@ def test_a_replica_needs_postgresql_on_both_sides(clean_env, tmp_path):
     for primary, copy in ((sqlite, postgres), (postgres, sqlite), (None, postgres)):
         with pytest.raises(ConfigError, match="KAIMEN_DATABASE_REPLICA_URL"):
             create_app({"TESTING": True, "DATABASE_URL": primary, "DATABASE_REPLICA_URL": copy})
+    for lag in (0, -5):
+        with pytest.raises(ConfigError, match="KAIMEN_REPLICA_MAX_LAG_SECONDS"):
+            create_app({"TESTING": True, "DATABASE_URL": postgres,
+                        "DATABASE_REPLICA_URL": postgres, "REPLICA_MAX_LAG_SECONDS": lag})
     # without a replica there is one engine, and nothing routes
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite})
     assert replica.EXTENSION not in app.extensions
