@@ -21,6 +21,8 @@ class Complaint(TenantOwned, Model):
     """An opinion, complaint, suggestion or praise received by a school's box."""
 
     __tablename__ = "complaint"
+    # A new opinion ages the school page (it counts them), never a public form.
+    form_neutral = True
     __table_args__ = (
         sa.Index("ix_complaint_school_status", "school_id", "status"),
         # The umbrella view's figures for every school at once, read from indexes alone:
@@ -94,6 +96,8 @@ class ComplaintEvent(TenantOwned, Model):
     """One entry of a case's timeline; public ones are shown to the complainant."""
 
     __tablename__ = "complaint_event"
+    # Shown to staff and on the tracking page; on no public form.
+    form_neutral = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(sa.ForeignKey("complaint.id"), index=True)
@@ -113,6 +117,8 @@ class Attachment(TenantOwned, Model):
     """A file sent with a case, kept in the database and shown to staff only."""
 
     __tablename__ = "complaint_attachment"
+    # Staff only.
+    form_neutral = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(sa.ForeignKey("complaint.id"), index=True)
@@ -140,6 +146,8 @@ class OverdueNotice(TenantOwned, Model):
     """That the overdue notice for one deadline of one case was enqueued (once)."""
 
     __tablename__ = "complaint_overdue_notice"
+    # Shown nowhere.
+    form_neutral = True
     __table_args__ = (sa.UniqueConstraint("complaint_id", "deadline", "due"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -58,6 +58,8 @@ class AuditEvent(Model):
     """One state change: who did what to which object, in which school, and when."""
 
     __tablename__ = "audit_event"
+    # The audit log shows on no public form (``kaimen.pagecache``'s form version).
+    form_neutral = True
     __table_args__ = (sa.UniqueConstraint("chain_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,12 +62,20 @@ class SchoolVersion(Model):
     # No foreign key: row 0 stands for every school, and a counter outlives nothing.
     school_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    # Bumped by every write but those of ``form_neutral`` models: a public form's key.
+    form_version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
 _TABLE = cast(sa.Table, SchoolVersion.__table__)
 
 
 # -- the version: bumped in the writer's transaction -----------------------------------
+
+
+def _form_neutral(obj: Any) -> bool:
+    """Whether ``obj``'s rows never show on a public form (an opinion, a receipt, an audit
+    event): a model says so with ``form_neutral = True``."""
+    return bool(getattr(obj, "form_neutral", False))
 
 
 def _changed_schools(obj: Any) -> set[int] | None:
@@ -92,17 +100,33 @@ def _changed_schools(obj: Any) -> set[int] | None:
     return set()
 
 
-def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
-    """Add one to the versions of ``school_ids`` (None: of every school), in this transaction."""
+def bump(connection: sa.Connection, school_ids: Iterable[int] | None,
+         forms: bool = True) -> None:
+    """Add one to the versions of ``school_ids`` (None: of every school), in this transaction;
+    to their form versions too unless ``forms`` is False (only form-neutral rows changed)."""
     table = _TABLE
     ids = [EVERYWHERE] if school_ids is None else sorted(set(school_ids))
     if not ids:
         return
+    step = 1 if forms else 0
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(table).values([{"school_id": i, "version": 1} for i in ids])
+    statement = insert(table).values(
+        [{"school_id": i, "version": 1, "form_version": step} for i in ids])
     connection.execute(statement.on_conflict_do_update(
-        index_elements=[table.c.school_id], set_={"version": table.c.version + 1}
+        index_elements=[table.c.school_id],
+        set_={"version": table.c.version + 1, "form_version": table.c.form_version + step},
     ))
+
+
+def _bump_noted(connection: sa.Connection, schools: set[int], forms: set[int]) -> None:
+    """Bump the noted ``schools``; the form versions only of ``forms`` (see ``PENDING``)."""
+    if _EVERY in schools:
+        bump(connection, None, forms=bool(forms))
+        return
+    if forms:
+        bump(connection, forms)
+    if schools - forms:
+        bump(connection, schools - forms, forms=False)
 
 
 # The version rows are locks every writer of a school shares: bumped at the first flush,
@@ -110,6 +134,7 @@ def bump(connection: sa.Connection, school_ids: Iterable[int] | None) -> None:
 # queued on it (make bench, submissions). Flushes now note their schools in the session,
 # and the versions are bumped once, just before the commit, in the same transaction.
 PENDING = "kaimen_page_versions"
+PENDING_FORMS = "kaimen_form_versions"  # the noted schools a row that may show on a form changed
 _EVERY = -1  # noted in place of ids when a flush may have changed any school's pages
 _COMMITTING = "kaimen_page_versions_committing"
 
@@ -118,20 +143,23 @@ _COMMITTING = "kaimen_page_versions_committing"
 def _note_after_flush(session: Session, _context: Any) -> None:
     """Note every school a flush wrote to; bump at once if the commit is already under way."""
     schools: set[int] = set()
+    forms: set[int] = set()
     for obj in itertools.chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, SchoolVersion):
             continue
         changed = _changed_schools(obj)
         if changed is None:
-            schools = {_EVERY}
-            break
+            changed = {_EVERY}
         schools |= changed
+        if not _form_neutral(obj):
+            forms |= changed
     if not schools:
         return
     if session.info.get(_COMMITTING):
-        bump(session.connection(), None if _EVERY in schools else schools)
+        _bump_noted(session.connection(), schools, forms)
     else:
         session.info.setdefault(PENDING, set()).update(schools)
+        session.info.setdefault(PENDING_FORMS, set()).update(forms)
 
 
 @event.listens_for(Session, "before_commit")
@@ -141,14 +169,16 @@ def _bump_at_commit(session: Session) -> None:
     session.flush()
     session.info[_COMMITTING] = True  # a flush from here on bumps at once
     schools = session.info.pop(PENDING, None)
+    forms = session.info.pop(PENDING_FORMS, set())
     if schools:
-        bump(session.connection(), None if _EVERY in schools else schools)
+        _bump_noted(session.connection(), schools, forms)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_at_the_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None and not transaction.nested:
         session.info.pop(PENDING, None)  # rolled back: nothing was written
+        session.info.pop(PENDING_FORMS, None)
         session.info.pop(_COMMITTING, None)
 
 
@@ -168,6 +198,7 @@ def touch(school_ids: Iterable[int] | None) -> None:
         bump(session.connection(), None if _EVERY in ids else ids)
     else:
         session.info.setdefault(PENDING, set()).update(ids)
+        session.info.setdefault(PENDING_FORMS, set()).update(ids)
 
 
 def versions(school_id: int) -> tuple[int, int]:
@@ -175,6 +206,22 @@ def versions(school_id: int) -> tuple[int, int]:
     table = _TABLE
     rows = dict(_connection().execute(
         sa.select(table.c.school_id, table.c.version)
+        .where(table.c.school_id.in_((EVERYWHERE, school_id)))
+    ).all())
+    return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
+
+
+def form_versions(school_id: int) -> tuple[int, int]:
+    """Return (every school's version, the school's form version): a kept form's key.
+
+    A form-neutral write (a parent's opinion) leaves the second alone, so the next
+    parent's form is still the kept one; anything else changes it.
+    """
+    table = _TABLE
+    rows = dict(_connection().execute(
+        sa.select(table.c.school_id,
+                  sa.case((table.c.school_id == EVERYWHERE, table.c.version),
+                          else_=table.c.form_version))
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))
     ).all())
     return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
@@ -195,7 +242,8 @@ def _lookup() -> sa.Select[Any]:
     own, everywhere = _TABLE.alias("own"), _TABLE.alias("everywhere")
     return (
         sa.select(school.c.id, sa.func.coalesce(everywhere.c.version, 0),
-                  sa.func.coalesce(own.c.version, 0), bureau.c.default_locale)
+                  sa.func.coalesce(own.c.version, 0), bureau.c.default_locale,
+                  sa.func.coalesce(own.c.form_version, 0))
         .select_from(school)
         .outerjoin(bureau, bureau.c.id == school.c.parent_id)
         .outerjoin(own, own.c.school_id == school.c.id)
@@ -209,8 +257,9 @@ def _compiled(dialect: sa.Dialect) -> SQLCompiler:
     return cast(SQLCompiler, _lookup().compile(dialect=dialect))
 
 
-def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
-    """Return a school's id, both versions and its bureau's locale in one query, or None.
+def _school_and_versions(slug: str) -> tuple[int, int, int, str | None, int] | None:
+    """Return a school's id, both versions, its bureau's locale and its form version in one
+    query, or None.
 
     It asks a pooled DBAPI connection, as ``/healthz`` does: the ORM session's transaction
     (and on PostgreSQL its ``BEGIN`` with the scope setting) cost more than the answer, and
@@ -222,7 +271,7 @@ def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
     bound = db.session.session_factory.kw.get("bind")
     if isinstance(bound, sa.Connection):  # sessions bound to one connection (as in tests)
         found = bound.execute(_lookup(), {"slug": slug}).first()
-        return None if found is None else (found[0], found[1], found[2], found[3])
+        return None if found is None else (found[0], found[1], found[2], found[3], found[4])
     engine = db.engine
     compiled = _compiled(engine.dialect)
     values = compiled.construct_params({"slug": slug}) or {}
@@ -235,7 +284,7 @@ def _school_and_versions(slug: str) -> tuple[int, int, int, str | None] | None:
         cursor.close()
     finally:
         connection.close()  # back to the pool, rolled back
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 # -- the page: looked up before anything else, stored once the response is final --------
@@ -279,11 +328,11 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
     found = _school_and_versions(values["school"])
     if found is None:
         return  # no such school: the ordinary path answers 404
-    school_id, everywhere, own, bureau_locale = found
+    school_id, everywhere, own, bureau_locale, own_forms = found
     locale = visitor_locale(lambda: bureau_locale)
     if form:
         kept = cast(tuple[bytes, float] | None,
-                    _get(_form_front_key(school_id, everywhere, own, locale, request.path)))
+                    _get(_form_front_key(school_id, everywhere, own_forms, locale, request.path)))
         if kept is not None and time.time() < kept[1]:
             g.kaimen_page = (_fill(kept[0].decode()), "text/html")
             g.kaimen_form_parts = "hit"
@@ -378,7 +427,7 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object,
 
     if logged_in():
         return render()
-    everywhere, own = versions(school.id)
+    everywhere, own = form_versions(school.id)
     address = hashlib.sha256(repr((request.path, parts)).encode()).hexdigest()[:32]
     key = f"form:{school.id}:{everywhere}.{own}:{get_locale()}:{address}"
     one_time = getattr(form, "token", None)

@@ -39,6 +39,8 @@ class Receipt(Model):
     """The keyed hash of a receipt code and what it leads to."""
 
     __tablename__ = "receipt"
+    # A receipt shows on no public form (``kaimen.pagecache``'s form version).
+    form_neutral = True
     __table_args__ = (sa.UniqueConstraint("plugin", "school_id", "token_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

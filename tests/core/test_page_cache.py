@@ -62,11 +62,13 @@ def test_the_front_asks_a_pooled_connection_for_what_was_committed(session_app):
             bureau = add(connection, kind="bureau", slug="front-bureau", default_locale="en")
             school = add(connection, kind="school", slug="front-school", parent_id=bureau,
                          default_locale="zh_Hans")
-            connection.execute(sa.insert(versions).values(school_id=school, version=7))
+            connection.execute(sa.insert(versions).values(school_id=school, version=7,
+                                                           form_version=3))
             everywhere = connection.scalar(sa.select(versions.c.version).where(
                 versions.c.school_id == pagecache.EVERYWHERE)) or 0
         try:
-            assert pagecache._school_and_versions("front-school") == (school, everywhere, 7, "en")
+            assert pagecache._school_and_versions("front-school") == (school, everywhere, 7, "en",
+                                                                      3)
             assert pagecache._school_and_versions("front-bureau") is None  # not a school
             assert pagecache._school_and_versions("no-such-school") is None
         finally:
@@ -268,6 +270,37 @@ def test_the_front_answers_a_form_page_until_the_bureaus_day_ends(app, county, m
     assert len(statements) > 1  # the school and its plugins were loaded: the view answered
     assert 'class="receipt-code"' not in later.get_data(as_text=True)
     assert TOKEN_FIELD.search(later.get_data(as_text=True))
+
+
+
+def test_an_opinion_ages_the_school_page_but_not_the_next_parents_form(app, county):
+    """An opinion (form-neutral rows: the case, its events, its receipt and audit event)
+    bumps the school's version, not its form version: the next parent's form is still
+    answered by the front. Any other write of the school ages the form too."""
+    app.config["WTF_CSRF_ENABLED"] = True  # restored by the app fixture
+    assert _parts(app.test_client().get(FORM, headers=EN)) == "parts-miss"
+    parent = app.test_client()
+    page = parent.get(FORM, headers=EN)
+    assert _parts(page) == "parts-hit"
+    with app.app_context():
+        before = pagecache.versions(county.a1.id), pagecache.form_versions(county.a1.id)
+    text = page.get_data(as_text=True)
+    filed = parent.post(FORM, data=_opinion(CSRF_FIELD.search(text)[1],
+                                            TOKEN_FIELD.search(text)[1]), headers=EN)
+    assert 'class="receipt-code"' in filed.get_data(as_text=True)
+    with app.app_context():
+        after = pagecache.versions(county.a1.id), pagecache.form_versions(county.a1.id)
+    assert after[0][1] > before[0][1]  # the school page counts opinions: it starts afresh
+    assert after[1] == before[1]
+    following, statements = _visit(app, FORM)
+    assert _parts(following) == "parts-hit"
+    assert len(statements) == 1
+    with app.app_context(), tenancy.system_scope():
+        db.session.get(Organisation, county.a1.id).name = "改名的一校"
+        db.session.commit()
+    renamed, statements = _visit(app, FORM)
+    assert _parts(renamed) == "parts-miss"
+    assert "改名的一校" in renamed.get_data(as_text=True)
 
 
 def _visit(app, path: str) -> tuple[object, list[str]]:
