@@ -122,6 +122,10 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
     token = form.token.data
     try:
         case, code = services.file_case(school, submission_from(form), uploads, token=token)
+        # The receipt page is rendered from what was just written, before the commit, and
+        # shown only once the commit succeeded: after it, the session would read the case,
+        # its school and files again in a transaction of their own (six round trips).
+        receipt = _receipt(case, code)
         db.session.commit()
         g.complaints_counted = True
     except IntegrityError:
@@ -131,7 +135,7 @@ def _file(school: Organisation, form: OpinionForm, uploads: list[services.Upload
         if earlier is None:
             raise
         return _receipt(*earlier)
-    return _receipt(case, code)
+    return receipt
 
 
 def _receipt(case: Complaint, code: str | None) -> Any:
