@@ -201,27 +201,18 @@ def touch(school_ids: Iterable[int] | None) -> None:
         session.info.setdefault(PENDING_FORMS, set()).update(ids)
 
 
-def versions(school_id: int) -> tuple[int, int]:
-    """Return (every school's, this school's) version, in the request's transaction."""
-    table = _TABLE
-    rows = dict(_connection().execute(
-        sa.select(table.c.school_id, table.c.version)
-        .where(table.c.school_id.in_((EVERYWHERE, school_id)))
-    ).all())
-    return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
+def versions(school_id: int, forms: bool = False) -> tuple[int, int]:
+    """Return (every school's version, this school's version), in the request's transaction.
 
-
-def form_versions(school_id: int) -> tuple[int, int]:
-    """Return (every school's version, the school's form version): a kept form's key.
-
-    A form-neutral write (a parent's opinion) leaves the second alone, so the next
-    parent's form is still the kept one; anything else changes it.
+    With ``forms``, the school's form version instead: a kept form's key. A form-neutral
+    write (a parent's opinion) leaves it alone, so the next parent's form is still the kept
+    one; anything else changes it.
     """
     table = _TABLE
+    own = table.c.form_version if forms else table.c.version
     rows = dict(_connection().execute(
         sa.select(table.c.school_id,
-                  sa.case((table.c.school_id == EVERYWHERE, table.c.version),
-                          else_=table.c.form_version))
+                  sa.case((table.c.school_id == EVERYWHERE, table.c.version), else_=own))
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))
     ).all())
     return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
@@ -427,7 +418,7 @@ def cached_form_page(render: Callable[[], str], form: Any, *parts: object,
 
     if logged_in():
         return render()
-    everywhere, own = form_versions(school.id)
+    everywhere, own = versions(school.id, forms=True)
     address = hashlib.sha256(repr((request.path, parts)).encode()).hexdigest()[:32]
     key = f"form:{school.id}:{everywhere}.{own}:{get_locale()}:{address}"
     one_time = getattr(form, "token", None)

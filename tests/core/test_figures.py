@@ -34,8 +34,10 @@ class Counted:
             for value in values:  # ``among`` sends the ids as one list (JSON text on SQLite)
                 if isinstance(value, str) and value.startswith("["):
                     value = json.loads(value)
-                asked |= {v for v in value if isinstance(v, int)} if isinstance(value, list) else (
-                    {value} if isinstance(value, int) else set())
+                if isinstance(value, int):
+                    value = [value]
+                if isinstance(value, list):
+                    asked.update(v for v in value if isinstance(v, int))
             self.asked.append(asked)
 
 

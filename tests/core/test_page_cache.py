@@ -283,13 +283,13 @@ def test_an_opinion_ages_the_school_page_but_not_the_next_parents_form(app, coun
     page = parent.get(FORM, headers=EN)
     assert _parts(page) == "parts-hit"
     with app.app_context():
-        before = pagecache.versions(county.a1.id), pagecache.form_versions(county.a1.id)
+        before = pagecache.versions(county.a1.id), pagecache.versions(county.a1.id, forms=True)
     text = page.get_data(as_text=True)
     filed = parent.post(FORM, data=_opinion(CSRF_FIELD.search(text)[1],
                                             TOKEN_FIELD.search(text)[1]), headers=EN)
     assert 'class="receipt-code"' in filed.get_data(as_text=True)
     with app.app_context():
-        after = pagecache.versions(county.a1.id), pagecache.form_versions(county.a1.id)
+        after = pagecache.versions(county.a1.id), pagecache.versions(county.a1.id, forms=True)
     assert after[0][1] > before[0][1]  # the school page counts opinions: it starts afresh
     assert after[1] == before[1]
     following, statements = _visit(app, FORM)

@@ -188,8 +188,8 @@ def test_the_rows_escape_every_text_and_quote_slugs_as_url_for_does(app, county,
 
 
 def test_a_row_without_links_keeps_braces_and_escapes_its_words(app, county, ctx):
-    """A table without links is written through one format string per row: a title's
-    braces stay text, words are escaped, a short row gives only the cells it has."""
+    """A table without links: a title's braces stay text, words are escaped, a short row
+    gives only the cells it has."""
     from kaimen import MetricTable
     from kaimen.web import umbrella
 

@@ -263,16 +263,12 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
     quote_slug = url_map.converters["default"](url_map).to_url  # as url_for quotes it
     yours = escape(_("Yours"))  # outside the f-string, where pybabel finds it
     badge = f' <span class="badge">{yours}</span>'
-    tables = []  # per table: its rows, the opening of its cells, its links, blank cells,
-    # and the cells of a row without links as one format string (one call per row)
+    tables = []  # per table: its rows, the opening of its cells, its links, blank cells
     for table in view.tables:
         opening = f'<td data-metric="{escape(table.title)}">'
         links = ([table.links.get(index) for index in range(len(table.columns))]
                  if table.links else None)
-        literal = opening.replace("{", "{{").replace("}", "}}")  # a title's braces stay text
-        cells = "".join(f"{literal}{{}}</td>" for _ in table.columns)
-        tables.append((table.rows, opening, links, f"{opening}</td>" * len(table.columns),
-                       cells, len(table.columns)))
+        tables.append((table.rows, opening, links, f"{opening}</td>" * len(table.columns)))
     out: list[str] = []
     add = out.append
     shown = _escaper()
@@ -283,7 +279,7 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
         add('<tr class="mine">' if mine else "<tr>")
         add(f'<th scope="row"><a href="{escape(before + quote_slug(school.slug) + after)}">'
             f"{escape(school.display_name(locale))}</a>{badge if mine else ''}</th>\n")
-        for rows, opening, links, blank, cells, width in tables:
+        for rows, opening, links, blank in tables:
             row = rows.get(school_id)
             if not row:
                 add(blank)
@@ -292,11 +288,9 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
                     url = build(school) if build is not None else None
                     add(f'{opening}<a href="{_attribute(url)}">{shown(value)}</a></td>' if url
                         else f"{opening}{shown(value)}</td>")
-            elif len(row) == width:
-                add(cells.format(*[value if type(value) is int else shown(value)
-                                   for value in row]))
-            else:  # a short row: as many cells as it has
-                add("".join([f"{opening}{shown(value)}</td>" for value in row]))
+            else:
+                add("".join([f"{opening}{value if type(value) is int else shown(value)}</td>"
+                             for value in row]))
         add("</tr>\n")
     return Markup("".join(out))  # noqa: S704 -- every value above went through escape()
 
