@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import APP_ROLE, PASSWORD, County, Factory, make_app
 
-from kaimen import replica, tenancy
+from kaimen import pagecache, replica, tenancy
 from kaimen.extensions import db
 from kaimen.orgs import Organisation
 
@@ -305,9 +305,12 @@ def served(setup: Setup, method: Any, url: str, **kwargs: Any) -> tuple[Any, dic
 
 
 def rename(setup: Setup, school_id: int, name: str) -> None:
-    with setup.servers.primary.connect() as connection:
+    """Rename the school on the primary, bumping its version as the app's own write does
+    (kept pages and umbrella views are keyed by it)."""
+    with setup.servers.primary.begin() as connection:
         connection.execute(sa.text("UPDATE organisation SET name = :name WHERE id = :id"),
                            {"name": name, "id": school_id})
+        pagecache.bump(connection, [school_id])
 
 
 def test_the_bureau_dashboard_is_served_by_the_replica(setup):

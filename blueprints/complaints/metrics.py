@@ -21,6 +21,7 @@ from kaimen import (
     MetricTable,
     Organisation,
     Panel,
+    SchoolRef,
     User,
     all_schools,
     among,
@@ -174,7 +175,7 @@ def list_links(base: str) -> dict[int, Any]:
     the same cases (``base``: the list of this school year's cases), for a school or all."""
 
     def to(extra: str) -> Any:
-        def build(school: Organisation | None) -> str:
+        def build(school: SchoolRef | None) -> str:
             return f"{base}{extra}&school={school.id}" if school is not None else f"{base}{extra}"
         return build
 

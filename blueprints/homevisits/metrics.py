@@ -12,7 +12,7 @@ from typing import Any
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from kaimen import MetricTable, Organisation, count_holders, local_date
+from kaimen import MetricTable, Organisation, SchoolRef, count_holders, local_date
 from kaimen.classes import Term, current_term, current_year
 
 from . import queries
@@ -100,7 +100,7 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
     table.total = cells(total)
     base = table.url or ""
 
-    def school_row(school: Organisation | None) -> str:
+    def school_row(school: SchoolRef | None) -> str:
         return f"{base}#school-{school.slug}" if school is not None else base
 
     table.links = {1: school_row, 2: school_row}  # coverage: the school's row of figures

@@ -17,6 +17,7 @@ from kaimen import (
     Organisation,
     Panel,
     SchoolGroup,
+    SchoolRef,
     Trend,
     Unit,
     User,
@@ -152,7 +153,7 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation],
             problems_total += flags
     table.total = ["", "", visits_total, problems_total]
 
-    def visits_of(school: Organisation | None) -> str | None:
+    def visits_of(school: SchoolRef | None) -> str | None:
         if school is None:  # the total spans one county's list, unless several are shown
             return bases.get(bureau.id) if len(bases) == 1 else None
         base = bases.get(school.parent_id or 0)

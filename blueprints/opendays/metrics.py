@@ -20,6 +20,7 @@ from kaimen import (
     MetricTable,
     Organisation,
     Panel,
+    SchoolRef,
     all_schools,
     among,
     db,
@@ -174,8 +175,11 @@ def bureau_table(bureau: Organisation, schools: list[Organisation],
         kept = figures[school.id]
         held = list(kept["ended"])
         for ends_at, *more in kept["ending"]:
-            if datetime.fromisoformat(ends_at) <= now:
+            moment = datetime.fromisoformat(ends_at)
+            if moment <= now:
                 held = [a + b for a, b in zip(held, more, strict=True)]
+            elif table.until is None or moment < table.until:
+                table.until = moment  # the table changes when it ends
         total = [a + b for a, b in zip(total, held, strict=True)]
         if held[ANSWERS]:
             satisfaction[school.id] = (held[SATISFACTION] / held[ANSWERS], held[ANSWERS])
@@ -222,7 +226,7 @@ def held_links(bureau: Organisation) -> dict[int, Any]:
         return {}
     base = url_for("opendays_bureau.index", bureau=bureau.slug, held=1)
 
-    def build(school: Organisation | None) -> str:
+    def build(school: SchoolRef | None) -> str:
         return f"{base}&school={school.id}" if school is not None else base
 
     return {0: build}

@@ -20,6 +20,7 @@ from kaimen import (
     MetricTable,
     Organisation,
     Panel,
+    SchoolRef,
     all_schools,
     among,
     db,
@@ -210,7 +211,7 @@ def ledger_links(bureau: Organisation, campaign: Campaign) -> dict[int, Any]:
         base = url_for("plans_bureau.county_ledger", bureau=bureau.slug, list=which,
                        campaign=campaign.id)
 
-        def build(school: Organisation | None) -> str:
+        def build(school: SchoolRef | None) -> str:
             return f"{base}&school={school.id}" if school is not None else base
         return build
 

@@ -18,6 +18,7 @@ from kaimen import (
     MetricTable,
     Organisation,
     Panel,
+    SchoolRef,
     User,
     all_schools,
     among,
@@ -159,7 +160,7 @@ def list_links(base: str) -> dict[int, Any]:
     pledges, and from the board to the schools' boards (``base``: the schools page)."""
 
     def to(anchor: str) -> Any:
-        def build(school: Organisation | None) -> str:
+        def build(school: SchoolRef | None) -> str:
             return f"{base}?school={school.id}{anchor}" if school is not None else base + anchor
         return build
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -82,10 +83,40 @@ def _keep(entries: dict[str, Any]) -> None:
 
 
 def forget() -> None:
-    """Forget every kept figure, in the shared cache and in this worker."""
+    """Forget every kept figure and view, in the shared cache and in this worker."""
     with _worker_lock:
         _worker.clear()
+        _views.clear()
     cache.clear()
+
+
+# Each worker also keeps its last few finished umbrella views (``kaimen.web.umbrella``):
+# a view's key carries the version of every school under its bureau, of the bureau's own
+# rows and of the people (``pagecache.PEOPLE``), so the view under a key never changes.
+# A view of a thousand schools holds a few megabytes: few are kept, the oldest go first.
+VIEWS_MAX = 8
+_views: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+
+
+def kept_view(key: Hashable) -> Any:
+    """Return the view this worker keeps under ``key``, or None."""
+    with _worker_lock:
+        held = _views.get(key)
+        if held is None or held[0] <= time.monotonic():
+            _views.pop(key, None)
+            return None
+        _views.move_to_end(key)
+        return held[1]
+
+
+def keep_view(key: Hashable, view: Any) -> None:
+    """Keep ``view`` under ``key`` in this worker until the figures' timeout."""
+    until = time.monotonic() + current_app.config["FIGURES_SECONDS"]
+    with _worker_lock:
+        _views[key] = (until, view)
+        _views.move_to_end(key)
+        while len(_views) > VIEWS_MAX:
+            _views.popitem(last=False)
 
 
 def versions(school_ids: Sequence[int]) -> dict[int, int]:

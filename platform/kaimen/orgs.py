@@ -129,6 +129,11 @@ def _bureaus_under(bureau: Organisation) -> set[int]:
     return bureau_ids
 
 
+def bureau_ids_under(bureau: Organisation) -> set[int]:
+    """Return the ids of ``bureau`` and of every bureau below it (a query per level)."""
+    return _bureaus_under(bureau)
+
+
 _SCHOOLS_UNDER = "kaimen_schools_under"
 
 

@@ -48,6 +48,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
 
 EVERYWHERE = 0  # the version row every school's key also carries: bumped by wide changes
+# The version row of what no school and no bureau owns: people and their roles. No public
+# page shows them; a kept umbrella view does (names, who may open which list).
+PEOPLE = -3
 HIT_HEADER = "X-Kaimen-Cache"
 _KEY = "kaimen_page_key"
 _MARK = "kaimen_cached_page"
@@ -93,11 +96,13 @@ def _changed_schools(obj: Any) -> set[int] | None:
         return set() if school_id is None else {school_id}
     if "school_id" in state.mapper.columns:
         return None  # expired: we cannot tell which school without a query, so every one
-    if "bureau_id" in state.mapper.columns and not getattr(obj, "page_neutral", False):
+    if getattr(obj, "page_neutral", False):
+        return set()
+    if "bureau_id" in state.mapper.columns:
         # A bureau's own row (its box's time limits, holidays, campaign, terms) may show on
         # every school's pages; such writes are rare, so every page starts afresh.
         return None
-    return set()
+    return {PEOPLE}  # a user, a role: on no public page, but on a bureau's kept view
 
 
 def bump(connection: sa.Connection, school_ids: Iterable[int] | None,

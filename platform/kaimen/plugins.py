@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import pluggy
 import sqlalchemy as sa
@@ -41,8 +41,22 @@ class Panel:
     order: int = 50
 
 
+class SchoolRef(Protocol):
+    """What a link builder may read of a school: the umbrella hands it the school as its
+    kept view holds it (``kaimen.web.umbrella.Shown``), not the ORM object."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def slug(self) -> str: ...
+
+    @property
+    def parent_id(self) -> int | None: ...
+
+
 # Builds the URL of the list behind a figure: given the school (None for the total row).
-LinkBuilder = Callable[[Organisation | None], str | None]
+LinkBuilder = Callable[[SchoolRef | None], str | None]
 
 
 @dataclass
@@ -64,8 +78,11 @@ class MetricTable:
     url: str | None = None
     order: int = 50
     links: dict[int, LinkBuilder] = field(default_factory=dict)  # column index -> builder
+    # The moment (naive UTC, as ``utcnow``) a figure next changes with no write, as when an
+    # event ends: a kept umbrella view that shows this table is made again from then.
+    until: datetime | None = None
 
-    def link(self, index: int, school: Organisation | None) -> str | None:
+    def link(self, index: int, school: SchoolRef | None) -> str | None:
         """Return the URL of the list behind column ``index`` for ``school`` (None: total)."""
         build = self.links.get(index)
         return build(school) if build is not None else None

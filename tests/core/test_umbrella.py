@@ -168,10 +168,11 @@ def test_the_rows_escape_every_text_and_quote_slugs_as_url_for_does(app, county,
     table = MetricTable(title='Notices "<i>"', columns=["Text", "Number", "Linked"],
                         rows={county.a1.id: ["<script>x</script>", 7, 3]},
                         links={2: lambda school: f"/list?a=1&school={school.id}"})
-    view = umbrella.Umbrella([county.a1, county.a2], [table], [], {}, sort=0,
+    shown = [umbrella.Shown.of(school, "zh_Hans") for school in (county.a1, county.a2)]
+    view = umbrella.Umbrella(shown, [table], [], {}, sort=0,
                              descending=False, mine={county.a1.id}, desks={county.a1.id})
     with app.test_request_context("/b/county-a/"):
-        html = str(umbrella.table_rows(view, "zh_Hans"))
+        html = str(umbrella.table_rows(view))
         desk = url_for("core.school_desk", school=county.a1.slug)
         public_page = url_for("core.school_home", school=county.a2.slug)
     first, second = html.split("</tr>")[:2]
@@ -195,10 +196,10 @@ def test_a_row_without_links_keeps_braces_and_escapes_its_words(app, county, ctx
 
     table = MetricTable(title="Figures {0} {year}", columns=["Words", "Number"],
                         rows={county.a1.id: ["{1} <b>", 12], county.a2.id: ["only"]})
-    view = umbrella.Umbrella([county.a1, county.a2], [table], [], {}, sort=0,
-                             descending=False)
+    shown = [umbrella.Shown.of(school, "zh_Hans") for school in (county.a1, county.a2)]
+    view = umbrella.Umbrella(shown, [table], [], {}, sort=0, descending=False)
     with app.test_request_context("/b/county-a/"):
-        html = str(umbrella.table_rows(view, "zh_Hans"))
+        html = str(umbrella.table_rows(view))
     opening = '<td data-metric="Figures {0} {year}">'
     first, second = html.split("</tr>")[:2]
     assert first.endswith(f"</th>\n{opening}{{1}} &lt;b&gt;</td>{opening}12</td>")

@@ -100,6 +100,7 @@ class LoginThrottle(Model):
     """
 
     __tablename__ = "login_throttle"
+    page_neutral = True  # counted attempts show on no page
 
     username: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)

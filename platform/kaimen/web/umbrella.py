@@ -12,23 +12,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from markupsafe import Markup, escape
 
-from .. import orgs, plugins
+from .. import figures, orgs, plugins
 from ..auth.access import schools_where
 from ..classes.models import SchoolClass
 from ..classes.services import current_year
 from ..extensions import db
+from ..figures import EPOCH
+from ..idlists import among
+from ..pagecache import EVERYWHERE, PEOPLE, SchoolVersion
 from ..plugins import GroupOption, MetricTable, SchoolGroup
 from ..tenancy import all_schools
+from ..timeutil import local_date, utcnow
+from . import trends
 
 SCHOOL_TYPES = {
     "primary": _l("Primary school"),
@@ -48,11 +55,30 @@ class Column:
     heading: Any
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """An organisation as a kept view holds it: what its rows and links need.
+
+    Never the ORM object: a kept view outlives the session that read it. A plugin's link
+    builder (``MetricTable.links``) is handed one of these and reads ``id``, ``slug`` or
+    ``parent_id``, as it would of the school.
+    """
+
+    id: int
+    slug: str
+    parent_id: int | None
+    name: str  # in the view's locale
+
+    @classmethod
+    def of(cls, org: orgs.Organisation, locale: str | None) -> Shown:
+        return cls(org.id, org.slug, org.parent_id, org.display_name(locale))
+
+
 @dataclass
 class Umbrella:
     """What the umbrella page (and its export) shows."""
 
-    schools: list[orgs.Organisation]
+    schools: list[Shown]
     tables: list[MetricTable]
     groups: list[SchoolGroup]
     chosen: dict[str, str]
@@ -60,17 +86,25 @@ class Umbrella:
     descending: bool
     mine: set[int] = field(default_factory=set)
     desks: set[int] = field(default_factory=set)  # schools whose desk the viewer may open
+    charts: list[Any] = field(default_factory=list)
+    until: datetime | None = None  # when a table's figures change with no write (UTC)
+    # Filled as the view is shown and kept with it: shared by every copy a request sorts.
+    kept: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[Column]:
         return [Column(t, i, heading) for t in self.tables for i, heading in enumerate(t.columns)]
 
-    def cells(self, school: orgs.Organisation) -> list[Any]:
+    def cells(self, school: Shown) -> list[Any]:
         """Return the school's figures in column order ("" where a plugin is off for it)."""
-        out: list[Any] = []
-        for table in self.tables:
-            row = table.rows.get(school.id)
-            out += list(row) if row is not None else [""] * len(table.columns)
+        known: dict[int, list[Any]] = self.kept.setdefault("cells", {})
+        out = known.get(school.id)
+        if out is None:
+            out = []
+            for table in self.tables:
+                row = table.rows.get(school.id)
+                out += list(row) if row is not None else [""] * len(table.columns)
+            known[school.id] = out
         return out
 
     def totals(self) -> list[Any]:
@@ -78,6 +112,22 @@ class Umbrella:
         for table in self.tables:
             out += list(table.total) if table.total else [""] * len(table.columns)
         return out
+
+    def expired(self, now: datetime) -> bool:
+        """Whether a figure shown (a table's, or a county's added since) changed with the
+        clock alone since the view was made."""
+        moments = [m for m in (self.until, self.kept.get("until")) if m is not None]
+        return bool(moments) and now >= min(moments)
+
+    def counties(self, bureau: orgs.Organisation, locale: str | None
+                 ) -> tuple[list[Column], list[County]]:
+        """Return ``rollup(bureau)``, made once for this view and kept with it."""
+        if "counties" not in self.kept:
+            moments: list[datetime] = []
+            self.kept["counties"] = rollup(bureau, locale, moments)
+            if moments:
+                self.kept["until"] = min(moments)
+        return cast(tuple[list[Column], list[County]], self.kept["counties"])
 
 
 def school_types(schools: Sequence[orgs.Organisation], bureau: orgs.Organisation) -> SchoolGroup:
@@ -155,7 +205,57 @@ def translate_once(table: MetricTable) -> None:
 
 
 def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
-    """Return ``bureau``'s umbrella view for ``user``, filtered and ordered as ``args`` say."""
+    """Return ``bureau``'s umbrella view for ``user``, filtered and ordered as ``args`` say.
+
+    The view (less its order) is kept in this worker under a key that carries everything
+    it shows: the viewer, locale and local day, the filters, and the versions of every
+    school under the bureau, of the bureau's own rows and of the people
+    (``pagecache.PEOPLE``: names, roles). Any write to any of them makes a new key, so a
+    kept view is never stale; reading the versions is two queries, however many schools.
+    A figure that changes with the clock alone (an event that ends) says when
+    (``MetricTable.until``): the view is made again from that moment.
+    """
+    locale = str(get_locale())
+    filters = tuple(sorted((k, v) for k, v in args.items() if k not in ("sort", "dir", "format")))
+    key = ("umbrella", bureau.id, getattr(user, "id", None), locale, request.script_root,
+           local_date(bureau).isoformat(), filters, _versions_under(bureau))
+    base = cast(Umbrella | None, figures.kept_view(key))
+    if base is None or base.expired(utcnow()):
+        base = _assemble(bureau, user, args, locale)
+        figures.keep_view(key, base)
+    view = replace(base, schools=list(base.schools))
+    sort = args.get("sort", type=int)
+    view.descending = args.get("dir") == "desc"
+    if sort is not None and 1 <= sort <= len(view.columns):
+        view.sort = sort
+        view.schools.sort(key=lambda s: _sort_key(view.cells(s)[sort - 1]),
+                          reverse=view.descending)
+    elif sort == 0:
+        view.schools.sort(key=lambda s: s.slug, reverse=view.descending)
+    return view
+
+
+def _versions_under(bureau: orgs.Organisation) -> tuple[tuple[int, int], ...]:
+    """Return the versions a kept view of ``bureau`` depends on, as ``(id, version)`` pairs:
+    the database's epoch, every school's, the people's, and those of the bureaus below."""
+    bureaus = orgs.bureau_ids_under(bureau)
+    table = SchoolVersion.__table__
+    marks = db.session.execute(
+        sa.select(table.c.school_id, table.c.version)
+        .where(among(table.c.school_id, {EPOCH, EVERYWHERE, PEOPLE, *bureaus}))
+        .order_by(table.c.school_id)).all()
+    schools = db.session.execute(
+        sa.select(orgs.Organisation.id, sa.func.coalesce(table.c.version, 0))
+        .outerjoin(table, table.c.school_id == orgs.Organisation.id)
+        .where(among(orgs.Organisation.parent_id, bureaus),
+               orgs.Organisation.kind == orgs.SCHOOL)
+        .order_by(orgs.Organisation.id)).all()
+    return tuple((int(i), int(v)) for i, v in (*marks, *schools))
+
+
+def _assemble(bureau: orgs.Organisation, user: Any, args: Any, locale: str) -> Umbrella:
+    """Ask the plugins for the view's groups, tables and trends: the view in its first
+    order (the viewer's own schools first, then by slug)."""
     every = orgs.schools_under(bureau)
     answers = plugins.state().manager.hook.kaimen_school_groups(bureau=bureau, user=user)
     groups = sorted([g for answer in answers for g in (answer or [])] + [
@@ -176,19 +276,12 @@ def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     tables = plugins.bureau_metrics(bureau, schools)
     for table in tables:
         translate_once(table)
-    view = Umbrella(schools, tables, groups, chosen, sort=0, descending=False, mine=mine,
-                    desks=schools_where(user, "school.desk", schools))
-    sort = args.get("sort", type=int)
-    view.descending = args.get("dir") == "desc"
-    if sort is not None and 1 <= sort <= len(view.columns):
-        view.sort = sort
-        view.schools.sort(key=lambda s: _sort_key(view.cells(s)[sort - 1]),
-                          reverse=view.descending)
-    elif sort == 0:
-        view.schools.sort(key=lambda s: s.slug, reverse=view.descending)
-    else:
-        view.schools.sort(key=lambda s: s.id not in mine)  # stable: by slug within
-    return view
+    schools.sort(key=lambda s: s.id not in mine)  # stable: by slug within
+    moments = [table.until for table in tables if table.until is not None]
+    return Umbrella([Shown.of(s, locale) for s in schools], tables, groups, chosen, sort=0,
+                    descending=False, mine=mine,
+                    desks=schools_where(user, "school.desk", schools),
+                    charts=trends.charts(bureau, schools), until=min(moments, default=None))
 
 
 @dataclass(frozen=True)
@@ -251,13 +344,23 @@ def _attribute(url: str) -> str:
     return url
 
 
-def table_rows(view: Umbrella, locale: str | None) -> Markup:
-    """Return the table's rows as HTML, built in one pass: one row per school.
+def table_rows(view: Umbrella) -> Markup:
+    """Return the table's rows as HTML: one row per school, in the view's order.
 
-    Per distinct value once (each plugin's title, the school links' URL around the
-    slug, the badge); per cell only the figure and its link. A template loop spent
-    seconds here at 1,000 schools, on url_for, escaping and attribute look-ups.
+    Each school's row is made once per kept view (``build``) and kept with it, so a page
+    sorted another way joins the same rows. Per distinct value once (each plugin's title,
+    the school links' URL around the slug, the badge); per cell only the figure and its
+    link. A template loop spent seconds here at 1,000 schools.
     """
+    made: dict[int, str] = view.kept.setdefault("rows", {})
+    missing = [school for school in view.schools if school.id not in made]
+    if missing:
+        made.update(_rows(view, missing))
+    return Markup("".join([made[school.id] for school in view.schools]))  # noqa: S704 -- made by _rows, which escapes every value
+
+
+def _rows(view: Umbrella, schools: list[Shown]) -> dict[int, str]:
+    """Return the HTML row of each of ``schools``, by id."""
     desk, public_page = _school_url("core.school_desk"), _school_url("core.school_home")
     url_map = current_app.url_map
     quote_slug = url_map.converters["default"](url_map).to_url  # as url_for quotes it
@@ -269,16 +372,16 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
         links = ([table.links.get(index) for index in range(len(table.columns))]
                  if table.links else None)
         tables.append((table.rows, opening, links, f"{opening}</td>" * len(table.columns)))
-    out: list[str] = []
-    add = out.append
     shown = _escaper()
-    for school in view.schools:
+    made: dict[int, str] = {}
+    for school in schools:
         school_id = school.id
         mine = school_id in view.mine
         before, after = desk if school_id in view.desks else public_page
-        add('<tr class="mine">' if mine else "<tr>")
-        add(f'<th scope="row"><a href="{escape(before + quote_slug(school.slug) + after)}">'
-            f"{escape(school.display_name(locale))}</a>{badge if mine else ''}</th>\n")
+        out = ['<tr class="mine">' if mine else "<tr>",
+               f'<th scope="row"><a href="{escape(before + quote_slug(school.slug) + after)}">'
+               f"{escape(school.name)}</a>{badge if mine else ''}</th>\n"]
+        add = out.append
         for rows, opening, links, blank in tables:
             row = rows.get(school_id)
             if not row:
@@ -292,14 +395,15 @@ def table_rows(view: Umbrella, locale: str | None) -> Markup:
                 add("".join([f"{opening}{value if type(value) is int else shown(value)}</td>"
                              for value in row]))
         add("</tr>\n")
-    return Markup("".join(out))  # noqa: S704 -- every value above went through escape()
+        made[school_id] = "".join(out)
+    return made
 
 
-def export_rows(view: Umbrella, locale: str | None) -> tuple[list[Any], list[list[Any]]]:
+def export_rows(view: Umbrella) -> tuple[list[Any], list[list[Any]]]:
     """Return the headers and rows of the export: exactly what the page shows, totals last."""
     headers: list[Any] = [str(_l("School"))] + [
         f"{column.table.title} · {column.heading}" for column in view.columns]
-    rows = [[s.display_name(locale), *view.cells(s)] for s in view.schools]
+    rows = [[s.name, *view.cells(s)] for s in view.schools]
     rows.append([str(_l("Total")), *view.totals()])
     return headers, rows
 
@@ -308,14 +412,16 @@ def export_rows(view: Umbrella, locale: str | None) -> tuple[list[Any], list[lis
 class County:
     """A county bureau's line on a city bureau's view: its schools and its totals."""
 
-    bureau: orgs.Organisation
+    bureau: Shown
     schools: int
     totals: list[Any]
     links: list[str | None] = field(default_factory=list)  # the list behind each total
 
 
-def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
-    """Return, for a bureau with county bureaus below it, each county's totals.
+def rollup(bureau: orgs.Organisation, locale: str | None,
+           moments: list[datetime] | None = None) -> tuple[list[Column], list[County]]:
+    """Return, for a bureau with county bureaus below it, each county's totals; add to
+    ``moments`` when any of them changes with the clock alone (``MetricTable.until``).
 
     A fixed number of queries per county (each plugin answers for a county's schools
     at once), so a city's view grows with its counties, never with its schools.
@@ -327,6 +433,8 @@ def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
         schools = orgs.schools_under(county)
         tables = plugins.bureau_metrics(county, schools)
         for table in tables:
+            if moments is not None and table.until is not None:
+                moments.append(table.until)
             for index, heading in enumerate(table.columns):
                 columns.setdefault((str(table.title), index), Column(table, index, heading))
         lines.append((county, len(schools), {
@@ -335,6 +443,6 @@ def rollup(bureau: orgs.Organisation) -> tuple[list[Column], list[County]]:
             (str(t.title), i): t.link(i, None) for t in tables for i in t.links}))
     keys = sorted(columns, key=lambda k: (columns[k].table.order, k))
     return ([columns[k] for k in keys],
-            [County(county, count, [values.get(k, "") for k in keys],
+            [County(Shown.of(county, locale), count, [values.get(k, "") for k in keys],
                     [links.get(k) for k in keys])
              for county, count, values, links in lines])

@@ -34,7 +34,7 @@ from ..i18n import LOCALE_COOKIE, LOCALES
 from ..pagecache import cached_page
 from ..receipts import lookup
 from ..safety import safe_next
-from . import trends, umbrella
+from . import umbrella
 
 bp = Blueprint("core", __name__)
 
@@ -100,9 +100,8 @@ def bureau_home() -> str:
     args = {key: value for key, value in request.args.items() if key != "format"}
     return render_template("kaimen/bureau.html", bureau=bureau, view=view, args=args,
                            headings=umbrella.headings(view, bureau, args),
-                           rows=umbrella.table_rows(view, str(get_locale())),
-                           charts=trends.charts(bureau, view.schools),
-                           counties=umbrella.rollup(bureau))
+                           rows=umbrella.table_rows(view), charts=view.charts,
+                           counties=view.counties(bureau, str(get_locale())))
 
 
 @bp.get("/b/<bureau>/export")
@@ -113,7 +112,7 @@ def bureau_export() -> Any:
     if fmt not in ("xlsx", "csv"):
         abort(404)
     view = umbrella.build(g.bureau, current_user, request.args)
-    headers, rows = umbrella.export_rows(view, str(get_locale()))
+    headers, rows = umbrella.export_rows(view)
     return table_response(f"{g.bureau.slug}-overview", headers, rows, fmt)
 
 

@@ -75,3 +75,35 @@ def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, mo
     assert after_a_write.rows[county.a2.id] == [1, 1, "0%", "3.0"]
     assert after_a_write.rows[county.a1.id] == [1, 1, "100%", "–"]
     assert after_a_write.total == [2, 2, "67%", "3.0"]
+
+
+def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(county, schedule, client,
+                                                                monkeypatch):
+    """No write, only the clock: the kept view says when its figures change and is made
+    again from then (and not before)."""
+    from conftest import login
+    from umbrella_page import columns, read
+
+    from kaimen.web import umbrella as umbrella_view
+
+    noon = times.to_utc(datetime.combine(local_date(county.a), time(12)), county.a)
+    clock = {"now": noon}
+    monkeypatch.setattr(metrics, "utcnow", lambda: clock["now"])
+    monkeypatch.setattr(umbrella_view, "utcnow", lambda: clock["now"])
+    ending = schedule(capacity=10)
+    seated, _ = services.register(ending, applicant("A", 2))
+    services.check_in(seated, None)
+    held(ending, noon, timedelta(minutes=10))
+    login(client, "a.supervisor")
+
+    def events_held() -> str:
+        page = client.get("/b/county-a/", headers={"Accept-Language": "en"}).text
+        index = next(i for i, name in enumerate(columns(page))
+                     if name.startswith("Open-day calendar · Events held"))
+        return read(page)["a1学校"].cells[index].text
+
+    assert events_held() == "0"
+    clock["now"] = noon + timedelta(minutes=5)
+    assert events_held() == "0"  # still under way
+    clock["now"] = noon + timedelta(minutes=11)
+    assert events_held() == "1"
