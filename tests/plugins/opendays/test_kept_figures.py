@@ -107,3 +107,50 @@ def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(county, schedule,
     assert events_held() == "0"  # still under way
     clock["now"] = noon + timedelta(minutes=11)
     assert events_held() == "1"
+
+
+def test_a_citys_county_lines_are_made_again_when_an_event_ends(county, schedule, client,
+                                                                 monkeypatch):
+    """The city's view keeps its county lines too: an event that ends in a county has the
+    next view count it there, with no write, even when the city's own table is filtered to
+    other schools (so that its own figures never change with that clock)."""
+    import re
+
+    from conftest import login
+
+    from kaimen.classes.models import SchoolClass, SchoolYear
+    from kaimen.web import umbrella as umbrella_view
+
+    noon = times.to_utc(datetime.combine(local_date(county.a), time(12)), county.a)
+    clock = {"now": noon}
+    monkeypatch.setattr(metrics, "utcnow", lambda: clock["now"])
+    monkeypatch.setattr(umbrella_view, "utcnow", lambda: clock["now"])
+    ending = schedule(capacity=10)
+    seated, _ = services.register(ending, applicant("A", 2))
+    services.check_in(seated, None)
+    held(ending, noon, timedelta(minutes=10))
+    today = local_date(county.city)
+    year = SchoolYear(bureau_id=county.city.id, name="this", starts_on=today.replace(day=1),
+                      ends_on=today.replace(day=28) + timedelta(days=10))
+    db.session.add(year)
+    db.session.flush()
+    db.session.add(SchoolClass(school_id=county.a2.id, school_year_id=year.id, grade=1,
+                               name="1-1"))
+    db.session.commit()
+    login(client, "city.supervisor")
+
+    def county_a_events_held() -> str:
+        page = client.get("/b/city/?type=primary", headers={"Accept-Language": "en"}).text
+        assert '<option value="primary" selected>' in page  # the city's table: a2 alone
+        section = page.split('<table id="counties">', 1)[1].split("</table>", 1)[0]
+        headings = re.findall(r'<th scope="col">([^<]*)</th>', section)
+        index = next(i for i, h in enumerate(headings)
+                     if h.startswith("Open-day calendar · Events held"))
+        line = next(row for row in section.split("<tr>") if ">county-a" in row
+                    or "/b/county-a/" in row)
+        cells = re.findall(r"<td>(?:<a [^>]*>)?([^<]*)", line)
+        return cells[index - 1]  # the first heading is the county's name, a th
+
+    assert county_a_events_held() == "0"
+    clock["now"] = noon + timedelta(minutes=11)
+    assert county_a_events_held() == "1"
