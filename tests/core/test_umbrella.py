@@ -88,6 +88,22 @@ def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county,
     assert "Show all schools" in page
 
 
+def test_a_city_filters_by_type_from_the_grades_of_its_counties_years(client, county, ctx):
+    """A school's classes belong to its county's school year, not the city's."""
+    today = local_date(county.a)
+    year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(month=1, day=1),
+                      ends_on=today.replace(month=12, day=31))
+    db.session.add(year)
+    db.session.flush()
+    add_classes(county.a1, year, [10, 12])
+    db.session.commit()
+    login(client, "city.supervisor")
+    page = client.get("/b/city/", headers=EN).text
+    assert '<option value="senior">Senior secondary school</option>' in page
+    page = client.get("/b/city/?type=senior", headers=EN).text
+    assert re.findall(r'<th scope="row"><a href="/s/([^/]+)/(?:desk/)?">', page) == ["a1"]
+
+
 def test_a_city_bureau_sees_its_counties_and_drills_down(client, county, ctx):
     login(client, "city.supervisor")
     page = client.get("/b/city/", headers=EN).text

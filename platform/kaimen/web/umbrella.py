@@ -26,8 +26,7 @@ from markupsafe import Markup, escape
 
 from .. import figures, orgs, plugins
 from ..auth.access import schools_where
-from ..classes.models import SchoolClass
-from ..classes.services import current_year
+from ..classes.models import SchoolClass, SchoolYear
 from ..extensions import db
 from ..figures import EPOCH
 from ..idlists import among
@@ -131,11 +130,18 @@ class Umbrella:
 
 
 def school_types(schools: Sequence[orgs.Organisation], bureau: orgs.Organisation) -> SchoolGroup:
-    """Group the schools by the grades they teach this school year, in one query."""
-    year = current_year(bureau)
+    """Group the schools by the grades they teach this school year, in two queries.
+
+    A school's classes belong to its own bureau's school year: a city's view reads the
+    year under way in each of its counties (and its own, for schools directly below it).
+    """
+    day = local_date(bureau)
+    years = list(db.session.scalars(
+        sa.select(SchoolYear.id).where(among(SchoolYear.bureau_id, orgs.bureau_ids_under(bureau)),
+                                       SchoolYear.starts_on <= day, SchoolYear.ends_on >= day)))
     ranges: dict[int, tuple[int, int]] = {}
-    if year is not None and schools:
-        # The year is the bureau's, so its classes are of the bureau's schools: kept to
+    if years and schools:
+        # The years are the bureaus', so their classes are of the bureaus' schools: kept to
         # those asked about here rather than named in a thousand-id IN list.
         wanted = {s.id for s in schools}
         ranges = {
@@ -143,7 +149,7 @@ def school_types(schools: Sequence[orgs.Organisation], bureau: orgs.Organisation
             for school_id, low, high in db.session.execute(all_schools(
                 sa.select(SchoolClass.school_id, sa.func.min(SchoolClass.grade),
                           sa.func.max(SchoolClass.grade))
-                .where(SchoolClass.school_year_id == year.id)
+                .where(among(SchoolClass.school_year_id, years))
                 .group_by(SchoolClass.school_id)))
             if school_id in wanted
         }

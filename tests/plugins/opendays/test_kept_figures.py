@@ -129,8 +129,8 @@ def test_a_citys_county_lines_are_made_again_when_an_event_ends(county, schedule
     seated, _ = services.register(ending, applicant("A", 2))
     services.check_in(seated, None)
     held(ending, noon, timedelta(minutes=10))
-    today = local_date(county.city)
-    year = SchoolYear(bureau_id=county.city.id, name="this", starts_on=today.replace(day=1),
+    today = local_date(county.a)  # a2's classes are in its county's school year
+    year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(day=1),
                       ends_on=today.replace(day=28) + timedelta(days=10))
     db.session.add(year)
     db.session.flush()
