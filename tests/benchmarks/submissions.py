@@ -187,13 +187,21 @@ def table(results: dict[str, Any]) -> str:
                      f"{r['receipts']} | {r['rows']} | {r['lost']} | {r['duplicated']} | "
                      f"{r['errors'] or 'none'} |")
     # A lock is the limit when most active backends wait on it, and there are backends to
-    # wait: with 0.2 active on average, the database is idle and the app's CPU is the limit.
+    # wait: with under one active on average, the database is idle much of the time and the
+    # app's CPU is the limit, even when what little work it has mostly waits on the lock.
     limited = locks["mean_waiting_on_lock"] >= max(1.0, 0.5 * locks["mean_active"])
+    if limited:
+        verdict = "**is** the limit."
+    elif locks["mean_waiting_on_lock"] >= 0.5 * locks["mean_active"]:
+        verdict = ("is not the limit yet: under one backend is busy on average, so the CPU "
+                   "of the app is, but most of the database's busy time is spent waiting "
+                   "on the lock, which would be the next limit.")
+    else:
+        verdict = "is not the limit; the CPU is."
     lines += ["", f"The audit lock with 64 filers: on average {locks['mean_active']} backends "
               f"were active and {locks['mean_waiting_on_lock']} waiting on a lock "
               f"({locks['share_of_samples_with_a_lock_wait']:.0%} of {locks['samples']} samples "
-              f"saw a wait; {locks['lock_events'] or 'no lock waits'}): the lock "
-              + ("**is** the limit." if limited else "is not the limit; the CPU is."),
+              f"saw a wait; {locks['lock_events'] or 'no lock waits'}): the lock " + verdict,
               "", "The statements that waited most: "
               + "; ".join(f"`{statement}` ({count})"
                           for statement, count in locks["waiting_statements"].items()) + "."]

@@ -146,6 +146,8 @@ def measure(app: Any, backend: str, profile: bool) -> list[dict[str, Any]]:
         with counting(engine) as statements:
             page = client.get(path)
         assert page.status_code == 200
+        with counting(engine) as kept_statements:  # the same page again: the kept view
+            assert client.get(path).status_code == 200
         rows = page.text.count('<th scope="row">') - 1  # less the total
         cold, changed = cold_and_changed(app, client, path, slug)
         profiler = cProfile.Profile() if profile and size == SIZES[-1] else None
@@ -155,12 +157,14 @@ def measure(app: Any, backend: str, profile: bool) -> list[dict[str, Any]]:
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
             say(out.getvalue())
         results.append({"backend": backend, "schools": size, "rows": rows,
-                        "queries": len(statements), "p50": statistics.median(times),
+                        "queries": len(statements), "kept_queries": len(kept_statements),
+                        "p50": statistics.median(times),
                         "p95": p95(times), "bytes": len(page.data), "requests": len(times),
                         "cold": cold, "changed": changed})
         say(f"  {backend:<10} {size:>5} schools: p50 {results[-1]['p50']:6.1f} ms, "
             f"p95 {results[-1]['p95']:6.1f} ms, cold {cold:6.0f} ms, one school changed "
-            f"{changed:6.1f} ms, {len(statements)} queries, "
+            f"{changed:6.1f} ms, {len(statements)} queries made, "
+            f"{len(kept_statements)} kept, "
             f"{len(page.data) // 1024} KiB, {len(times)} requests")
     return results
 
@@ -204,17 +208,17 @@ def table(results: list[dict[str, Any]], bare: dict[str, float]) -> str:
         f"visits, {FULL.liaison_visits} liaison visits, {FULL.measures} ledger items, "
         f"{FULL.open_days} open days with {FULL.registrations} registrations each.",
         "",
-        "| database | schools | requests | p50 ms | p95 ms | queries | p95 ≤ 100 ms "
-        "| cold ms | after a write in one school, ms |",
-        "|---|---:|---:|---:|---:|---:|:---:|---:|---:|",
+        "| database | schools | requests | p50 ms | p95 ms | queries (kept view) "
+        "| queries (view made) | p95 ≤ 100 ms | cold ms | after a write in one school, ms |",
+        "|---|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]
     for r in results:
         lines.append(f"| {r['backend']} | {r['schools']:,} | {r['requests']} | {r['p50']:.1f} | "
-                     f"{r['p95']:.1f} | "
-                     f"{r['queries']} | {'yes' if r['p95'] <= TARGET_P95_MS else '**no**'} | "
+                     f"{r['p95']:.1f} | {r['kept_queries']} | {r['queries']} | "
+                     f"{'yes' if r['p95'] <= TARGET_P95_MS else '**no**'} | "
                      f"{r['cold']:.0f} | {r['changed']:.1f} |")
     lines.append(f"| bare Flask hello, same client | – | {ROUNDS} | {bare['p50']:.2f} | "
-                 f"{bare['p95']:.2f} | 0 | | | |")
+                 f"{bare['p95']:.2f} | 0 | 0 | | | |")
     return "\n".join(lines)
 
 
