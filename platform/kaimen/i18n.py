@@ -38,15 +38,17 @@ def select_locale() -> str:
     return visitor_locale(lambda: org.bureau().default_locale if org is not None else None)
 
 
-def visitor_locale(bureau_locale: Callable[[], str | None]) -> str:
+def visitor_locale(bureau_locale: Callable[[], str | None], asked: Any = None) -> str:
     """Pick the locale of a visitor who chose none: the browser's, the bureau's, the default.
 
-    ``bureau_locale`` is only called when the browser names no language we have.
+    ``bureau_locale`` is only called when the browser names no language we have. ``asked``
+    is the request, when it is not Flask's current one (the page cache's WSGI front).
     """
-    chosen = request.cookies.get(LOCALE_COOKIE)
+    asked = request if asked is None else asked
+    chosen = asked.cookies.get(LOCALE_COOKIE)
     if chosen in LOCALES:
         return chosen
-    for tag, _quality in request.accept_languages:
+    for tag, _quality in asked.accept_languages:
         locale = _from_language_tag(tag)
         if locale is not None:
             return locale

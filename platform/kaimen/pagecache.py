@@ -18,6 +18,12 @@ A page is stored only when all of these hold, checked on the final response:
 
 Redis holds the pages when ``KAIMEN_REDIS_URL`` is set, shared by every worker; otherwise
 each process keeps its own. A cache that fails is a miss, never an error page.
+
+A visitor who sends no cookie but the language choice (a parent arriving from the QR code
+on the gate) is answered by ``PageFront``, a WSGI layer in front of Flask, before any
+request object, session or hook exists: the page and its final headers, as they were
+stored. Anyone else (a session cookie, even an anonymous one) goes through Flask, where
+``_front`` looks the page up the same way after the session is read.
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 
 from .auth.access import access_markers
 from .extensions import Model, cache
-from .i18n import visitor_locale
+from .i18n import LOCALE_COOKIE, visitor_locale
 from .receipts import new_token
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -313,6 +321,10 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """
     if request.method != "GET" or not values or "school" not in values or endpoint is None:
         return
+    looked_up = request.environ.get(_FRONT_MISS)
+    if looked_up is not None:  # the WSGI front looked this page up and found none
+        g.kaimen_page_key = looked_up
+        return
     view = current_app.view_functions.get(endpoint)
     if view is None:
         return
@@ -330,12 +342,11 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
         kept = cast(tuple[bytes, float] | None,
                     _get(_form_front_key(school_id, everywhere, own_forms, locale, request.path)))
         if kept is not None and time.time() < kept[1]:
-            g.kaimen_page = (_fill(kept[0].decode()), "text/html")
+            g.kaimen_page = (_fill(kept[0].decode()), [("Content-Type", _HTML)])
             g.kaimen_form_parts = "hit"
             g.kaimen_private = True  # it carries the visitor's tokens
         return
-    address = hashlib.sha256(request.url.encode()).hexdigest()[:32]
-    key = f"page:{school_id}:{everywhere}.{own}:{locale}:{address}"
+    key = _page_key(school_id, everywhere, own, locale, request.url)
     page = _get(key)
     if page is not None:
         g.kaimen_page = page
@@ -343,13 +354,20 @@ def _front(endpoint: str | None, values: dict[str, Any] | None) -> None:
         g.kaimen_page_key = (key, locale)
 
 
+def _page_key(school_id: int, everywhere: int, own: int, locale: str, url: str) -> str:
+    """Return the cache key of the page at ``url`` (its query too): a stored page is its
+    body and its final headers."""
+    address = hashlib.sha256(url.encode()).hexdigest()[:32]
+    return f"pagehit:{school_id}:{everywhere}.{own}:{locale}:{address}"
+
+
 def _serve() -> Any:
     """Answer with the cached page, if ``_front`` found one (a before-request hook)."""
     page = g.pop("kaimen_page", None)
     if page is None:
         return None
-    body, mimetype = page
-    response = current_app.response_class(body, mimetype=mimetype)
+    body, headers = page
+    response = current_app.response_class(body, headers=headers)
     if "kaimen_form_parts" not in g:  # a form's parts are marked after the request
         response.headers[HIT_HEADER] = "hit"
     return response
@@ -379,13 +397,15 @@ def _store(sender: Flask, response: Any, **_extra: Any) -> None:
         return
     if str(get_locale()) != locale:
         return  # the page was rendered in another language than its key says
+    headers = [(name, value) for name, value in response.headers.items()
+               if name.lower() not in _NOT_KEPT]
     try:
-        cache.set(key, (response.get_data(), response.mimetype))
+        cache.set(key, (response.get_data(), headers))
     except Exception:  # a cache that fails is a miss: the page was served all the same
         log.exception("page cache: could not store %s", key)
 
 
-def _get(key: str) -> tuple[bytes, str] | None:
+def _get(key: str) -> tuple[bytes, list[tuple[str, str]]] | None:
     try:
         return cache.get(key)  # type: ignore[no-any-return]
     except Exception:
@@ -472,8 +492,74 @@ def _mark_form_parts(response: Any) -> Any:
     return response
 
 
+_HTML = "text/html; charset=utf-8"
+_NOT_KEPT = frozenset(("content-length", "date", "set-cookie", HIT_HEADER.lower()))
+_FRONT_MISS = "kaimen.page_cache_miss"  # in the WSGI environ: the key the front looked up
+
+
+class PageFront:
+    """A WSGI layer that answers a kept public page before Flask makes a request of it.
+
+    Only a GET of a ``cached_page`` public view within a school, from a trusted host, by
+    a visitor who sends no cookie but the language choice: with no session there is no
+    user and no flashed message. The key is the one ``_front`` builds (the school's
+    versions, the visitor's locale, the address); the answer is the stored body with the
+    headers the stored response ended with (security headers, ``Vary``). On a miss the
+    key travels in the environ, so Flask's ``_front`` does not look it up again. Anything
+    unexpected here lets Flask answer as if the front were not there.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("REQUEST_METHOD") == "GET" and self.app.config["PAGE_CACHE"]:
+            try:
+                page = self._find(environ)
+            except Exception:  # a cache or database that fails: Flask answers
+                log.exception("page cache: the front could not look %s up",
+                              environ.get("PATH_INFO"))
+                page = None
+            if page is not None:
+                body, headers = page
+                start_response("200 OK", [*headers, ("Content-Length", str(len(body))),
+                                          (HIT_HEADER, "hit")])
+                return [body]
+        return self.wsgi_app(environ, start_response)
+
+    def _find(self, environ: dict[str, Any]) -> tuple[bytes, list[tuple[str, str]]] | None:
+        cookies = environ.get("HTTP_COOKIE")
+        if cookies and any(name != LOCALE_COOKIE for name in parse_cookie(cookies)):
+            return None  # a session (perhaps a user's), or a cookie we do not know
+        app = self.app
+        asked = app.request_class(environ)
+        try:
+            # Flask's own adapter: it refuses an untrusted Host (SecurityError) as Flask does
+            endpoint, values = app.create_url_adapter(asked).match()  # type: ignore[union-attr]
+        except HTTPException:
+            return None  # an untrusted host, a redirect, no such page: Flask answers
+        view = app.view_functions.get(str(endpoint))
+        if (view is None or not getattr(view, _MARK, False) or "school" not in values
+                or "public" not in access_markers(view)):
+            return None
+        with app.app_context():
+            found = _school_and_versions(values["school"])
+            if found is None:
+                return None  # no such school: Flask answers 404
+            school_id, everywhere, own, bureau_locale, _forms = found
+            locale = visitor_locale(lambda: bureau_locale, asked)
+            key = _page_key(school_id, everywhere, own, locale, asked.url)
+            page = _get(key)
+        if page is None:
+            environ[_FRONT_MISS] = (key, locale)
+        return page
+
+
 def install_front(app: Flask) -> None:
-    """Look pages up first: call right after the Host check is installed, before any hook."""
+    """Look pages up first: call right after the Host check is installed, before any hook
+    (and before any WSGI middleware, such as ProxyFix, is put around the app)."""
+    app.wsgi_app = PageFront(app, app.wsgi_app)  # type: ignore[method-assign]
     app.url_value_preprocessor(_front)
     app.before_request(_serve)
 

@@ -45,6 +45,76 @@ def test_an_anonymous_page_is_served_from_the_cache_the_second_time(app, county)
     assert "Set-Cookie" not in second.headers
 
 
+def _note_flask_hooks(app, hooks: list[str], monkeypatch) -> None:
+    """Note "flask" in ``hooks`` whenever Flask dispatches a request (its first hook)."""
+    first = app.url_value_preprocessors.get(None, [])
+    monkeypatch.setitem(app.url_value_preprocessors, None,
+                        [lambda _endpoint, _values: hooks.append("flask"), *first])
+
+
+def test_a_visitor_with_no_cookie_is_answered_before_flask_makes_a_request(app, county,
+                                                                         monkeypatch):
+    """The WSGI front answers a kept page with no Flask hook run, and with exactly the
+    headers the page was stored with (less the length, which it sets, plus the mark)."""
+    hooks: list[str] = []
+    _note_flask_hooks(app, hooks, monkeypatch)
+    first = app.test_client().get("/s/a1/", headers=EN)
+    assert hooks == ["flask"]
+    assert not _hit(first)
+    hooks.clear()
+    second = app.test_client().get("/s/a1/", headers=EN)
+    assert _hit(second)
+    assert hooks == []
+    assert second.get_data() == first.get_data()
+    assert ({k: v for k, v in second.headers.items() if k != HIT}
+            == dict(first.headers.items()))
+    assert "Vary" in second.headers
+    assert "Set-Cookie" not in second.headers
+    # The language cookie is the one cookie the front reads: its own page, still no hook.
+    chosen = app.test_client()
+    chosen.set_cookie("kaimen_locale", "zh_Hans")
+    assert not _hit(chosen.get("/s/a1/", headers=EN))
+    hooks.clear()
+    chinese = chosen.get("/s/a1/", headers=EN)
+    assert _hit(chinese)
+    assert hooks == []
+    assert '<html lang="zh-Hans">' in chinese.get_data(as_text=True)
+
+
+def test_a_session_cookie_goes_through_flask_and_a_user_never_gets_a_kept_page(app, county,
+                                                                               monkeypatch):
+    hooks: list[str] = []
+    _note_flask_hooks(app, hooks, monkeypatch)
+    app.test_client().get("/s/a1/", headers=EN)
+    flashed = app.test_client()
+    flashed.get("/lang/xx", headers=EN)  # an anonymous session, with a message waiting in it
+    flashed.get("/s/a1/", headers=EN)  # shows the message
+    hooks.clear()
+    page = flashed.get("/s/a1/", headers=EN)  # the session stays: Flask reads it first
+    assert _hit(page)
+    assert hooks == ["flask"]
+    staff = app.test_client()
+    login(staff, "a1.admin")
+    page = staff.get("/s/a1/", headers=EN)
+    assert not _hit(page)
+    assert 'href="/s/a1/desk/"' in page.get_data(as_text=True)
+    unknown = app.test_client()
+    unknown.set_cookie("tracker", "1")  # a cookie the app does not know: Flask's own look-up
+    hooks.clear()
+    assert _hit(unknown.get("/s/a1/", headers=EN))
+    assert hooks == ["flask"]
+
+
+def test_the_front_refuses_an_untrusted_host_as_flask_does(app, county):
+    client = app.test_client()
+    client.get("/s/a1/", headers=EN)
+    assert _hit(client.get("/s/a1/", headers=EN))
+    stranger = client.get("/s/a1/", headers=EN, base_url="http://evil.example")
+    assert stranger.status_code == 400
+    assert not _hit(stranger)
+    assert b"evil.example" not in stranger.get_data()
+
+
 def test_the_front_asks_a_pooled_connection_for_what_was_committed(session_app):
     """With the app's own session (not the tests' one-connection sessions) the front's
     look-up runs on a pooled DBAPI connection of its own, and sees what was committed."""
