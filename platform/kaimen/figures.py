@@ -90,10 +90,11 @@ def forget() -> None:
     cache.clear()
 
 
-# Each worker also keeps its last few finished umbrella views (``kaimen.web.umbrella``):
-# a view's key carries the version of every school under its bureau, of the bureau's own
-# rows and of the people (``pagecache.PEOPLE``), so the view under a key never changes.
-# A view of a thousand schools holds a few megabytes: few are kept, the oldest go first.
+# Each worker also keeps its last few finished umbrella views (``kaimen.web.umbrella``),
+# one per viewer, locale, day and filters, each with the versions it was made from (every
+# school under its bureau, the bureau's own rows, the people: ``pagecache.PEOPLE``); it is
+# shown only while they are unchanged. A view of a thousand schools holds a few megabytes:
+# few are kept, the oldest go first.
 VIEWS_MAX = 8
 _views: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
 

@@ -9,6 +9,7 @@ from conftest import login
 from umbrella_page import cell, read
 
 from blueprints.complaints.services import Submission, file_case
+from kaimen import figures
 from kaimen.auth.models import RoleGrant
 from kaimen.extensions import db
 
@@ -75,6 +76,33 @@ def test_a_case_filed_in_one_school_shows_on_the_next_view(client, county):
     assert list(read(page))[0] == "a1学校"
     csv = client.get("/b/county-a/export?format=csv", headers=EN).get_data(as_text=True)
     assert "a1学校,1," in csv.replace("\r", "")
+
+
+def kept_rows() -> dict[int, str]:
+    """Return the HTML rows of the one view this worker keeps."""
+    views = [view for _until, (_versions, view) in figures._views.values()]
+    assert len(views) == 1
+    return dict(views[0].kept["rows"])
+
+
+def test_a_view_made_again_keeps_the_rows_nothing_changed_for(client, county):
+    login(client, "a.supervisor")
+    fetch(client)
+    before = kept_rows()
+    file(county.a1)
+    fetch(client)
+    after = kept_rows()
+    assert after[county.a2.id] is before[county.a2.id]  # carried over, not made again
+    assert after[county.a1.id] != before[county.a1.id]  # its figures changed
+    assert 'data-metric="Opinion box' in after[county.a1.id]
+    # A write no school owns (a role, here someone else's) may change any row: all made again
+    db.session.add(RoleGrant(user_id=county.users["b.admin"].id, org_id=county.b1.id,
+                             role="teacher"))
+    db.session.commit()
+    fetch(client)
+    again = kept_rows()
+    assert again[county.a2.id] is not after[county.a2.id]
+    assert again[county.a2.id] == after[county.a2.id]
 
 
 def test_a_role_given_to_the_viewer_shows_on_the_next_view(client, county):

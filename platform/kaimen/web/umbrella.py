@@ -213,22 +213,29 @@ def translate_once(table: MetricTable) -> None:
 def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     """Return ``bureau``'s umbrella view for ``user``, filtered and ordered as ``args`` say.
 
-    The view (less its order) is kept in this worker under a key that carries everything
-    it shows: the viewer, locale and local day, the filters, and the versions of every
-    school under the bureau, of the bureau's own rows and of the people
-    (``pagecache.PEOPLE``: names, roles). Any write to any of them makes a new key, so a
-    kept view is never stale; reading the versions is two queries, however many schools.
-    A figure that changes with the clock alone (an event that ends) says when
-    (``MetricTable.until``): the view is made again from that moment.
+    The view (less its order) is kept in this worker under a key naming the viewer,
+    locale and local day and the filters, with the versions it was made from: those of
+    every school under the bureau, of the bureau's own rows and of the people
+    (``pagecache.PEOPLE``: names, roles). It is shown again only while every version is
+    the same, so a kept view is never stale; reading the versions is two queries, however
+    many schools. A view made again after a write keeps the HTML rows of the schools
+    nothing changed for (``_carry_rows``). A figure that changes with the clock alone (an
+    event that ends) says when (``MetricTable.until``): the view is made again from then.
     """
     locale = str(get_locale())
     filters = tuple(sorted((k, v) for k, v in args.items() if k not in ("sort", "dir", "format")))
     key = ("umbrella", bureau.id, getattr(user, "id", None), locale, request.script_root,
-           local_date(bureau).isoformat(), filters, _versions_under(bureau))
-    base = cast(Umbrella | None, figures.kept_view(key))
-    if base is None or base.expired(utcnow()):
+           local_date(bureau).isoformat(), filters)
+    versions = _versions_under(bureau)
+    held = cast(tuple[Versions, Umbrella] | None, figures.kept_view(key))
+    now = utcnow()
+    if held is not None and held[0] == versions and not held[1].expired(now):
+        base = held[1]
+    else:
         base = _assemble(bureau, user, args, locale)
-        figures.keep_view(key, base)
+        if held is not None and not held[1].expired(now):
+            _carry_rows(held, (versions, base))
+        figures.keep_view(key, (versions, base))  # in place of the older one
     view = replace(base, schools=list(base.schools))
     sort = args.get("sort", type=int)
     view.descending = args.get("dir") == "desc"
@@ -241,9 +248,48 @@ def build(bureau: orgs.Organisation, user: Any, args: Any) -> Umbrella:
     return view
 
 
-def _versions_under(bureau: orgs.Organisation) -> tuple[tuple[int, int], ...]:
+# What a kept view depends on: the versions of the rows that are no school's (the epoch,
+# every school's, the people's, the bureaus') and those of each school, as (id, version).
+Versions = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
+
+
+def _carry_rows(before: tuple[Versions, Umbrella], after: tuple[Versions, Umbrella]) -> None:
+    """Give the new view the HTML rows of the older one that cannot have changed.
+
+    After a write in one school a view is made again, but 999 rows of 1,000 are what they
+    were: a row is carried over when nothing but schools' versions moved, the tables have
+    the same columns and links, and the school's own version, name, marks and figures are
+    the same. Its links are then the same too: a link is built from the school and its
+    figures, in the same view (viewer, locale, day, filters: the same kept key).
+    """
+    (marks, schools), old = before
+    (new_marks, new_schools), new = after
+    rows = old.kept.get("rows")
+    if not rows or marks != new_marks or _layout(old) != _layout(new):
+        return
+    was, now = dict(schools), dict(new_schools)
+    shown = {s.id: s for s in old.schools}
+    carried: dict[int, str] = {}
+    for school in new.schools:
+        i = school.id
+        row = rows.get(i)
+        if (row is not None and was.get(i) == now.get(i) and shown.get(i) == school
+                and (i in old.mine) == (i in new.mine) and (i in old.desks) == (i in new.desks)
+                and old.cells(school) == new.cells(school)):
+            carried[i] = row
+    new.kept["rows"] = carried
+
+
+def _layout(view: Umbrella) -> list[tuple[str, list[str], list[int]]]:
+    """Return what a row's HTML takes from the tables besides the figures."""
+    return [(str(t.title), [str(c) for c in t.columns], sorted(t.links or ()))
+            for t in view.tables]
+
+
+def _versions_under(bureau: orgs.Organisation) -> Versions:
     """Return the versions a kept view of ``bureau`` depends on, as ``(id, version)`` pairs:
-    the database's epoch, every school's, the people's, and those of the bureaus below."""
+    the database's epoch, every school's, the people's and those of the bureaus below it,
+    then each school's."""
     bureaus = orgs.bureau_ids_under(bureau)
     table = SchoolVersion.__table__
     marks = db.session.execute(
@@ -256,7 +302,8 @@ def _versions_under(bureau: orgs.Organisation) -> tuple[tuple[int, int], ...]:
         .where(among(orgs.Organisation.parent_id, bureaus),
                orgs.Organisation.kind == orgs.SCHOOL)
         .order_by(orgs.Organisation.id)).all()
-    return tuple((int(i), int(v)) for i, v in (*marks, *schools))
+    return (tuple((int(i), int(v)) for i, v in marks),
+            tuple((int(i), int(v)) for i, v in schools))
 
 
 def _assemble(bureau: orgs.Organisation, user: Any, args: Any, locale: str) -> Umbrella:
