@@ -512,9 +512,22 @@ class PageFront:
     def __init__(self, app: Flask, wsgi_app: Callable[..., Any]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
+        self._firsts: frozenset[str] | None = None
+
+    def _first_segments(self) -> frozenset[str]:
+        """The first path segments of the cached pages' rules (``s`` for ``/s/<school>/``),
+        read once the app serves: every other request passes by without a look-up."""
+        if self._firsts is None:
+            views = self.app.view_functions
+            self._firsts = frozenset(
+                rule.rule.split("/", 2)[1] for rule in self.app.url_map.iter_rules()
+                if getattr(views.get(rule.endpoint), _MARK, False))
+        return self._firsts
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if environ.get("REQUEST_METHOD") == "GET" and self.app.config["PAGE_CACHE"]:
+        first = (environ.get("PATH_INFO") or "")[1:].split("/", 1)[0]  # "s" of "/s/a1/"
+        if (environ.get("REQUEST_METHOD") == "GET" and self.app.config["PAGE_CACHE"]
+                and first in self._first_segments()):
             try:
                 page = self._find(environ)
             except Exception:  # a cache or database that fails: Flask answers

@@ -105,6 +105,35 @@ def test_a_session_cookie_goes_through_flask_and_a_user_never_gets_a_kept_page(a
     assert hooks == ["flask"]
 
 
+def test_the_front_passes_by_every_request_that_cannot_be_a_kept_page(app, county, monkeypatch):
+    looked_up: list[str] = []
+    real = pagecache._school_and_versions
+
+    def noted(slug):
+        looked_up.append(slug)
+        return real(slug)
+
+    routed: list[str] = []
+    adapter = app.create_url_adapter
+
+    def routing(asked):
+        if asked is not None:
+            routed.append(asked.path)
+        return adapter(asked)
+
+    monkeypatch.setattr(pagecache, "_school_and_versions", noted)
+    monkeypatch.setattr(app, "create_url_adapter", routing)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/login", headers=EN).status_code == 200
+    assert looked_up == []
+    assert routed == ["/healthz", "/login"]  # by Flask alone: the front let them pass by
+    app.test_client().get("/s/a1/", headers=EN)
+    assert looked_up == ["a1"]  # by the front; on its miss Flask takes the key it found
+    app.test_client().get("/s/a1/", headers=EN)
+    assert looked_up == ["a1", "a1"]  # a hit
+
+
 def test_the_front_refuses_an_untrusted_host_as_flask_does(app, county):
     client = app.test_client()
     client.get("/s/a1/", headers=EN)
