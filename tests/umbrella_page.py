@@ -6,6 +6,11 @@ import re
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
+from typing import Any
+
+import sqlalchemy as sa
+
+from kaimen.extensions import db
 
 
 @dataclass
@@ -87,3 +92,19 @@ def cell(page: str, school: str, table: str, heading: str) -> Cell:
     index = next(i for i, name in enumerate(names)
                  if name.startswith(table) and name.endswith(f" · {heading}"))
     return read(page)[school].cells[index]
+
+
+def get_counting(client: Any, url: str, headers: dict[str, str]) -> tuple[Any, list[str]]:
+    """GET ``url``; return the response (a 200) and the SQL statements it sent."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url, headers=headers)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return response, statements

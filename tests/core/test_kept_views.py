@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
 from conftest import login
-from umbrella_page import cell, read
+from umbrella_page import cell, get_counting, read
 
 from blueprints.complaints.services import Submission, file_case
 from kaimen import figures
@@ -18,17 +17,7 @@ EN = {"Accept-Language": "en"}
 
 def fetch(client, url="/b/county-a/", headers=EN):
     """Return the page's text and the statements it sent."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url, headers=headers)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
+    response, statements = get_counting(client, url, headers)
     return response.text, statements
 
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from benchmarks.umbrella_data import FEW, build_county
 from conftest import login, password_hash
 from openpyxl import load_workbook
+from umbrella_page import get_counting
 
 from kaimen import Trend
 from kaimen.classes import SchoolClass, SchoolYear
@@ -30,17 +31,7 @@ def add_schools(county, count, prefix):
 
 
 def count_queries(client, url):
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = client.get(url, headers=EN)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
+    response, statements = get_counting(client, url, EN)
     return len(statements), response
 
 
@@ -71,12 +62,18 @@ def add_classes(school, year, grades):
                                    name=f"{grade}-1"))
 
 
-def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county, ctx):
-    today = local_date(county.a)
-    year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(month=1, day=1),
+def this_year(bureau):
+    """Add ``bureau``'s school year under way: this calendar year."""
+    today = local_date(bureau)
+    year = SchoolYear(bureau_id=bureau.id, name="this", starts_on=today.replace(month=1, day=1),
                       ends_on=today.replace(month=12, day=31))
     db.session.add(year)
     db.session.flush()
+    return year
+
+
+def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county, ctx):
+    year = this_year(county.a)
     add_classes(county.a1, year, [1, 6])
     add_classes(county.a2, year, [7, 9])
     db.session.commit()
@@ -90,11 +87,7 @@ def test_schools_are_filtered_by_type_from_the_grades_they_teach(client, county,
 
 def test_a_city_filters_by_type_from_the_grades_of_its_counties_years(client, county, ctx):
     """A school's classes belong to its county's school year, not the city's."""
-    today = local_date(county.a)
-    year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(month=1, day=1),
-                      ends_on=today.replace(month=12, day=31))
-    db.session.add(year)
-    db.session.flush()
+    year = this_year(county.a)
     add_classes(county.a1, year, [10, 12])
     db.session.commit()
     login(client, "city.supervisor")

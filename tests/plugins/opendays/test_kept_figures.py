@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask_babel import force_locale
 
@@ -77,13 +78,10 @@ def test_the_kept_figures_follow_a_write_and_the_clock(county, schedule, app, mo
     assert after_a_write.total == [2, 2, "67%", "3.0"]
 
 
-def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(county, schedule, client,
-                                                                monkeypatch):
-    """No write, only the clock: the kept view says when its figures change and is made
-    again from then (and not before)."""
-    from conftest import login
-    from umbrella_page import columns, read
-
+@pytest.fixture
+def clock(county, schedule, monkeypatch) -> dict[str, datetime]:
+    """A clock at noon of county A's day, read by the calendar's figures and the umbrella
+    view, with an event in a1 under way (one family checked in) that ends at ten past."""
     from kaimen.web import umbrella as umbrella_view
 
     noon = times.to_utc(datetime.combine(local_date(county.a), time(12)), county.a)
@@ -94,6 +92,16 @@ def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(county, schedule,
     seated, _ = services.register(ending, applicant("A", 2))
     services.check_in(seated, None)
     held(ending, noon, timedelta(minutes=10))
+    return clock
+
+
+def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(clock, client):
+    """No write, only the clock: the kept view says when its figures change and is made
+    again from then (and not before)."""
+    from conftest import login
+    from umbrella_page import columns, read
+
+    noon = clock["now"]
     login(client, "a.supervisor")
 
     def events_held() -> str:
@@ -109,8 +117,7 @@ def test_a_kept_umbrella_view_is_made_again_when_an_event_ends(county, schedule,
     assert events_held() == "1"
 
 
-def test_a_citys_county_lines_are_made_again_when_an_event_ends(county, schedule, client,
-                                                                 monkeypatch):
+def test_a_citys_county_lines_are_made_again_when_an_event_ends(clock, county, client):
     """The city's view keeps its county lines too: an event that ends in a county has the
     next view count it there, with no write, even when the city's own table is filtered to
     other schools (so that its own figures never change with that clock)."""
@@ -119,16 +126,8 @@ def test_a_citys_county_lines_are_made_again_when_an_event_ends(county, schedule
     from conftest import login
 
     from kaimen.classes.models import SchoolClass, SchoolYear
-    from kaimen.web import umbrella as umbrella_view
 
-    noon = times.to_utc(datetime.combine(local_date(county.a), time(12)), county.a)
-    clock = {"now": noon}
-    monkeypatch.setattr(metrics, "utcnow", lambda: clock["now"])
-    monkeypatch.setattr(umbrella_view, "utcnow", lambda: clock["now"])
-    ending = schedule(capacity=10)
-    seated, _ = services.register(ending, applicant("A", 2))
-    services.check_in(seated, None)
-    held(ending, noon, timedelta(minutes=10))
+    noon = clock["now"]
     today = local_date(county.a)  # a2's classes are in its county's school year
     year = SchoolYear(bureau_id=county.a.id, name="this", starts_on=today.replace(day=1),
                       ends_on=today.replace(day=28) + timedelta(days=10))
