@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .. import audit
 from ..auth.models import RoleGrant, User
@@ -48,17 +51,39 @@ def years_of(org: Organisation) -> list[SchoolYear]:
     )
 
 
+_KNOWN = "kaimen_years_and_terms"
+
+
+def _read_once(kind: str, bureau: Organisation, day: date, read: Callable[[], Any]) -> Any:
+    """Return ``read()``, asked once per request for the same bureau and day (the umbrella
+    view's plugins each ask for the year and the term under way); any flush in the
+    meantime reads afresh. Kept on the request, never beyond it."""
+    if not has_request_context():
+        return read()
+    known = request.__dict__.setdefault(_KNOWN, {})
+    key = (kind, bureau.id, day)
+    if key not in known:
+        known[key] = read()
+    return known[key]
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_years_and_terms(_session: Session, _context: object) -> None:
+    if has_request_context():
+        request.__dict__.pop(_KNOWN, None)
+
+
 def current_year(org: Organisation, on: date | None = None) -> SchoolYear | None:
     """Return the school year of ``org``'s bureau that covers ``on`` (today, bureau-local)."""
     bureau = org.bureau()
     day = on or local_date(bureau)
-    return db.session.scalar(
+    return cast(SchoolYear | None, _read_once("year", bureau, day, lambda: db.session.scalar(
         sa.select(SchoolYear).where(
             SchoolYear.bureau_id == bureau.id,
             SchoolYear.starts_on <= day,
             SchoolYear.ends_on >= day,
         )
-    )
+    )))
 
 
 def current_term(org: Organisation, on: date | None = None) -> Term | None:
@@ -69,7 +94,7 @@ def current_term(org: Organisation, on: date | None = None) -> Term | None:
     """
     bureau = org.bureau()
     day = on or local_date(bureau)
-    return db.session.scalar(
+    return cast(Term | None, _read_once("term", bureau, day, lambda: db.session.scalar(
         sa.select(Term)
         .join(SchoolYear, Term.school_year_id == SchoolYear.id)
         .where(
@@ -80,7 +105,7 @@ def current_term(org: Organisation, on: date | None = None) -> Term | None:
         )
         .order_by(Term.starts_on.desc())
         .limit(1)
-    )
+    )))
 
 
 def classes_of(school: Organisation, year: SchoolYear | None) -> list[SchoolClass]:
