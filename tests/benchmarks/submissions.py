@@ -193,9 +193,9 @@ def table(results: dict[str, Any]) -> str:
     if limited:
         verdict = "**is** the limit."
     elif locks["mean_waiting_on_lock"] >= 0.5 * locks["mean_active"]:
-        verdict = ("is not the limit yet: under one backend is busy on average, so the CPU "
-                   "of the app is, but most of the database's busy time is spent waiting "
-                   "on the lock, which would be the next limit.")
+        verdict = ("is not the limit yet: under one backend waits on it on average, so the "
+                   "app's CPU is the limit, but most of the database's busy time is spent "
+                   "waiting on the lock, which would be the next limit.")
     else:
         verdict = "is not the limit; the CPU is."
     lines += ["", f"The audit lock with 64 filers: on average {locks['mean_active']} backends "
