@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event
-from sqlalchemy.orm import Mapped, Session, joinedload, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
+from . import memo
 from .extensions import Model, db
 from .timeutil import utcnow
 
@@ -130,40 +129,24 @@ def _bureaus_under(bureau: Organisation) -> set[int]:
 
 
 def bureau_ids_under(bureau: Organisation) -> set[int]:
-    """Return the ids of ``bureau`` and of every bureau below it (a query per level)."""
-    return _bureaus_under(bureau)
-
-
-_SCHOOLS_UNDER = "kaimen_schools_under"
+    """Return the ids of ``bureau`` and of every bureau below it (a query per level, once
+    per request)."""
+    return set(memo.once(("bureaus under", bureau.id), lambda: _bureaus_under(bureau)))
 
 
 def schools_under(bureau: Organisation) -> list[Organisation]:
     """Return every school below ``bureau``, through county bureaus too, by slug.
 
     Read once per request (a bureau's page asks for its table and its trends); any
-    flush in the meantime reads them afresh. Kept on the request, not on ``g``: an app
-    context can outlive many requests (a command, a test), and a scope must never come
-    from another request's answer.
+    flush in the meantime reads them afresh (``memo.once``).
     """
-    known = request.__dict__.get(_SCHOOLS_UNDER, {}) if has_request_context() else {}
-    if bureau.id in known:
-        return list(known[bureau.id])
-    schools = list(
+    return list(memo.once(("schools under", bureau.id), lambda: list(
         db.session.scalars(
             sa.select(Organisation)
             .where(Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL)
             .order_by(Organisation.slug)
         )
-    )
-    if has_request_context():
-        request.__dict__.setdefault(_SCHOOLS_UNDER, {})[bureau.id] = schools
-    return list(schools)
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_schools_under(_session: Session, _context: object) -> None:
-    if has_request_context():
-        request.__dict__.pop(_SCHOOLS_UNDER, None)
+    )))
 
 
 def bureaus_below(bureau: Organisation) -> list[Organisation]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
 import sqlalchemy as sa
-from flask import has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, memo
 from ..auth.models import RoleGrant, User
 from ..extensions import db
 from ..orgs import Organisation
@@ -51,33 +48,11 @@ def years_of(org: Organisation) -> list[SchoolYear]:
     )
 
 
-_KNOWN = "kaimen_years_and_terms"
-
-
-def _read_once(kind: str, bureau: Organisation, day: date, read: Callable[[], Any]) -> Any:
-    """Return ``read()``, asked once per request for the same bureau and day (the umbrella
-    view's plugins each ask for the year and the term under way); any flush in the
-    meantime reads afresh. Kept on the request, never beyond it."""
-    if not has_request_context():
-        return read()
-    known = request.__dict__.setdefault(_KNOWN, {})
-    key = (kind, bureau.id, day)
-    if key not in known:
-        known[key] = read()
-    return known[key]
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_years_and_terms(_session: Session, _context: object) -> None:
-    if has_request_context():
-        request.__dict__.pop(_KNOWN, None)
-
-
 def current_year(org: Organisation, on: date | None = None) -> SchoolYear | None:
     """Return the school year of ``org``'s bureau that covers ``on`` (today, bureau-local)."""
     bureau = org.bureau()
     day = on or local_date(bureau)
-    return cast(SchoolYear | None, _read_once("year", bureau, day, lambda: db.session.scalar(
+    return cast(SchoolYear | None, memo.once(("year", bureau.id, day), lambda: db.session.scalar(
         sa.select(SchoolYear).where(
             SchoolYear.bureau_id == bureau.id,
             SchoolYear.starts_on <= day,
@@ -94,7 +69,7 @@ def current_term(org: Organisation, on: date | None = None) -> Term | None:
     """
     bureau = org.bureau()
     day = on or local_date(bureau)
-    return cast(Term | None, _read_once("term", bureau, day, lambda: db.session.scalar(
+    return cast(Term | None, memo.once(("term", bureau.id, day), lambda: db.session.scalar(
         sa.select(Term)
         .join(SchoolYear, Term.school_year_id == SchoolYear.id)
         .where(
