@@ -36,11 +36,11 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_caching import Cache
 
-from . import plugins
+from . import memo, plugins
 from .extensions import db
 from .idlists import among
 from .orgs import Organisation
-from .pagecache import EVERYWHERE, SchoolVersion
+from .pagecache import EPOCH, EVERYWHERE, SchoolVersion
 from .timeutil import local_date
 
 cache = Cache()  # its own store: a county's schools must not push pages out, nor pages them
@@ -53,9 +53,6 @@ cache = Cache()  # its own store: a county's schools must not push pages out, no
 _WORKER_MAX = 50_000
 _worker: dict[str, tuple[float, Any]] = {}
 _worker_lock = threading.Lock()
-
-EPOCH = -2  # a random number per database (migration 0016): tells a new database's keys apart
-
 
 def init_app(app: Any) -> None:
     redis = app.config["REDIS_URL"]
@@ -87,6 +84,7 @@ def forget() -> None:
     with _worker_lock:
         _worker.clear()
         _views.clear()
+    memo.forget()
     cache.clear()
 
 

@@ -47,6 +47,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
+from . import memo
 from .auth.access import access_markers
 from .extensions import Model, cache
 from .i18n import LOCALE_COOKIE, visitor_locale
@@ -59,6 +60,7 @@ EVERYWHERE = 0  # the version row every school's key also carries: bumped by wid
 # The version row of what no school and no bureau owns: people and their roles. No public
 # page shows them; a kept umbrella view does (names, who may open which list).
 PEOPLE = -3
+EPOCH = -2  # a random number per database (migration 0016): tells a new database's keys apart
 HIT_HEADER = "X-Kaimen-Cache"
 _KEY = "kaimen_page_key"
 _MARK = "kaimen_cached_page"
@@ -229,6 +231,29 @@ def versions(school_id: int, forms: bool = False) -> tuple[int, int]:
         .where(table.c.school_id.in_((EVERYWHERE, school_id)))
     ).all())
     return rows.get(EVERYWHERE, 0), rows.get(school_id, 0)
+
+
+def people_mark() -> tuple[int, int] | None:
+    """Return (the database's epoch, the people's version): what a figure read from users
+    and role grants depends on. Read once per request, and afresh after a flush.
+
+    None while this transaction holds writes to people it has not committed: their
+    version is bumped at the commit, so nothing read now may be kept under it.
+    """
+    from .extensions import db
+
+    pending = db.session.info.get(PENDING, ())
+    if PEOPLE in pending or _EVERY in pending:
+        return None
+
+    def read() -> tuple[int, int]:
+        table = _TABLE
+        rows = dict(_connection().execute(
+            sa.select(table.c.school_id, table.c.version)
+            .where(table.c.school_id.in_((EPOCH, PEOPLE)))).all())
+        return rows.get(EPOCH, 0), rows.get(PEOPLE, 0)
+
+    return memo.once(("people mark",), read)
 
 
 def _connection() -> sa.Connection:

@@ -55,6 +55,37 @@ def test_count_holders_counts_each_school_in_one_query(app, county, ctx, make):
         county.a1.id: 2, county.a2.id: 1}
 
 
+def test_count_holders_is_kept_until_people_change(app, county, ctx, make):
+    counts: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if "role_grant" in statement:
+            counts.append(statement)
+
+    def holders_now():
+        counts.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            return count_holders("pledges.sign", [county.a1, county.a2]), len(counts)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    teacher = make.user("a1.teacher2", "teacher", county.a1)
+    db.session.commit()
+    assert holders_now() == ({county.a1.id: 2}, 1)
+    assert holders_now() == ({county.a1.id: 2}, 0)  # kept: no count sent
+
+    make.user("a2.teacher", "teacher", county.a2)  # not yet committed: counted, not kept
+    assert holders_now() == ({county.a1.id: 2, county.a2.id: 1}, 1)
+    db.session.commit()
+    assert holders_now() == ({county.a1.id: 2, county.a2.id: 1}, 1)
+    assert holders_now()[1] == 0
+
+    teacher.active = False
+    db.session.commit()
+    assert holders_now() == ({county.a1.id: 1, county.a2.id: 1}, 1)
+
+
 # --- call_per_plugin and switches ---------------------------------------------------------------
 
 

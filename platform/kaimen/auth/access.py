@@ -198,15 +198,31 @@ def holders(permission: str, org: Organisation, *, reach: str = "all") -> list[A
 
 
 def count_holders(permission: str, schools: Iterable[Organisation]) -> dict[int, int]:
-    """Return ``{school id: active users holding permission on that school itself}``, one query."""
+    """Return ``{school id: active users holding permission on that school itself}``.
+
+    One query, kept in the worker under the people's version (``pagecache.people_mark``):
+    only users and role grants change the answer, and both bump it. The umbrella view asks
+    for a thousand schools again after any school's write; the count was its slowest query.
+    Do not change the dict returned: it is shared.
+    """
+    from .. import memo, pagecache
     from .models import RoleGrant, User
 
     roles = sorted(registry()[permission].roles)
-    ids = [school.id for school in schools]
-    rows = db.session.execute(
-        sa.select(RoleGrant.org_id, sa.func.count(sa.distinct(RoleGrant.user_id)))
-        .join(User, User.id == RoleGrant.user_id)
-        .where(among(RoleGrant.org_id, ids), RoleGrant.role.in_(roles), User.active.is_(True))
-        .group_by(RoleGrant.org_id)
-    )
-    return {org_id: count for org_id, count in rows}
+    ids = tuple(sorted({school.id for school in schools}))
+
+    def count() -> dict[int, int]:
+        rows = db.session.execute(
+            sa.select(RoleGrant.org_id, sa.func.count(sa.distinct(RoleGrant.user_id)))
+            .join(User, User.id == RoleGrant.user_id)
+            .where(among(RoleGrant.org_id, ids), RoleGrant.role.in_(roles),
+                   User.active.is_(True))
+            .group_by(RoleGrant.org_id)
+        )
+        return {org_id: number for org_id, number in rows}
+
+    mark = pagecache.people_mark()
+    if mark is None:  # people written and not yet committed: count, keep nothing
+        return count()
+    return memo.kept(("holders", tuple(roles), mark, ids), count,
+                     current_app.config["FIGURES_SECONDS"])
