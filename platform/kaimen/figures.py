@@ -54,6 +54,7 @@ _WORKER_MAX = 50_000
 _worker: dict[str, tuple[float, Any]] = {}
 _worker_lock = threading.Lock()
 
+
 def init_app(app: Any) -> None:
     redis = app.config["REDIS_URL"]
     cache.init_app(app, config={

@@ -221,6 +221,8 @@ def count_holders(permission: str, schools: Iterable[Organisation]) -> dict[int,
         )
         return {org_id: number for org_id, number in rows}
 
+    # The mark is read before the count: a grant committed in between leaves a newer
+    # count under the older mark (counted again next time), never an older one under a newer.
     mark = pagecache.people_mark()
     if mark is None:  # people written and not yet committed: count, keep nothing
         return count()

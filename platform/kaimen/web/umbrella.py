@@ -28,9 +28,8 @@ from .. import figures, orgs, plugins
 from ..auth.access import schools_where
 from ..classes.models import SchoolClass, SchoolYear
 from ..extensions import db
-from ..figures import EPOCH
 from ..idlists import among
-from ..pagecache import EVERYWHERE, PEOPLE, SchoolVersion
+from ..pagecache import EPOCH, EVERYWHERE, PEOPLE, SchoolVersion
 from ..plugins import GroupOption, MetricTable, SchoolGroup
 from ..tenancy import all_schools
 from ..timeutil import local_date, utcnow
