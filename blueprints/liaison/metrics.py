@@ -23,6 +23,7 @@ from kaimen import (
     User,
     among,
     db,
+    kept_figures,
     local_date,
     name_list,
     render_panel,
@@ -164,29 +165,37 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation],
 
 
 def school_groups(bureau: Organisation, user: Any) -> list[SchoolGroup]:
-    """Return the filters "linked leader" and "packaging unit" of the current school year."""
+    """Return the filters "linked leader" and "packaging unit" of the current school year.
+
+    Who answers for which school is read from the kept figures (``school_figures``) the
+    umbrella's table is built from in the same request: no assignment is read again.
+    """
     year = current_year(bureau)
     if year is None or year.bureau_id != bureau.id:
         return []
-    schools = [s.id for s in schools_under(bureau) if s.parent_id == bureau.id]
-    grid = services.load_grid(year, schools)
-    mine = services.schools_of_user(user, bureau, year)
+    every = schools_under(bureau)
+    kept = kept_figures("liaison", bureau, every) or {}
     my_units = set(services.units_of_user(user, bureau))
+    user_id = getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
     by_leader: dict[int, set[int]] = defaultdict(set)
     by_unit: dict[int, set[int]] = defaultdict(set)
-    for school_id, users in grid.leaders.items():
-        for leader in users:
-            by_leader[leader.id].add(school_id)
-    for school_id, units in grid.units.items():
-        for unit in units:
-            by_unit[unit.id].add(school_id)
+    answers = False  # whether the user is linked to a school or their unit packages one
+    for school in every:
+        figure = kept.get(school.id)
+        if school.parent_id != bureau.id or not figure:
+            continue
+        for leader_id in figure["leaders"]:
+            by_leader[leader_id].add(school.id)
+            answers = answers or leader_id == user_id
+        for unit_id in figure["units"]:
+            by_unit[unit_id].add(school.id)
+            answers = answers or unit_id in my_units
     leaders = services.leaders_of(bureau)
     units = services.units_of(bureau)
-    user_id = getattr(user, "id", None) if mine else None
     return [
         SchoolGroup("leader", _l("Linked leader"), [
             GroupOption(u.username, u.display_name, frozenset(by_leader.get(u.id, ())),
-                        mine=u.id == user_id)
+                        mine=answers and u.id == user_id)
             for u in leaders], order=10),
         SchoolGroup("unit", _l("Packaging unit"), [
             GroupOption(u.slug, u.name, frozenset(by_unit.get(u.id, ())), mine=u.id in my_units)

@@ -24,7 +24,8 @@ Plugins
     ``Panel``, ``MetricTable``, ``Trend`` (figures per month), ``SchoolGroup`` and
     ``GroupOption`` (the umbrella view's filters), ``hook_for(school, name)``,
     ``call_per_plugin(name, schools, ...)``, ``bureau_metrics(bureau, schools)`` (the
-    umbrella's tables, kept figures included), ``is_enabled(name, school)``.
+    umbrella's tables, kept figures included), ``kept_figures(name, bureau, schools)``
+    (a plugin's own kept figures, for its other umbrella hooks), ``is_enabled(name, school)``.
 Pages
     ``render_panel``, ``render_private``, ``private`` (``Cache-Control: no-store``
     is set by one rule), ``cached_page`` (a public page served to anonymous visitors
@@ -73,6 +74,7 @@ from .plugins import (
     call_per_plugin,
     hook_for,
     is_enabled,
+    kept_figures,
     lift,
 )
 from .safety import id_arg
@@ -118,6 +120,7 @@ __all__ = [
     "hookspec",
     "id_arg",
     "is_enabled",
+    "kept_figures",
     "lift",
     "limiter",
     "end_of_local_day",

@@ -204,6 +204,18 @@ def _enabled_and_kept(bureau: Organisation, schools: Sequence[Organisation]
     return cast(tuple[dict[str, list[Organisation]], dict[str, dict[int, Any]]], memo[key])
 
 
+def kept_of(name: str, bureau: Organisation, schools: Sequence[Organisation]
+            ) -> dict[int, Any] | None:
+    """Return plugin ``name``'s kept figures over ``schools`` (those where it is on), as its
+    ``kaimen_bureau_metrics`` receives them in the same request; None when it keeps none.
+
+    A plugin's other hooks (its umbrella filters) read them here instead of counting again.
+    """
+    if not schools:
+        return None
+    return _enabled_and_kept(bureau, schools)[1].get(name)
+
+
 def call(hook_name: str, bureau: Organisation, schools: Sequence[Organisation],
          **kwargs: Any) -> list[Any]:
     """Call ``hook_name`` once per plugin over the schools where it is on, handing the kept

@@ -294,6 +294,15 @@ def bureau_metrics(bureau: Organisation, schools: list[Organisation]) -> list[Me
     return cast(list[MetricTable], metric_tables(bureau, schools))
 
 
+def kept_figures(name: str, bureau: Organisation, schools: list[Organisation]
+                 ) -> dict[int, Any] | None:
+    """Return plugin ``name``'s kept figures (``kaimen_school_figures``) over ``schools``, as
+    its ``kaimen_bureau_metrics`` receives them in this request; None when it keeps none."""
+    from .figures import kept_of
+
+    return kept_of(name, bureau, schools)
+
+
 def disabled_by_school(school_ids: list[int]) -> dict[int, set[str]]:
     """Return the plugins switched off, per school of ``school_ids`` (one query)."""
     rows = db.session.execute(

@@ -7,6 +7,7 @@ import re
 
 from conftest import login
 from openpyxl import load_workbook
+from umbrella_page import get_counting
 
 from blueprints.liaison import services
 from kaimen.extensions import db
@@ -58,6 +59,28 @@ def test_a_leader_sees_their_schools_first(client, county, years, ctx):
     assert "(you)" in page
     login(client, "a.supervisor")
     assert [row[0] for row in page_rows(client.get("/b/county-a/").text)] == ["a1", "a2"]
+
+
+def test_the_filters_read_the_kept_assignments_and_follow_a_change(client, county, years, ctx):
+    """The leader and unit filters are built from the figures the table keeps: a made view
+    reads the assignments once, and a change of assignment shows in the next filter."""
+    leader = county.users["a.leader"]
+    services.set_assignments(county.a, years.current, {(county.a2.id, leader.id)}, set())
+    db.session.commit()
+    login(client, "a.supervisor")
+    _page, statements = get_counting(client, "/b/county-a/", {})
+    assert sum("FROM liaison_link" in s for s in statements) == 1
+    assert sum("FROM liaison_package" in s for s in statements) == 1
+    page, statements = get_counting(client, "/b/county-a/?leader=a.leader", {})  # kept figures
+    rows = page_rows(page.text)
+    assert [row[0] for row in rows] == ["a2"]
+    assert not any("FROM liaison_link" in s for s in statements)
+    services.set_assignments(county.a, years.current, {(county.a1.id, leader.id)},
+                             {(county.a1.id, county.unit.id)})
+    db.session.commit()
+    assert [row[0] for row in page_rows(client.get("/b/county-a/?leader=a.leader").text)] == [
+        "a1"]
+    assert [row[0] for row in page_rows(client.get("/b/county-a/?unit=jiaoyan").text)] == ["a1"]
 
 
 def test_visits_per_month_are_drawn_as_svg_with_a_table(client, county, years, make):
