@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_caching import Cache
 
-from . import memo, plugins
+from . import memo, plugins, tenancy
 from .extensions import db
 from .idlists import among
 from .orgs import Organisation
@@ -172,7 +172,9 @@ def gather(bureau: Organisation, schools: Sequence[Organisation],
         missing = [s for s in enabled[name] if name not in entries.setdefault(s.id, {})]
         if not missing:
             continue
-        counted = cast(dict[int, Any], answer(bureau=bureau, schools=missing) or {})
+        asked = {s.id for s in missing}
+        with tenancy.narrowed(s.id for s in schools if s.id not in asked):
+            counted = cast(dict[int, Any], answer(bureau=bureau, schools=missing) or {})
         for school in missing:
             entries[school.id][name] = counted.get(school.id)
             changed.add(school.id)

@@ -150,3 +150,52 @@ def test_no_plugin_changes_the_figures_it_is_handed(app, county, client):
     for key, (_until, entry) in kept.items():
         assert figures._worker[key][1] is entry  # the same object served every view
         assert pickle.dumps(entry) == before[key], key
+
+
+def test_a_school_is_counted_again_under_a_scope_narrowed_to_it(app, county, ctx):
+    """The schools whose figures are kept are taken out of the scope while a plugin counts
+    the others: the counted ones read the same, the others' rows are out of its reach (on
+    PostgreSQL row-level security too, for SQL the ORM does not see), and the request's
+    scope is whole again afterwards."""
+    from blueprints.complaints.models import Complaint
+    from kaimen import hookimpl
+
+    file(county.a1)
+    file(county.a2)
+    seen: list[tuple[frozenset[int] | None, dict[int, int], int]] = []
+
+    class Probe:
+        @staticmethod
+        @hookimpl
+        def kaimen_school_figures(bureau, schools):
+            orm = dict(db.session.execute(sa.select(Complaint.school_id, sa.func.count())
+                                          .group_by(Complaint.school_id)).all())
+            raw = db.session.scalar(sa.text("SELECT count(*) FROM complaint"))
+            seen.append((tenancy.current_scope(), orm, raw))
+            return {s.id: {"cases": orm.get(s.id, 0)} for s in schools}
+
+    manager = plugins.state().manager
+    manager.register(Probe, name="scope-probe")
+    try:
+        with app.test_request_context("/b/county-a/"):
+            scope = frozenset({county.a.id, county.a1.id, county.a2.id})
+            tenancy.set_scope(scope)
+            bureau = db.session.get(Organisation, county.a.id)
+            schools = [db.session.get(Organisation, i) for i in (county.a1.id, county.a2.id)]
+            first = figures.gather(bureau, schools, {"scope-probe": schools})
+            touch_schools([county.a2.id])
+            db.session.commit()
+            tenancy.set_scope(scope)
+            again = figures.gather(bureau, schools, {"scope-probe": schools})
+            assert tenancy.current_scope() == scope
+    finally:
+        manager.unregister(Probe)
+    assert first["scope-probe"] == again["scope-probe"] == {
+        county.a1.id: {"cases": 1}, county.a2.id: {"cases": 1}}
+    (whole, whole_orm, _), (narrow, narrow_orm, narrow_raw) = seen
+    assert whole == scope
+    assert whole_orm == {county.a1.id: 1, county.a2.id: 1}
+    assert narrow == {county.a.id, county.a2.id}
+    assert narrow_orm == {county.a2.id: 1}
+    if db.engine.dialect.name == "postgresql":
+        assert narrow_raw == 1  # the policy, not only the ORM's criteria
