@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import current_app, g, request
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -34,6 +36,16 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class SafeMethodsCSRF(CSRFProtect):
+    """Flask-WTF's CSRF protection, deciding on the method first: a GET needs no token, and
+    Flask-WTF would look up the view's exemptions on every request before asking."""
+
+    def protect(self, apply_exemptions: bool = False) -> None:
+        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+            return
+        super().protect(apply_exemptions=apply_exemptions)
+
+
 # The routing session sends a bureau page's reads to the read replica, when one is set.
 db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 
@@ -46,16 +58,20 @@ else:
 migrate = Migrate()
 login_manager = LoginManager()
 babel = Babel()
-csrf = CSRFProtect()
+csrf = SafeMethodsCSRF()
 cache = Cache()
 
 
 class WriteLimiter(Limiter):
-    """A limiter whose per-request check skips reads: every limit in Kaimen guards a write.
+    """A limiter whose per-request work skips what no limit looked at: every limit in Kaimen
+    guards a write, or a few views that carry their own.
 
     Flask-Limiter's own ``request_filter`` would exempt a GET too, but only after the
     check has looked up every limit of the endpoint; this returns before, so the floor
     every page pays stays low. Limits applied by decorator still run their own check.
+    Its after-request hook (conditional deductions, the ``X-RateLimit`` headers) and its
+    teardown read the request's limiter context, making one on every request; they run
+    only in a request where a check ran, since in any other they have nothing to do.
     """
 
     def init_app(self, app: Any) -> None:
@@ -63,12 +79,32 @@ class WriteLimiter(Limiter):
         first app's prefix for every later app of the process, as in the test suite)."""
         self._key_prefix = ""
         super().init_app(app)
+        for hooks in (app.after_request_funcs, app.teardown_request_funcs):
+            hooks[None] = [_when_checked(hook) if _is_ours(hook, self) else hook
+                           for hook in hooks.get(None, [])]
 
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:
         if in_middleware and request.method in READS:
             return
+        g.kaimen_limit_checked = True
         super()._check_request_limit(callable_name, in_middleware)
+
+
+def _is_ours(hook: Any, limiter: Limiter) -> bool:
+    """Whether ``hook`` is one of the hooks Flask-Limiter registered for ``limiter``."""
+    return getattr(hook, "__self__", None) is limiter or (
+        isinstance(hook, functools.partial) and hook.args[:1] == (limiter,))
+
+
+def _when_checked(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Run ``hook`` (given the response, or the error at teardown) only after a check."""
+    def run(value: Any) -> Any:
+        if g.get("kaimen_limit_checked"):
+            return hook(value)
+        return value
+
+    return run
 
 
 READS = frozenset(("GET", "HEAD", "OPTIONS"))
