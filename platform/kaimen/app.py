@@ -46,6 +46,9 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
         # need not walk it again on every request that triggers one.
         gc.collect()
         gc.freeze()
+    if app.config["GC_YOUNG"] > 0:
+        _, middle, old = gc.get_threshold()
+        gc.set_threshold(app.config["GC_YOUNG"], middle, old)
     return app
 
 

@@ -293,3 +293,19 @@ def test_a_built_app_is_left_out_of_full_collections_unless_told(clean_env, tmp_
         dispose(app)
     finally:
         gc.unfreeze()
+
+
+def test_the_young_generation_waits_for_a_request_worth_of_objects(clean_env, tmp_path):
+    """A view at a thousand schools makes tens of thousands of objects: the collector's
+    youngest generation waits for ``GC_YOUNG`` of them (0 leaves Python's setting)."""
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        dispose(create_app({"TESTING": True, "DATABASE_URL": url, "GC_YOUNG": 0,
+                            "GC_FREEZE": False}))
+        assert gc.get_threshold() == (700, 10, 10)
+        dispose(create_app({"TESTING": True, "DATABASE_URL": url, "GC_FREEZE": False}))
+        assert gc.get_threshold() == (50_000, 10, 10)
+    finally:
+        gc.set_threshold(*before)
