@@ -49,11 +49,13 @@ SETTINGS: dict[str, tuple[Any, Any]] = {
     # collector's full walks, once the app is built (gc.freeze): ~90 ms of the umbrella's
     # p95 at 1,000 schools were those walks.
     "GC_FREEZE": (True, _boolean),
-    # Objects a request may make, net, before the collector's youngest generation is walked
-    # (Python's default is 700). A view made again at 1,000 schools makes tens of thousands
-    # and set off ~36 young and, every fourth view, a full collection: ~20 ms a view. 0 leaves
-    # Python's default.
-    "GC_YOUNG": (50_000, int),
+    # Objects made, net, before the collector's youngest generation is walked (Python's
+    # default is 700). A view made again at 1,000 schools makes tens of thousands: at 700 it
+    # set off ~36 young collections and a full one every few views (~20 ms a view), at
+    # 10,000 about one (~6 ms). Higher saves more there but lets a small page's cyclic
+    # garbage pile up into one long walk: at 50,000 a cached school page's p99 under wrk
+    # went from 12-15 ms to 30-34 ms. 0 leaves Python's default.
+    "GC_YOUNG": (10_000, int),
     "PROXY_COUNT": (0, int),
     "MAX_UPLOAD_MB": (30, int),
     # what one anonymous submission may upload in all (kaimen.uploads.read_uploads)

@@ -306,6 +306,6 @@ def test_the_young_generation_waits_for_a_request_worth_of_objects(clean_env, tm
                             "GC_FREEZE": False}))
         assert gc.get_threshold() == (700, 10, 10)
         dispose(create_app({"TESTING": True, "DATABASE_URL": url, "GC_FREEZE": False}))
-        assert gc.get_threshold() == (50_000, 10, 10)
+        assert gc.get_threshold() == (10_000, 10, 10)
     finally:
         gc.set_threshold(*before)
