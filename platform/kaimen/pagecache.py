@@ -529,7 +529,8 @@ class PageFront:
     a visitor who sends no cookie but the language choice: with no session there is no
     user and no flashed message. The key is the one ``_front`` builds (the school's
     versions, the visitor's locale, the address); the answer is the stored body with the
-    headers the stored response ended with (security headers, ``Vary``). On a miss the
+    headers the stored response ended with (``Vary``; the security headers join
+    every response on its way out: ``kaimen.web.context.SecurityHeaders``). On a miss the
     key travels in the environ, so Flask's ``_front`` does not look it up again. Anything
     unexpected here lets Flask answer as if the front were not there.
     """

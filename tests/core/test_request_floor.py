@@ -98,3 +98,34 @@ def test_the_health_check_answers_what_jsonify_would(app, client):
         expected = jsonify(status="ok", database="ok")
     assert response.data == expected.get_data()
     assert response.mimetype == expected.mimetype == "application/json"
+
+
+def test_security_headers_join_every_response_but_never_replace_a_views_own(app):
+    """The WSGI layer adds what a response did not set, and only that (HSTS with https)."""
+    from kaimen.web.context import SECURITY_HEADERS, SecurityHeaders
+
+    def inner(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"),
+                                  ("referrer-policy", "no-referrer")])
+        return [b"x"]
+
+    def headers_of(base_url):
+        app.config["BASE_URL"] = base_url
+        seen = {}
+
+        def start_response(status, headers, exc_info=None):
+            seen["headers"] = headers
+
+        SecurityHeaders(app, inner)({}, start_response)
+        return seen["headers"]
+
+    before = app.config["BASE_URL"]
+    try:
+        plain = headers_of("http://intranet.example")
+        secure = headers_of("https://kaimen.example.org")
+    finally:
+        app.config["BASE_URL"] = before
+    assert [v for k, v in plain if k.lower() == "referrer-policy"] == ["no-referrer"]
+    assert {k for k, _ in SECURITY_HEADERS} - {"Referrer-Policy"} <= {k for k, _ in plain}
+    assert not [k for k, _ in plain if k == "Strict-Transport-Security"]
+    assert ("Strict-Transport-Security", "max-age=31536000") in secure
