@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_babel import Babel
 from flask_caching import Cache
 from flask_limiter import Limiter
@@ -87,7 +87,7 @@ class WriteLimiter(Limiter):
                              in_middleware: bool = True) -> None:
         if in_middleware and request.method in READS:
             return
-        g.kaimen_limit_checked = True
+        request.environ[LIMIT_CHECKED] = True
         super()._check_request_limit(callable_name, in_middleware)
 
 
@@ -100,7 +100,7 @@ def _is_ours(hook: Any, limiter: Limiter) -> bool:
 def _when_checked(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """Run ``hook`` (given the response, or the error at teardown) only after a check."""
     def run(value: Any) -> Any:
-        if g.get("kaimen_limit_checked"):
+        if request.environ.get(LIMIT_CHECKED):
             return hook(value)
         return value
 
@@ -108,5 +108,7 @@ def _when_checked(hook: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 READS = frozenset(("GET", "HEAD", "OPTIONS"))
+# Marks the request (not ``g``: an app context may outlive many requests) where a limit ran.
+LIMIT_CHECKED = "kaimen.limit_checked"
 # Every limit keys on the day's keyed hash of the sender's address, never the address.
 limiter = WriteLimiter(key_func=address_key, default_limits=[])
