@@ -1,10 +1,35 @@
-"""The baseline: a bare Flask app served by the same gunicorn settings as Kaimen."""
+"""The baseline: a bare Flask app served by the same gunicorn settings as Kaimen.
 
-from flask import Flask
+With ``BENCH_FORM_PAGE`` (a file holding a school's complaint form, as Kaimen served it) it
+also answers that form as a bare app would, for ``submissions.py``'s ceiling: the same page
+with a cookie on GET, and on POST the form parsed and a receipt page naming the subject.
+Nothing is checked or stored.
+"""
+
+import html
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, abort, request
 
 app = Flask(__name__)
+FORM_PAGE = os.environ.get("BENCH_FORM_PAGE")
 
 
 @app.get("/")
 def hello() -> str:
     return "hello"
+
+
+@app.route("/s/<school>/complaints/", methods=["GET", "POST"])
+def form(school: str) -> tuple[str, int, dict[str, str]] | str:
+    if not FORM_PAGE:
+        abort(404)
+    if request.method == "GET":
+        return (Path(FORM_PAGE).read_text(encoding="utf-8"), 200,
+                {"Set-Cookie": f"session={secrets.token_urlsafe(24)}; HttpOnly; Path=/"})
+    code = "-".join(f'<span class="code-group">{secrets.token_hex(2)}</span>' for _ in range(4))
+    return (f"<!doctype html><title>receipt</title><dl><dt>Subject</dt>"
+            f"<dd>{html.escape(request.form.get('subject', ''))}</dd></dl>"
+            f'<p class="receipt-code">{code}</p>')
