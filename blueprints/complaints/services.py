@@ -175,6 +175,9 @@ def file_case(school: Organisation, submission: Submission, uploads: Sequence[Up
         reference=submission.reference, status=RECEIVED, received_on=received_on,
         ack_due=ack_due, answer_due=answer_due, entered_by_id=getattr(actor, "id", None),
         content_digest=digest(submission, list(uploads)),
+        # A new case's files are the uploads and nothing else: an empty list says so, where
+        # an untouched collection would be loaded by the receipt page (a query for nothing).
+        attachments=[],
     )
     for upload in uploads:
         case.attachments.append(Attachment(

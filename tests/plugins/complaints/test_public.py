@@ -164,3 +164,35 @@ def test_rate_limit_keeps_the_form_says_when_and_whom_to_call(app, ctx, client, 
     assert "send it again after" in page
     assert "0715-1234567" in page
     assert len(all_cases()) == 2
+
+
+FILES_ROW = re.compile(r"<dt>[^<]*</dt><dd>(\d+)</dd>")  # the only row that is a bare number
+
+
+def test_receipt_counts_the_files_without_reading_them_back(app, client, county, submit):
+    import io
+
+    import sqlalchemy as sa
+
+    from kaimen.tenancy import system_scope
+
+    read_back: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        if "FROM complaint_attachment" in statement:
+            read_back.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        without = submit()
+        with_one = submit(attachments=[(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "说明.pdf")])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert FILES_ROW.findall(without.get_data(as_text=True)) == ["0"]
+    assert FILES_ROW.findall(with_one.get_data(as_text=True)) == ["1"]
+    # A new case's files are what was just sent: the page asks the database for none.
+    assert read_back == []
+    with app.app_context(), system_scope():
+        from blueprints.complaints.models import Attachment
+
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 1
