@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import request
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
-from kaimen import db, id_arg, local_date, table_response
+from kaimen import User, db, id_arg, local_date, table_response
 
 from .choices import (
     CATEGORIES,
@@ -42,8 +42,11 @@ def _date_arg(name: str) -> date | None:
 def filtered(bureau: Any, *, leadership: bool, school_ids: list[int]) -> Any:
     """Return the SELECT of cases matching the request's filters, newest first."""
     args = request.args
+    # A list shows each person in charge by name: not their role grants, which a user
+    # otherwise brings along (a query for every page and export chunk).
     statement = cases_among(sa.select(Complaint).options(
-        selectinload(Complaint.owner), selectinload(Complaint.school)
+        selectinload(Complaint.owner).options(lazyload(User.grants)),
+        selectinload(Complaint.school),
     ), school_ids, leadership=leadership)
     for name, column, allowed in (("status", Complaint.status, STATUSES),
                                   ("category", Complaint.category, CATEGORIES),

@@ -143,7 +143,8 @@ def schools_under(bureau: Organisation) -> list[Organisation]:
     return list(memo.once(("schools under", bureau.id), lambda: list(
         db.session.scalars(
             sa.select(Organisation)
-            .where(Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL)
+            .where(Organisation.parent_id.in_(bureau_ids_under(bureau)),
+                   Organisation.kind == SCHOOL)
             .order_by(Organisation.slug)
         )
     )))
@@ -166,7 +167,7 @@ def school_ids_under(bureau: Organisation) -> set[int]:
     return set(
         db.session.scalars(
             sa.select(Organisation.id).where(
-                Organisation.parent_id.in_(_bureaus_under(bureau)), Organisation.kind == SCHOOL
+                Organisation.parent_id.in_(bureau_ids_under(bureau)), Organisation.kind == SCHOOL
             )
         )
     )

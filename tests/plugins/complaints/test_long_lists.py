@@ -251,3 +251,33 @@ def test_typed_page_numbers_show_the_rows_the_pager_reaches(app, many, as_user, 
     # past the end: the last page
     beyond = client.get(f"/b/county-a/complaints/?{query}&page=999")
     assert [int(i) for i in ROW_ID.findall(beyond.get_data(as_text=True))] == pages[-1]
+
+
+def test_a_bureau_page_reads_its_bureaus_once_and_no_owner_grants(app, many, as_user):
+    """The bureau's list names each person in charge: their role grants are not loaded, and
+    the bureaus under the bureau are read once for the scope and the school filter alike."""
+    from kaimen.auth.models import User
+
+    with app.app_context(), tenancy.system_scope():
+        owner = db.session.scalar(sa.select(User).where(User.username == "a1.admin"))
+        db.session.execute(sa.update(Complaint).where(Complaint.school_id == many.a1.id)
+                           .values(owner_id=owner.id, status="accepted"))
+        db.session.commit()
+    client = as_user("a.supervisor")
+    client.get("/b/county-a/complaints/")  # the login's own first page out of the way
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        statements.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        page = client.get("/b/county-a/complaints/").get_data(as_text=True)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert "a1.admin" in page or owner.display_name in page  # the owners are on the page
+    grants = [s for s in statements if "FROM role_grant" in s]
+    assert len(grants) == 1, grants  # the viewer's own, to know what they may see
+    under = "SELECT organisation.id FROM organisation WHERE organisation.parent_id"
+    below = [s for s in statements if s.startswith(under)]
+    assert len(below) == 2, below  # the bureaus under it (one level here), its schools' ids
