@@ -158,12 +158,13 @@ def warm_up(base: str, paths: list[str], filers: int, workdir: Path) -> None:
     load(base, "warm-up", paths, filers, bench.seconds(bench.WARMUP), workdir)
 
 
-def hello(workdir: Path, envs: dict[str, dict[str, str]], seconds: float) -> float:
-    """Bare Flask's "hello" under wrk, now: each scenario's ratio is to the run just before it,
-    as the machine's pace moves from minute to minute."""
+def hello(workdir: Path, envs: dict[str, dict[str, str]]) -> float:
+    """Bare Flask's "hello" under wrk, now, for ``run.BESIDE`` as in ``run.py``: each
+    scenario's ratio is to the run just before it, as the machine's pace moves from minute
+    to minute."""
     with bench.serve(bench.SERVERS["bare"], envs["bare"], workdir) as base:
         bench.run_wrk(base + "/", bench.WARMUP)
-        return float(bench.run_wrk(base + "/", f"{seconds:g}s")["requests_per_s"])
+        return float(bench.run_wrk(base + "/", bench.BESIDE)["requests_per_s"])
 
 
 def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
@@ -177,7 +178,7 @@ def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
     form_path = f"/s/{schools[0]}/complaints/"
 
     bench.say("16 filers, one school, 2 sync workers…")
-    bare = hello(workdir, envs, seconds)
+    bare = hello(workdir, envs)
     with bench.serve(server, env, workdir) as base:
         with urllib.request.urlopen(base + form_path, timeout=30) as answer:
             (workdir / "form.html").write_bytes(answer.read())  # for the bare form below
@@ -187,7 +188,7 @@ def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
     results["one_school"] = figures | {"bare_requests_per_s": bare}
 
     bench.say("The same filers against a bare Flask form (the same page, no database)…")
-    bare = hello(workdir, envs, seconds)
+    bare = hello(workdir, envs)
     bare_form = envs["bare"] | {"BENCH_FORM_PAGE": str(workdir / "form.html")}
     with bench.serve(bench.SERVERS["bare"], bare_form, workdir) as base:
         warm_up(base, [form_path], 16, workdir)
@@ -195,7 +196,7 @@ def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
     results["bare_form"] = figures | {"bare_requests_per_s": bare}
 
     bench.say("64 filers across 20 schools, 2 workers × 16 threads, sampling the locks…")
-    bare = hello(workdir, envs, seconds)
+    bare = hello(workdir, envs)
     database = postgres.rsplit("/", 1)[1]
     process, base, log = bench.start(server, env, workdir, options=(
         "--worker-class", "gthread", "--threads", "16"))
