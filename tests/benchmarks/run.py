@@ -258,6 +258,12 @@ def run_wrk(url: str, duration: str, cookie: str | None = None) -> dict[str, Any
     return parse_wrk(done.stdout)
 
 
+def hello_beside(bare: str) -> float:
+    """Load the bare app's hello at ``bare`` for ``BESIDE``: the ratio's denominator for the
+    scenario that follows it."""
+    return float(run_wrk(bare + "/", BESIDE)["requests_per_s"])
+
+
 def environments(workdir: Path, postgres: str | None) -> dict[str, dict[str, str]]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KAIMEN_")}
     database = f"sqlite:///{workdir / 'bench.db'}"
@@ -329,7 +335,7 @@ def run_all(workdir: Path, duration: str,
                     check_status(url, scenario.status, cookie)
                     say(f"Loading {scenario.name} ({scenario.path}) for {duration}…")
                     run_wrk(url, WARMUP, cookie)  # let every worker import, compile and connect
-                    beside = run_wrk(bare + "/", BESIDE)["requests_per_s"]
+                    beside = hello_beside(bare)
                     result = run_wrk(url, duration, cookie)
                     results.append({"scenario": scenario.name, "server": name,
                                     "path": scenario.path, "bare_beside_per_s": beside,

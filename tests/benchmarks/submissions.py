@@ -158,15 +158,6 @@ def warm_up(base: str, paths: list[str], filers: int, workdir: Path) -> None:
     load(base, "warm-up", paths, filers, bench.seconds(bench.WARMUP), workdir)
 
 
-def hello(workdir: Path, envs: dict[str, dict[str, str]]) -> float:
-    """Bare Flask's "hello" under wrk, now, for ``run.BESIDE`` as in ``run.py``: each
-    scenario's ratio is to the run just before it, as the machine's pace moves from minute
-    to minute."""
-    with bench.serve(bench.SERVERS["bare"], envs["bare"], workdir) as base:
-        bench.run_wrk(base + "/", bench.WARMUP)
-        return float(bench.run_wrk(base + "/", bench.BESIDE)["requests_per_s"])
-
-
 def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
     envs = bench.environments(workdir, postgres)
     soak.build_database("PostgreSQL", envs["setup-pg"])
@@ -177,43 +168,49 @@ def measure(workdir: Path, postgres: str, seconds: float) -> dict[str, Any]:
     submissions: list[dict[str, Any]] = []
     form_path = f"/s/{schools[0]}/complaints/"
 
-    bench.say("16 filers, one school, 2 sync workers…")
-    bare = hello(workdir, envs)
-    with bench.serve(server, env, workdir) as base:
-        with urllib.request.urlopen(base + form_path, timeout=30) as answer:
-            (workdir / "form.html").write_bytes(answer.read())  # for the bare form below
-        warm_up(base, [form_path], 16, workdir)
-        done, figures = load(base, "one school", [form_path], 16, seconds, workdir)
-    submissions += done
-    results["one_school"] = figures | {"bare_requests_per_s": bare}
+    # The bare app, served all along: its hello before each scenario, for the ratio, and the
+    # form Kaimen serves first (its page is written to the file once Kaimen has served it).
+    form_page = workdir / "form.html"
+    with bench.serve(bench.SERVERS["bare"], envs["bare"] | {"BENCH_FORM_PAGE": str(form_page)},
+                     workdir) as bare:
+        bench.run_wrk(bare + "/", bench.WARMUP)
 
-    bench.say("The same filers against a bare Flask form (the same page, no database)…")
-    bare = hello(workdir, envs)
-    bare_form = envs["bare"] | {"BENCH_FORM_PAGE": str(workdir / "form.html")}
-    with bench.serve(bench.SERVERS["bare"], bare_form, workdir) as base:
-        warm_up(base, [form_path], 16, workdir)
-        _, figures = load(base, "bare form", [form_path], 16, seconds, workdir)
-    results["bare_form"] = figures | {"bare_requests_per_s": bare}
+        bench.say("16 filers, one school, 2 sync workers…")
+        beside = bench.hello_beside(bare)
+        with bench.serve(server, env, workdir) as base:
+            with urllib.request.urlopen(base + form_path, timeout=30) as answer:
+                form_page.write_bytes(answer.read())
+            warm_up(base, [form_path], 16, workdir)
+            done, figures = load(base, "one school", [form_path], 16, seconds, workdir)
+        submissions += done
+        results["one_school"] = figures | {"bare_requests_per_s": beside}
 
-    bench.say("64 filers across 20 schools, 2 workers × 16 threads, sampling the locks…")
-    bare = hello(workdir, envs)
-    database = postgres.rsplit("/", 1)[1]
-    process, base, log = bench.start(server, env, workdir, options=(
-        "--worker-class", "gthread", "--threads", "16"))
-    try:
-        bench.wait_until_up(process, base + "/healthz", log)
-        paths = [f"/s/{s}/complaints/" for s in schools]
-        warm_up(base, paths, 64, workdir)
-        sampler = LockSampler(bench.POSTGRES_ADMIN_URL or "", database)
-        sampler.start()
-        done, figures = load(base, "twenty schools", paths, 64, seconds, workdir)
-        sampler.stop.set()
-        sampler.join()
-    finally:
-        bench.stop(process)
-    submissions += done
-    results["twenty_schools"] = figures | {"schools": len(schools), "locks": sampler.figures(),
-                                           "bare_requests_per_s": bare}
+        bench.say("The same filers against a bare Flask form (the same page, no database)…")
+        beside = bench.hello_beside(bare)
+        warm_up(bare, [form_path], 16, workdir)
+        _, figures = load(bare, "bare form", [form_path], 16, seconds, workdir)
+        results["bare_form"] = figures | {"bare_requests_per_s": beside}
+
+        bench.say("64 filers across 20 schools, 2 workers × 16 threads, sampling the locks…")
+        beside = bench.hello_beside(bare)
+        database = postgres.rsplit("/", 1)[1]
+        process, base, log = bench.start(server, env, workdir, options=(
+            "--worker-class", "gthread", "--threads", "16"))
+        try:
+            bench.wait_until_up(process, base + "/healthz", log)
+            paths = [f"/s/{s}/complaints/" for s in schools]
+            warm_up(base, paths, 64, workdir)
+            sampler = LockSampler(bench.POSTGRES_ADMIN_URL or "", database)
+            sampler.start()
+            done, figures = load(base, "twenty schools", paths, 64, seconds, workdir)
+            sampler.stop.set()
+            sampler.join()
+        finally:
+            bench.stop(process)
+        submissions += done
+        results["twenty_schools"] = figures | {"schools": len(schools),
+                                               "locks": sampler.figures(),
+                                               "bare_requests_per_s": beside}
 
     stored = soak.read_back(envs["kaimen-pg"], submissions, ("one school", "twenty schools"))
     results["one_school"] |= stored["one school"]

@@ -7,18 +7,12 @@ KAIMEN_TEST_DATABASE_URL is set), so the script cannot rot unnoticed.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_script import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "benchmarks" / "soak.py"
 TIMEOUT = 240  # seconds: the run itself takes ~30 s on a quiet 2-core machine
 
 
@@ -27,20 +21,8 @@ def soak() -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "BENCH_POSTGRES_URL"}
     if os.environ.get("KAIMEN_TEST_DATABASE_URL"):
         env["BENCH_POSTGRES_URL"] = os.environ["KAIMEN_TEST_DATABASE_URL"]
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--seconds", "2", "--clients", "4", "--no-readme"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        output, _ = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)  # the script takes its servers down
-        output, _ = process.communicate(timeout=30)
-        pytest.fail(f"soak.py took more than {TIMEOUT} s:\n{output}")
-    lines = [line for line in output.splitlines() if line.startswith("SOAK_JSON ")]
-    assert lines, output
-    report = json.loads(lines[-1].removeprefix("SOAK_JSON "))
-    report["output"], report["returncode"] = output, process.returncode
-    return report
+    return run_script("soak.py", ["--seconds", "2", "--clients", "4", "--no-readme"], env,
+                      TIMEOUT, "SOAK_JSON")
 
 
 @pytest.mark.parametrize("database", ["SQLite", "PostgreSQL"])

@@ -8,19 +8,13 @@ both).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from bench_script import run_script
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "benchmarks" / "submissions.py"
 TIMEOUT = 300  # seconds: the run itself takes under a minute on a quiet 2-core machine
 
 
@@ -36,20 +30,8 @@ def run() -> dict[str, Any]:
             pytest.fail("KAIMEN_REQUIRE_ALL_BACKENDS is set: wrk is not installed")
         pytest.skip("the submissions scenario needs wrk (apt-get install wrk)")
     env = os.environ | {"BENCH_POSTGRES_URL": database}
-    process = subprocess.Popen([sys.executable, str(SCRIPT), "--seconds", "2", "--no-readme"],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        output, _ = process.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-        pytest.fail(f"submissions.py took more than {TIMEOUT} s:\n{output}")
-    lines = [line for line in output.splitlines() if line.startswith("SUBMISSIONS_JSON ")]
-    assert lines, output
-    report = json.loads(lines[-1].removeprefix("SUBMISSIONS_JSON "))
-    report["output"], report["returncode"] = output, process.returncode
-    return report
+    return run_script("submissions.py", ["--seconds", "2", "--no-readme"], env, TIMEOUT,
+                      "SUBMISSIONS_JSON")
 
 
 @pytest.mark.parametrize("scenario", ["one_school", "twenty_schools"])
